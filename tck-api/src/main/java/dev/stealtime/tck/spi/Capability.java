@@ -1,0 +1,22 @@
+package dev.stealtime.tck.spi;
+
+/**
+ * Optional abilities a provider declares. A test that needs one the provider lacks is reported
+ * NOT APPLICABLE with the name of the capability, never PASS and never FAIL.
+ */
+public enum Capability {
+    /** More than one vCPU per VM. KVM: one {@code KVM_CREATE_VCPU} per vCPU. */
+    MULTI_VCPU,
+    /** Guest RAM laid out as several regions with unmapped holes between them. KVM: several memory slots. */
+    MEMORY_HOLES,
+    /** Guest RAM above 4 GiB. KVM: a memory slot at a high guest-physical address. */
+    HIGH_MEMORY,
+    /**
+     * A VM can be built with steal time not offered at all ({@link VmSpec#stealTimeOffered()} false).
+     * KVM x86: the CPUID feature bit withheld and {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID} enabled;
+     * KVM arm64: a VM whose vCPUs lack PV time.
+     */
+    WITHHOLD_STEAL_TIME,
+    /** x86: the VMM path to the MSR. KVM: {@code KVM_SET_MSRS} / {@code KVM_GET_MSRS} on the vCPU fd. */
+    HOST_MSR_ACCESS
+}

@@ -1,0 +1,51 @@
+package dev.stealtime.tck.spi;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What VM the TCK asks a provider to build.
+ *
+ * @param architecture     guest architecture
+ * @param vcpus            number of vCPUs (at least 1)
+ * @param ram              guest RAM regions in ascending order; the gaps between them are holes that
+ *                         no memory backs ("outside guest RAM")
+ * @param stealTimeOffered whether the hypervisor offers steal time to this guest at all. When false:
+ *                         x86 — the CPUID bit {@code KVM_FEATURE_STEAL_TIME} is withheld and PV CPUID
+ *                         is enforced, so the MSR faults; arm64 — PV time is not offered, so the vCPU
+ *                         attribute answers {@code -ENXIO} and the hypercalls answer NOT_SUPPORTED.
+ *                         Providers that cannot do this do not declare {@link Capability#WITHHOLD_STEAL_TIME}.
+ */
+public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered) {
+
+    public VmSpec {
+        Objects.requireNonNull(architecture, "architecture");
+        if (vcpus < 1) {
+            throw new IllegalArgumentException("a VM needs at least one vCPU: " + vcpus);
+        }
+        ram = List.copyOf(ram);
+        if (ram.isEmpty()) {
+            throw new IllegalArgumentException("a VM needs guest RAM");
+        }
+        for (int i = 1; i < ram.size(); i++) {
+            if (ram.get(i).gpa() < ram.get(i - 1).end()) {
+                throw new IllegalArgumentException("RAM regions must be ascending and disjoint: " + ram);
+            }
+        }
+    }
+
+    /** Same VM with another vCPU count. */
+    public VmSpec withVcpus(int n) {
+        return new VmSpec(architecture, n, ram, stealTimeOffered);
+    }
+
+    /** Same VM with steal time offered or withheld. */
+    public VmSpec withStealTimeOffered(boolean offered) {
+        return new VmSpec(architecture, vcpus, ram, offered);
+    }
+
+    /** True when {@code [gpa, gpa + length)} lies inside one RAM region. */
+    public boolean inRam(long gpa, long length) {
+        return ram.stream().anyMatch(r -> r.contains(gpa, length));
+    }
+}

@@ -1,0 +1,163 @@
+package dev.stealtime.tck.support;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The one configuration surface: every setting is a CLI flag ({@code --race-budget}), a system
+ * property ({@code tck.race.budget}) and an environment variable ({@code TCK_RACE_BUDGET}). The CLI
+ * flag wins over the system property, which wins over the environment.
+ */
+public final class TckConfig {
+
+    /** A setting: its property name, environment name, default and meaning. */
+    public enum Key {
+        PROVIDER("tck.provider", "reference", "provider id"),
+        PROFILES("tck.profiles", "required,linux-abi,advisory", "profiles claimed (levels whose rules are run)"),
+        RACE_BUDGET("tck.race.budget", "2s", "time budget of each race (torn-read) test"),
+        TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)");
+
+        public final String property;
+        public final String defaultValue;
+        public final String meaning;
+
+        Key(String property, String defaultValue, String meaning) {
+            this.property = property;
+            this.defaultValue = defaultValue;
+            this.meaning = meaning;
+        }
+
+        /** {@code tck.race.budget} → {@code TCK_RACE_BUDGET}. */
+        public String envName() {
+            return property.replace('.', '_').toUpperCase(Locale.ROOT);
+        }
+    }
+
+    private final Map<Key, String> overrides = new LinkedHashMap<>();
+
+    /** Configuration from system properties and the environment only. */
+    public static TckConfig fromEnvironment() {
+        return new TckConfig();
+    }
+
+    /** Sets a value as if given on the command line (wins over property and environment). */
+    public TckConfig with(Key key, String value) {
+        if (value != null) {
+            overrides.put(key, value);
+        }
+        return this;
+    }
+
+    public String raw(Key key) {
+        return source(key).value;
+    }
+
+    /** Where the effective value came from: {@code flag}, {@code property}, {@code env} or {@code default}. */
+    public String origin(Key key) {
+        return source(key).origin;
+    }
+
+    private record Source(String value, String origin) {
+    }
+
+    private Source source(Key key) {
+        if (overrides.containsKey(key)) {
+            return new Source(overrides.get(key), "flag");
+        }
+        String p = System.getProperty(key.property);
+        if (p != null && !p.isBlank()) {
+            return new Source(p, "property");
+        }
+        String e = System.getenv(key.envName());
+        if (e != null && !e.isBlank()) {
+            return new Source(e, "env");
+        }
+        return new Source(key.defaultValue, "default");
+    }
+
+    public String providerId() {
+        return raw(Key.PROVIDER).trim();
+    }
+
+    public List<String> profiles() {
+        List<String> out = new ArrayList<>();
+        for (String p : raw(Key.PROFILES).split(",")) {
+            if (!p.isBlank()) {
+                out.add(dev.stealtime.tck.rules.Level.fromGroup(p).group());
+            }
+        }
+        if (out.isEmpty()) {
+            throw new IllegalArgumentException("no profile given (expected some of required, linux-abi, advisory)");
+        }
+        return out;
+    }
+
+    public Duration raceBudget() {
+        return parseDuration(Key.RACE_BUDGET, raw(Key.RACE_BUDGET));
+    }
+
+    public double timingMultiplier() {
+        String v = raw(Key.TIMING_MULTIPLIER).trim();
+        try {
+            double m = Double.parseDouble(v);
+            if (!(m >= 0.1 && m <= 100)) {
+                throw new NumberFormatException();
+            }
+            return m;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("timing multiplier must be a number from 0.1 to 100, got '" + v + "'");
+        }
+    }
+
+    /** Validates every setting; throws IllegalArgumentException with a one-line reason. */
+    public TckConfig validate() {
+        providerId();
+        profiles();
+        raceBudget();
+        timingMultiplier();
+        return this;
+    }
+
+    /** The effective values, for printing at the start of a run. */
+    public Map<String, String> effective() {
+        Map<String, String> m = new LinkedHashMap<>();
+        for (Key k : Key.values()) {
+            m.put(k.property, raw(k) + " (" + origin(k) + ")");
+        }
+        return m;
+    }
+
+    /**
+     * Parses {@code 500ms}, {@code 2s}, {@code 1m} or a bare number of milliseconds.
+     */
+    public static Duration parseDuration(Key key, String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        try {
+            Duration d;
+            if (t.endsWith("ms")) {
+                d = Duration.ofMillis(Long.parseLong(t.substring(0, t.length() - 2).trim()));
+            } else if (t.endsWith("s")) {
+                d = Duration.ofMillis(Math.round(Double.parseDouble(t.substring(0, t.length() - 1).trim()) * 1000));
+            } else if (t.endsWith("m")) {
+                d = Duration.ofSeconds(Math.round(Double.parseDouble(t.substring(0, t.length() - 1).trim()) * 60));
+            } else {
+                d = Duration.ofMillis(Long.parseLong(t));
+            }
+            if (d.isNegative() || d.isZero()) {
+                throw new NumberFormatException();
+            }
+            return d;
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key.property + " must be a positive duration such as 500ms, 2s or 1m, got '" + text + "'");
+        }
+    }
+
+    public Optional<String> override(Key key) {
+        return Optional.ofNullable(overrides.get(key));
+    }
+}

@@ -1,0 +1,95 @@
+package dev.stealtime.tck.support.race;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Runs a {@link RaceSpec}: reader threads sample while the calling thread (the vCPU's driver) runs
+ * the writer until the budget is spent. Real concurrency against the provider's live memory, no
+ * replay. Readers keep sampling until the writer stops, so every update is raced.
+ */
+public final class Race {
+
+    private static final int MAX_EXAMPLES = 8;
+
+    private Race() {
+    }
+
+    public static RaceResult run(RaceSpec spec) {
+        int nOutcomes = spec.outcomes().size();
+        long[][] perReader = new long[spec.readers()][nOutcomes];
+        List<String> examples = Collections.synchronizedList(new ArrayList<>());
+        AtomicReference<Throwable> readerFailure = new AtomicReference<>();
+        CountDownLatch started = new CountDownLatch(spec.readers());
+        Thread[] threads = new Thread[spec.readers()];
+        StopFlag flag = new StopFlag();
+
+        for (int r = 0; r < spec.readers(); r++) {
+            long[] counts = perReader[r];
+            Probe probe = spec.probes().get();
+            Probe.Witness witness = description -> {
+                if (examples.size() < MAX_EXAMPLES) {
+                    examples.add(description);
+                }
+            };
+            threads[r] = new Thread(() -> {
+                started.countDown();
+                try {
+                    while (!flag.stopped) {
+                        // batches keep the volatile check off the per-sample path
+                        for (int i = 0; i < 256; i++) {
+                            counts[probe.sample(witness)]++;
+                        }
+                    }
+                    counts[probe.sample(witness)]++; // one more after the last update completed
+                } catch (Throwable t) {
+                    readerFailure.compareAndSet(null, t);
+                }
+            }, "tck-race-reader-" + r);
+            threads[r].setDaemon(true);
+            threads[r].start();
+        }
+
+        long updates = 0;
+        long t0 = System.nanoTime();
+        try {
+            started.await();
+            long deadline = t0 + spec.budget().toNanos();
+            do {
+                spec.writer().run();
+                updates++;
+            } while (System.nanoTime() < deadline);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("race interrupted", e);
+        } finally {
+            flag.stopped = true;
+            for (Thread t : threads) {
+                try {
+                    t.join();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        }
+        Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
+        if (readerFailure.get() != null) {
+            throw new IllegalStateException("a race reader failed: " + readerFailure.get(), readerFailure.get());
+        }
+        long[] total = new long[nOutcomes];
+        for (long[] c : perReader) {
+            for (int i = 0; i < nOutcomes; i++) {
+                total[i] += c[i];
+            }
+        }
+        return new RaceResult(spec, total, updates, List.copyOf(examples), elapsed);
+    }
+
+    private static final class StopFlag {
+        volatile boolean stopped;
+    }
+}
