@@ -1,0 +1,9 @@
+package dev.stealtime.tck.runner;
+
+/** A rule's outcome in a run. */
+public enum Outcome {
+    PASS,
+    FAIL,
+    /** The provider declared it cannot do what the rule needs, or the level was not claimed; the reason says which. */
+    NOT_APPLICABLE
+}

@@ -1,0 +1,30 @@
+package dev.stealtime.tck.runner;
+
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+
+/** The conformance suites, by their command-line names. */
+public enum Suite {
+    X86("x86", "dev.stealtime.tck.x86"),
+    ARM64("arm64", "dev.stealtime.tck.arm64");
+
+    public final String cliName;
+    /** Java package holding the suite's test classes (they ship in the suite's jar). */
+    public final String testPackage;
+
+    Suite(String cliName, String testPackage) {
+        this.cliName = cliName;
+        this.testPackage = testPackage;
+    }
+
+    /** {@code x86}, {@code arm64} or {@code all}. */
+    public static List<Suite> parse(String text) {
+        String t = text.trim().toLowerCase(Locale.ROOT);
+        if (t.equals("all")) {
+            return List.of(values());
+        }
+        return Arrays.stream(values()).filter(s -> s.cliName.equals(t)).findFirst().map(List::of)
+                .orElseThrow(() -> new IllegalArgumentException("unknown suite '" + text + "' (expected x86, arm64 or all)"));
+    }
+}

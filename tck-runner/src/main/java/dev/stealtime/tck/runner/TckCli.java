@@ -1,0 +1,149 @@
+package dev.stealtime.tck.runner;
+
+import dev.stealtime.tck.rules.Rule;
+import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.TckConfig;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+/** {@code tck}: the command line. Exit codes: 0 conforms, 1 a gating rule failed, 2 bad usage or configuration, 3 internal error. */
+@Command(name = "tck", mixinStandardHelpOptions = true, versionProvider = TckCli.Version.class,
+        description = {
+                "Steal-Time TCK: tests a hypervisor's steal-time interfaces (x86 MSR_KVM_STEAL_TIME, arm64 PV time)",
+                "rule by rule against the catalogue, and reports where it conforms.",
+                ""},
+        subcommands = {TckCli.RulesCommand.class, TckCli.ProvidersCommand.class, RunCommand.class},
+        footer = {"",
+                "Examples:",
+                "  tck rules                              list every rule with its level",
+                "  tck providers                          which hypervisors can be tested here",
+                "  tck run                                both suites against the reference hypervisor",
+                "  tck run --provider kvm --suite x86     this machine's Linux KVM",
+                "  tck run --provider-jar my.jar --provider mine --profile required",
+                "",
+                "Exit codes: 0 every gating rule passed, 1 a gating rule failed,",
+                "            2 usage or configuration error, 3 internal error."})
+public final class TckCli implements Callable<Integer> {
+
+    public static final int CONFORMS = 0;
+    public static final int GATING_FAILURE = 1;
+    public static final int USAGE = 2;
+    public static final int INTERNAL = 3;
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(execute(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams and returns the exit code (used by tests too). */
+    public static int execute(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cl = new CommandLine(new TckCli());
+        cl.setOut(out);
+        cl.setErr(err);
+        cl.setParameterExceptionHandler((ex, a) -> {
+            err.println("tck: " + ex.getMessage());
+            CommandLine c = ex.getCommandLine();
+            err.println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
+            return USAGE;
+        });
+        cl.setExecutionExceptionHandler((ex, c, parse) -> {
+            if (ex instanceof UsageException || ex instanceof IllegalArgumentException) {
+                err.println("tck: " + ex.getMessage());
+                return USAGE;
+            }
+            err.println("tck: internal error: " + ex);
+            if (Boolean.getBoolean("tck.debug")) {
+                ex.printStackTrace(err);
+            } else {
+                err.println("(run with -Dtck.debug=true for the stack trace)");
+            }
+            return INTERNAL;
+        });
+        return cl.execute(args);
+    }
+
+    @Override
+    public Integer call() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+        return USAGE;
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            return new String[]{"Steal-Time TCK " + ConformanceSummary.tckVersion()};
+        }
+    }
+
+    @Command(name = "rules", mixinStandardHelpOptions = true,
+            description = "Print the rule catalogue: id, level, area and statement.")
+    static final class RulesCommand implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--suite", paramLabel = "x86|arm64|all", defaultValue = "all", description = "Which interface's rules (default: ${DEFAULT-VALUE}).")
+        String suite;
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            List<Suite> suites = Suite.parse(suite);
+            out.printf("%-26s %-10s %-24s %s%n", "RULE", "LEVEL", "AREA", "STATEMENT");
+            int n = 0;
+            for (Rule r : RuleCatalogue.get().all()) {
+                if (suites.stream().anyMatch(s -> s.cliName.equals(r.suite()))) {
+                    out.printf("%-26s %-10s %-24s %s%n", r.id(), r.level(), r.area(), r.statement());
+                    n++;
+                }
+            }
+            out.printf("%d rules%n", n);
+            return CONFORMS;
+        }
+    }
+
+    @Command(name = "providers", mixinStandardHelpOptions = true,
+            description = "List the hypervisor providers found (built in, and in --provider-jar jars), whether each is available here, and why not.")
+    static final class ProvidersCommand implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
+
+        @Option(names = "--provider-jar", paramLabel = "JAR", description = "A jar with a HypervisorProvider listed in META-INF/services (repeatable).")
+        List<Path> jars = new ArrayList<>();
+
+        @Override
+        public Integer call() {
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf("%-14s %-11s %-30s %s%n", "PROVIDER", "AVAILABLE", "ARCHITECTURES / TIMING", "DESCRIPTION");
+            for (HypervisorProvider p : new ProviderLoader(jars).all()) {
+                Availability a = p.availability();
+                out.printf("%-14s %-11s %-30s %s%n", p.id(), a.available() ? "yes" : "no",
+                        p.architectures() + " " + p.timing(), p.description());
+                if (!a.available()) {
+                    out.printf("%-14s %-11s why: %s%n", "", "", a.reason());
+                }
+            }
+            return CONFORMS;
+        }
+    }
+
+    /** Builds the configuration from flags over properties over environment, validated. */
+    static TckConfig config(String provider, String profiles, String raceBudget, String multiplier) {
+        return TckConfig.fromEnvironment()
+                .with(TckConfig.Key.PROVIDER, provider)
+                .with(TckConfig.Key.PROFILES, profiles)
+                .with(TckConfig.Key.RACE_BUDGET, raceBudget)
+                .with(TckConfig.Key.TIMING_MULTIPLIER, multiplier)
+                .validate();
+    }
+}

@@ -1,0 +1,117 @@
+package dev.stealtime.tck.runner;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.Rule;
+import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.TckConfig;
+import dev.stealtime.tck.support.TckContext;
+import org.testng.TestNG;
+import org.testng.xml.XmlPackage;
+import org.testng.xml.XmlSuite;
+import org.testng.xml.XmlTest;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Collectors;
+
+/**
+ * Runs the selected suites against one provider with TestNG, driven from code, and grades every
+ * catalogue rule of those suites.
+ */
+public final class TckRun {
+
+    private final HypervisorProvider provider;
+    private final TckConfig config;
+    private final List<Suite> suites;
+    private final ProgressListener progress;
+
+    public TckRun(HypervisorProvider provider, TckConfig config, List<Suite> suites, ProgressListener progress) {
+        this.provider = provider;
+        this.config = config;
+        this.suites = List.copyOf(suites);
+        this.progress = progress;
+    }
+
+    public RunResult execute() {
+        List<String> profiles = config.profiles();
+        long t0 = System.nanoTime();
+        ResultCollector collector = new ResultCollector(progress);
+        TckContext.install(provider, config);
+        Thread thread = Thread.currentThread();
+        ClassLoader previous = thread.getContextClassLoader();
+        thread.setContextClassLoader(provider.getClass().getClassLoader());
+        try {
+            TestNG testng = new TestNG(false);
+            testng.setUseDefaultListeners(false);
+            testng.setVerbose(0);
+            testng.setXmlSuites(List.of(xmlSuite(profiles)));
+            testng.addListener(collector);
+            testng.run();
+        } finally {
+            thread.setContextClassLoader(previous);
+            TckContext.clear();
+        }
+        List<TestOutcome> tests = collector.outcomes();
+        return new RunResult(grade(tests, profiles), tests, Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    private XmlSuite xmlSuite(List<String> profiles) {
+        XmlSuite suite = new XmlSuite();
+        suite.setName("Steal-Time TCK");
+        for (Suite s : suites) {
+            XmlTest test = new XmlTest(suite);
+            test.setName(s.cliName);
+            test.setXmlPackages(List.of(new XmlPackage(s.testPackage)));
+            test.setIncludedGroups(new ArrayList<>(profiles));
+            test.setPreserveOrder(true);
+        }
+        return suite;
+    }
+
+    /** Every catalogue rule of the selected suites gets an outcome; nothing is silently left out. */
+    private List<RuleResult> grade(List<TestOutcome> tests, List<String> profiles) {
+        List<RuleResult> out = new ArrayList<>();
+        for (Suite s : suites) {
+            for (Rule rule : RuleCatalogue.get().suite(s.cliName)) {
+                out.add(gradeRule(rule, tests, profiles));
+            }
+        }
+        return out;
+    }
+
+    private static RuleResult gradeRule(Rule rule, List<TestOutcome> tests, List<String> profiles) {
+        List<TestOutcome> mine = tests.stream().filter(t -> t.ruleIds().contains(rule.id())).toList();
+        long millis = mine.stream().mapToLong(TestOutcome::millis).sum();
+        if (!profiles.contains(rule.level().group())) {
+            return new RuleResult(rule, Outcome.NOT_APPLICABLE, mine,
+                    "level '" + rule.level() + "' not claimed (profiles: " + String.join(",", profiles) + ")", millis);
+        }
+        if (mine.isEmpty()) {
+            return new RuleResult(rule, Outcome.FAIL, mine, "no test ran for this rule", millis);
+        }
+        List<TestOutcome> failed = mine.stream().filter(t -> t.outcome() == Outcome.FAIL).toList();
+        if (!failed.isEmpty()) {
+            return new RuleResult(rule, Outcome.FAIL, mine, failed.stream()
+                    .map(t -> t.name() + ": " + firstLine(t.message())).collect(Collectors.joining(" | ")), millis);
+        }
+        if (mine.stream().allMatch(t -> t.outcome() == Outcome.NOT_APPLICABLE)) {
+            return new RuleResult(rule, Outcome.NOT_APPLICABLE, mine, mine.get(0).message(), millis);
+        }
+        long na = mine.stream().filter(t -> t.outcome() == Outcome.NOT_APPLICABLE).count();
+        String note = na == 0 ? "" : na + " of " + mine.size() + " tests not applicable: "
+                + mine.stream().filter(t -> t.outcome() == Outcome.NOT_APPLICABLE).findFirst().orElseThrow().message();
+        return new RuleResult(rule, Outcome.PASS, mine, note, millis);
+    }
+
+    static String firstLine(String s) {
+        int nl = s.indexOf('\n');
+        return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    /** Levels that gate the exit code: the claimed ones among required and linux-abi. */
+    public static boolean gates(Level level, List<String> profiles) {
+        return level.gating() && profiles.contains(level.group());
+    }
+}

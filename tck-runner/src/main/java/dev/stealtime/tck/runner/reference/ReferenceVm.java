@@ -1,0 +1,61 @@
+package dev.stealtime.tck.runner.reference;
+
+import dev.stealtime.tck.spi.Architecture;
+import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.spi.Vcpu;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.VmSpec;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/** A reference VM: guest RAM plus one vCPU of the spec's architecture per index. */
+public class ReferenceVm implements Vm {
+
+    private final VmSpec spec;
+    private final GuestRam ram;
+    private final List<Vcpu> vcpus = new ArrayList<>();
+    private volatile boolean closed;
+
+    public ReferenceVm(VmSpec spec, ReferenceParts parts) {
+        this.spec = spec;
+        this.ram = parts.guestRam(spec.ram());
+        boolean offered = spec.stealTimeOffered();
+        for (int i = 0; i < spec.vcpus(); i++) {
+            if (spec.architecture() == Architecture.X86_64) {
+                vcpus.add(parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered), offered));
+            } else {
+                StolenTime st = parts.stolenTime(ram);
+                vcpus.add(parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st)));
+            }
+        }
+    }
+
+    @Override
+    public VmSpec spec() {
+        return spec;
+    }
+
+    @Override
+    public GuestMemory memory() {
+        checkOpen();
+        return ram;
+    }
+
+    @Override
+    public List<? extends Vcpu> vcpus() {
+        checkOpen();
+        return List.copyOf(vcpus);
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("VM is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+    }
+}

@@ -1,0 +1,38 @@
+package dev.stealtime.tck.runner.selftest;
+
+import dev.stealtime.tck.runner.reference.ReferenceParts;
+import dev.stealtime.tck.runner.reference.ReferenceProvider;
+
+import java.util.Set;
+
+/**
+ * The reference hypervisor with exactly one defect, and the rules that must catch it.
+ *
+ * @param name       short id, e.g. {@code accepts-reserved-bit-3}
+ * @param defect     the defect in one sentence
+ * @param parts      reference parts with the defect built in
+ * @param mustFail   rules whose tests must fail against this variant (at least one)
+ * @param mayAlsoFail rules that may fail as a consequence (collateral); any other failing rule is a
+ *                   false accusation and fails the self-test
+ */
+public record FaultyVariant(String name, String defect, ReferenceParts parts, Set<String> mustFail,
+                            Set<String> mayAlsoFail) {
+
+    public FaultyVariant {
+        if (mustFail.isEmpty()) {
+            throw new IllegalArgumentException(name + ": a variant must name the rule that catches it");
+        }
+    }
+
+    public static FaultyVariant of(String name, String defect, ReferenceParts parts, String... mustFail) {
+        return new FaultyVariant(name, defect, parts, Set.of(mustFail), Set.of());
+    }
+
+    public FaultyVariant mayAlsoFail(String... ids) {
+        return new FaultyVariant(name, defect, parts, mustFail, Set.of(ids));
+    }
+
+    public ReferenceProvider provider() {
+        return new ReferenceProvider("faulty:" + name, defect, parts);
+    }
+}
