@@ -1,0 +1,93 @@
+package dev.stealtime.tck.runner.cli;
+
+import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.runner.TckCli;
+import org.testng.annotations.Test;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command-line contract: outputs, exit codes, one-line errors without stack traces. */
+public class CliContractTest {
+
+    record Result(int code, String out, String err) {
+    }
+
+    static Result tck(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = TckCli.execute(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Result(code, out.toString(), err.toString());
+    }
+
+    @Test
+    public void rulesPrintsEveryCatalogueId() {
+        Result r = tck("rules");
+        assertThat(r.code()).isZero();
+        RuleCatalogue.get().all().forEach(rule -> assertThat(r.out()).contains(rule.id()));
+        assertThat(r.out()).contains("52 rules");
+    }
+
+    @Test
+    public void providersListsReferenceAsAvailable() {
+        Result r = tck("providers");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).containsPattern("reference\\s+yes");
+    }
+
+    @Test
+    public void unknownProviderIsAUsageErrorOnOneLine() {
+        Result r = tck("run", "--provider", "nope", "--out", tempDir().toString());
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err().strip()).startsWith("tck: unknown provider 'nope'").doesNotContain("\n").doesNotContain("Exception");
+    }
+
+    @Test
+    public void unreadableProviderJarIsAUsageError() throws Exception {
+        Path notAJar = Files.createTempFile("not-a-jar", ".jar");
+        try {
+            Files.writeString(notAJar, "hello");
+            Result r = tck("run", "--provider-jar", notAJar.toString());
+            assertThat(r.code()).isEqualTo(2);
+            assertThat(r.err()).contains("is not a readable jar").doesNotContain("at dev.");
+            Result missing = tck("providers", "--provider-jar", "/nonexistent/x.jar");
+            assertThat(missing.code()).isEqualTo(2);
+            assertThat(missing.err()).contains("does not exist");
+        } finally {
+            Files.deleteIfExists(notAJar);
+        }
+    }
+
+    @Test
+    public void badValuesAreUsageErrors() {
+        assertThat(tck("run", "--suite", "ppc").code()).isEqualTo(2);
+        assertThat(tck("run", "--profile", "gold").err()).contains("unknown profile 'gold'");
+        assertThat(tck("run", "--race-budget", "soon").code()).isEqualTo(2);
+        assertThat(tck("run", "--timing-multiplier", "0").code()).isEqualTo(2);
+        Result unknown = tck("run", "--frobnicate");
+        assertThat(unknown.code()).isEqualTo(2);
+        assertThat(unknown.err()).contains("Unknown option: '--frobnicate'").contains("tck run --help");
+    }
+
+    @Test
+    public void helpTeachesTheCommandsAndExitCodes() {
+        Result r = tck("--help");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("run", "rules", "providers", "coverage", "Exit codes");
+        assertThat(tck("run", "--help").out()).contains("--provider-jar", "--race-budget", "TCK_RACE_BUDGET");
+    }
+
+    private static Path tempDir() {
+        try {
+            Path d = Files.createTempDirectory("tck-cli");
+            d.toFile().deleteOnExit();
+            return d;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+}
