@@ -1,0 +1,108 @@
+package dev.stealtime.tck.runner.cli;
+
+import dev.stealtime.tck.runner.Outcome;
+import dev.stealtime.tck.runner.RuleResult;
+import dev.stealtime.tck.runner.RunResult;
+import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.TestOutcome;
+import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.selftest.DetectionTable;
+import dev.stealtime.tck.spi.Architecture;
+import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.VmSpec;
+import dev.stealtime.tck.support.TckConfig;
+import dev.stealtime.tck.runner.ProgressListener;
+import dev.stealtime.tck.runner.TckRun;
+import org.testng.annotations.Test;
+
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Outcomes are never disguised: NOT_APPLICABLE only when the provider declared a lack (with the
+ * reason), a provider that breaks is FAIL, and unclaimed levels are reported as such.
+ */
+public class RunnerOutcomeTest {
+
+    @Test
+    public void aMissingArchitectureIsNotApplicableWithTheReason() {
+        var x86Only = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Set<Architecture> architectures() {
+                return EnumSet.of(Architecture.X86_64);
+            }
+        };
+        RunResult r = DetectionTable.run(x86Only, Suite.ARM64);
+        assertThat(r.rules()).isNotEmpty().allSatisfy(rule -> {
+            assertThat(rule.outcome()).isEqualTo(Outcome.NOT_APPLICABLE);
+            assertThat(rule.message()).contains("does not support ARM64");
+        });
+        assertThat(r.conforms()).isTrue();
+    }
+
+    @Test
+    public void anUnavailableProviderIsNotApplicableWithItsReason() {
+        var absent = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Availability availability() {
+                return Availability.no("/dev/kvm: No such file or directory");
+            }
+        };
+        RunResult r = DetectionTable.run(absent, Suite.X86);
+        assertThat(r.rules()).allSatisfy(rule -> assertThat(rule.message()).contains("/dev/kvm: No such file or directory"));
+        assertThat(r.count(Outcome.NOT_APPLICABLE)).isEqualTo(r.rules().size());
+    }
+
+    @Test
+    public void aProviderThatBreaksFailsEveryRuleItTouchesAndNeverSkips() {
+        var broken = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Vm open(VmSpec spec) {
+                throw new IllegalStateException("KVM_CREATE_VM: Cannot allocate memory");
+            }
+        };
+        for (Suite s : Suite.values()) {
+            RunResult r = DetectionTable.run(broken, s);
+            assertThat(r.count(Outcome.NOT_APPLICABLE)).as("%s: nothing becomes not applicable", s).isZero();
+            assertThat(r.conforms()).isFalse();
+            assertThat(r.rules()).filteredOn(rr -> rr.outcome() == Outcome.FAIL).isNotEmpty()
+                    .allSatisfy(rr -> assertThat(rr.message()).isNotBlank());
+        }
+    }
+
+    @Test
+    public void aMissingCapabilityMakesOnlyTheTestsNeedingItNotApplicable() {
+        var noHoles = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Set<Capability> capabilities() {
+                return EnumSet.complementOf(EnumSet.of(Capability.MEMORY_HOLES));
+            }
+        };
+        for (Suite s : Suite.values()) {
+            RunResult r = DetectionTable.run(noHoles, s);
+            assertThat(r.count(Outcome.FAIL)).as("%s: %s", s, r.failedRuleIds()).isZero();
+            List<TestOutcome> na = r.tests().stream().filter(t -> t.outcome() == Outcome.NOT_APPLICABLE).toList();
+            assertThat(na).as("%s: tests needing MEMORY_HOLES", s).isNotEmpty()
+                    .allSatisfy(t -> assertThat(t.message()).contains("MEMORY_HOLES"));
+        }
+    }
+
+    @Test
+    public void unclaimedLevelsAreReportedAsNotClaimedAndDoNotGate() {
+        TckConfig cfg = DetectionTable.selfTestConfig().with(TckConfig.Key.PROFILES, "required");
+        RunResult r = new TckRun(new ReferenceProvider(), cfg, List.of(Suite.X86), ProgressListener.SILENT).execute();
+        List<RuleResult> unclaimed = r.rules().stream().filter(rr -> !rr.rule().level().group().equals("required")).toList();
+        assertThat(unclaimed).isNotEmpty().allSatisfy(rr -> {
+            assertThat(rr.outcome()).isEqualTo(Outcome.NOT_APPLICABLE);
+            assertThat(rr.message()).contains("not claimed");
+            assertThat(rr.tests()).as("no test of an unclaimed level runs").isEmpty();
+        });
+        assertThat(r.rules()).filteredOn(rr -> rr.rule().level().group().equals("required"))
+                .allSatisfy(rr -> assertThat(rr.outcome()).isEqualTo(Outcome.PASS));
+    }
+}
