@@ -56,6 +56,11 @@ public interface LibC extends Library {
 
     int getpid();
 
+    int PRIO_PROCESS = 0;
+
+    /** With PRIO_PROCESS and a thread id, Linux sets that one thread's nice value. */
+    int setpriority(int which, int who, int prio);
+
     int sched_getaffinity(int pid, long cpusetsize, Pointer mask);
 
     int sched_setaffinity(int pid, long cpusetsize, Pointer mask);

@@ -84,6 +84,14 @@ final class Os {
         return C.sched_setscheduler(0, LibC.SCHED_FIFO, param) == 0;
     }
 
+    /**
+     * Sets the nice value of the calling thread. Returns false when not permitted (lowering nice
+     * below the current value needs CAP_SYS_NICE or RLIMIT_NICE).
+     */
+    static boolean niceCurrentThread(int nice) {
+        return C.setpriority(LibC.PRIO_PROCESS, gettid(), nice) == 0;
+    }
+
     /** A glibc {@code sigset_t} holding just {@code sig}. */
     static Memory sigset(int sig) {
         Memory set = new Memory(LibC.SIGSET_BYTES);
