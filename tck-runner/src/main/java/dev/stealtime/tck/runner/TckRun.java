@@ -6,11 +6,14 @@ import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
 import dev.stealtime.tck.support.TckContext;
+import dev.stealtime.tck.runner.report.AllureScope;
+import org.testng.ITestNGListener;
 import org.testng.TestNG;
 import org.testng.xml.XmlPackage;
 import org.testng.xml.XmlSuite;
 import org.testng.xml.XmlTest;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,12 +29,20 @@ public final class TckRun {
     private final TckConfig config;
     private final List<Suite> suites;
     private final ProgressListener progress;
+    /** Where allure-testng writes this run's results; null: discarded (see AllureScope). */
+    private Path allureResults;
 
     public TckRun(HypervisorProvider provider, TckConfig config, List<Suite> suites, ProgressListener progress) {
         this.provider = provider;
         this.config = config;
         this.suites = List.copyOf(suites);
         this.progress = progress;
+    }
+
+    /** Write this run's Allure results to {@code dir} (otherwise they are discarded). */
+    public TckRun allureResults(Path dir) {
+        this.allureResults = dir;
+        return this;
     }
 
     public RunResult execute() {
@@ -48,7 +59,12 @@ public final class TckRun {
             testng.setVerbose(0);
             testng.setXmlSuites(List.of(xmlSuite(profiles)));
             testng.addListener(collector);
-            testng.run();
+            if (progress instanceof ITestNGListener listener) {
+                testng.addListener(listener);  // e.g. console progress that prints per rule
+            }
+            try (AllureScope allure = AllureScope.open(allureResults)) {
+                testng.run();
+            }
         } finally {
             thread.setContextClassLoader(previous);
             TckContext.clear();
@@ -81,7 +97,7 @@ public final class TckRun {
         return out;
     }
 
-    private static RuleResult gradeRule(Rule rule, List<TestOutcome> tests, List<String> profiles) {
+    static RuleResult gradeRule(Rule rule, List<TestOutcome> tests, List<String> profiles) {
         List<TestOutcome> mine = tests.stream().filter(t -> t.ruleIds().contains(rule.id())).toList();
         long millis = mine.stream().mapToLong(TestOutcome::millis).sum();
         if (!profiles.contains(rule.level().group())) {
