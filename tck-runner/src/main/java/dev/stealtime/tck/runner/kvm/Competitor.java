@@ -30,6 +30,15 @@ final class Competitor {
 
     /** Holds {@code cpu} for {@code d}; returns when the competitor has let go. */
     static Hold hold(int cpu, Duration d) {
+        return hold(cpu, d, () -> { });
+    }
+
+    /**
+     * Holds {@code cpu} for {@code d}, runs {@code beforeRelease} on the competitor while it still
+     * holds the CPU, then lets go (back to SCHED_OTHER at once, so the JVM's thread exit does not
+     * run real-time). Returns when the competitor thread has ended.
+     */
+    static Hold hold(int cpu, Duration d, Runnable beforeRelease) {
         long target = d.toNanos();
         AtomicReference<Object> result = new AtomicReference<>();
         Thread t = new Thread(() -> {
@@ -43,7 +52,13 @@ final class Competitor {
                 do {
                     spun = THREADS.getCurrentThreadCpuTime() - cpu0;
                 } while (spun < target);
-                result.set(new Hold(rt, spun, System.nanoTime() - wall0));
+                long wall = System.nanoTime() - wall0;
+                try {
+                    beforeRelease.run();
+                } finally {
+                    Os.makeCurrentThreadNormal();
+                }
+                result.set(new Hold(rt, spun, wall));
             } catch (RuntimeException | Error e) {
                 result.set(e);
             }

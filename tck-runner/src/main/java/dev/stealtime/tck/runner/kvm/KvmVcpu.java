@@ -20,7 +20,8 @@ import java.util.concurrent.locks.LockSupport;
  *       pinned to the vCPU's CPU holds that CPU for {@code d}; afterwards the guest runs one more
  *       tick, so KVM has already recorded the steal when this returns;</li>
  *   <li>{@link #idle}: the guest executes HLT and the vCPU thread blocks inside KVM_RUN; once it
- *       is seen asleep, the competitor holds the CPU for {@code d}; then a signal ends the KVM_RUN.</li>
+ *       is seen asleep, the competitor holds the CPU for {@code d} and, just before letting go,
+ *       sends the signal that ends the KVM_RUN.</li>
  * </ul>
  */
 final class KvmVcpu implements X86Vcpu {
@@ -104,18 +105,25 @@ final class KvmVcpu implements X86Vcpu {
             awaitOrFail(halting, guest);
             blocked = awaitBlocked(guest);
             if (blocked && !d.isZero() && !d.isNegative()) {
-                Competitor.hold(cpu, d);
+                // wake the vCPU while the competitor still holds its CPU: when it lets go, the vCPU
+                // thread is already runnable there and need not queue behind whatever got the CPU first
+                Competitor.hold(cpu, d, () -> wake(wake));
             }
         } finally {
-            wake.set(true);
             if (!guest.isDone()) {
-                Os.signalThread(core.tid(), VcpuCore.WAKE_SIGNAL);
+                wake(wake); // again if need be: a spare signal is harmless (see VcpuCore), a lost one is not
             }
             VcpuThread.await(guest);
         }
         if (!blocked) {
             throw new IllegalStateException("vCPU " + index + ": its thread did not block in guest HLT within 2 s");
         }
+    }
+
+    /** Ends the halt: the flag first, then the signal that interrupts KVM_RUN. */
+    private void wake(AtomicBoolean wake) {
+        wake.set(true);
+        Os.signalThread(core.tid(), VcpuCore.WAKE_SIGNAL);
     }
 
     /** Waits until the vCPU thread sleeps (blocked in KVM's halt), or the guest task ended. */
