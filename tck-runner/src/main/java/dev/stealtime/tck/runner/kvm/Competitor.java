@@ -2,88 +2,199 @@ package dev.stealtime.tck.runner.kvm;
 
 import java.lang.management.ManagementFactory;
 import java.lang.management.ThreadMXBean;
-import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
+import java.util.Queue;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
- * A thread that takes one CPU away from everyone else for a while: pinned to that CPU, at
- * SCHED_FIFO real-time priority (any SCHED_OTHER thread pinned there, such as a vCPU thread, stays
- * runnable but cannot run), spinning until it has itself been on the CPU for the requested time.
+ * A thread that takes one CPU away from everyone else on request: pinned to that CPU and
+ * SCHED_FIFO (real-time) from the start, parked while idle. When a vCPU thread pinned to the same
+ * CPU hands it a {@link Job}, it preempts that thread at once (a real-time wake-up beats every
+ * SCHED_OTHER thread), spins for the requested time, runs the job's release action and parks
+ * again. The vCPU thread stays runnable all along but cannot run: its run_delay grows, which is
+ * exactly what Linux KVM reports as steal.
  *
- * <p>It counts its own CPU time, not wall time: if it is briefly held up itself (a JVM safepoint, an
- * interrupt, real-time throttling), the vCPU thread may run in between, and counting CPU time still
- * keeps that thread off the CPU for at least the requested total.
+ * <p>The competitor counts its own CPU time, not wall time: should it be held up itself (a JVM
+ * safepoint, an interrupt, real-time throttling), the vCPU thread may run in between, and counting
+ * CPU time still keeps that thread off the CPU for at least the requested total.
+ *
+ * <p>Jobs come from the vCPU thread itself, so no other thread (such as the TCK's, which competes
+ * with everything else on a loaded machine) sits on the critical path.
  */
-final class Competitor {
+final class Competitor implements AutoCloseable {
 
     /** Above every SCHED_OTHER thread, below the kernel's own real-time threads (migration: 99). */
     static final int FIFO_PRIORITY = 10;
 
     private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+    private static final long FIRST_SLEEP_NANOS = 300_000;
+    private static final long SLEEP_POLL_NANOS = 50_000;
+    private static final long SLEEP_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
-    /** What a hold did: whether it ran real-time, how long it spun on the CPU and on the clock. */
-    record Hold(boolean realTime, long cpuNanos, long wallNanos) {
+    /**
+     * One hold: optionally wait (sleeping, so the vCPU thread can get there) until thread
+     * {@code awaitSleepOf} is asleep; then hold the CPU for {@code nanos}; then, always, run
+     * {@code release} while still holding it.
+     */
+    static final class Job {
+        private final long nanos;
+        private final int awaitSleepOf;
+        private final Runnable release;
+        private final CountDownLatch finished = new CountDownLatch(1);
+        private volatile RuntimeException failure;
+        private volatile boolean realTime;
+
+        Job(long nanos, int awaitSleepOf, Runnable release) {
+            this.nanos = Math.max(0, nanos);
+            this.awaitSleepOf = awaitSleepOf;
+            this.release = release;
+        }
+
+        /** Waits until the competitor finished this job; rethrows what went wrong there. */
+        void await() {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    finished.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+
+        /** Whether the competitor held the CPU at real-time priority. */
+        boolean realTime() {
+            return realTime;
+        }
     }
 
-    private Competitor() {
+    private final int cpu;
+    private final Thread thread;
+    private final Queue<Job> jobs = new ConcurrentLinkedQueue<>();
+    private final CountDownLatch ready = new CountDownLatch(1);
+    private volatile boolean realTime;
+    private volatile RuntimeException startFailure;
+    private volatile boolean closed;
+
+    Competitor(int cpu, String name) {
+        this.cpu = cpu;
+        this.thread = new Thread(this::loop, name);
+        thread.setDaemon(true);
+        thread.start();
+        try {
+            ready.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (startFailure != null) {
+            close();
+            throw startFailure;
+        }
     }
 
-    /** Holds {@code cpu} for {@code d}; returns when the competitor has let go. */
-    static Hold hold(int cpu, Duration d) {
-        return hold(cpu, d, () -> { });
+    int cpu() {
+        return cpu;
+    }
+
+    /** Whether the competitor runs SCHED_FIFO (false where that is not permitted). */
+    boolean realTime() {
+        return realTime;
+    }
+
+    /** Hands over a job; the competitor preempts the caller if the caller runs on its CPU. */
+    void submit(Job job) {
+        if (closed) {
+            throw new IllegalStateException("competitor for cpu " + cpu + " is closed");
+        }
+        jobs.add(job);
+        LockSupport.unpark(thread);
+    }
+
+    private void loop() {
+        try {
+            realTime = Os.makeCurrentThreadFifo(FIFO_PRIORITY);
+            Os.pinCurrentThread(cpu);
+        } catch (RuntimeException e) {
+            startFailure = e;
+            return;
+        } finally {
+            ready.countDown();
+        }
+        while (true) {
+            Job job = jobs.poll();
+            if (job == null) {
+                if (closed) {
+                    return;
+                }
+                LockSupport.park(this);
+                continue;
+            }
+            perform(job);
+        }
+    }
+
+    private void perform(Job job) {
+        job.realTime = realTime;
+        try {
+            if (job.awaitSleepOf > 0) {
+                awaitSleep(job.awaitSleepOf);
+            }
+            long cpu0 = THREADS.getCurrentThreadCpuTime();
+            while (THREADS.getCurrentThreadCpuTime() - cpu0 < job.nanos) {
+                Thread.onSpinWait();
+            }
+        } catch (RuntimeException e) {
+            job.failure = e;
+        } finally {
+            try {
+                job.release.run();
+            } catch (RuntimeException e) {
+                job.failure = job.failure == null ? e : job.failure;
+            }
+            job.finished.countDown();
+        }
     }
 
     /**
-     * Holds {@code cpu} for {@code d}, runs {@code beforeRelease} on the competitor while it still
-     * holds the CPU, then lets go (back to SCHED_OTHER at once, so the JVM's thread exit does not
-     * run real-time). Returns when the competitor thread has ended.
+     * Sleeps in short steps (giving the CPU to that thread) until thread {@code tid} is asleep. The
+     * first sleep outlasts KVM's default halt polling (200 µs), so a vCPU that goes straight into
+     * HLT is usually blocked by the first look and is not interrupted while it polls.
      */
-    static Hold hold(int cpu, Duration d, Runnable beforeRelease) {
-        long target = d.toNanos();
-        AtomicReference<Object> result = new AtomicReference<>();
-        Thread t = new Thread(() -> {
-            try {
-                // real-time first, then move: once on the CPU it preempts the vCPU thread at once
-                boolean rt = Os.makeCurrentThreadFifo(FIFO_PRIORITY);
-                Os.pinCurrentThread(cpu);
-                long wall0 = System.nanoTime();
-                long cpu0 = THREADS.getCurrentThreadCpuTime();
-                long spun;
-                do {
-                    spun = THREADS.getCurrentThreadCpuTime() - cpu0;
-                } while (spun < target);
-                long wall = System.nanoTime() - wall0;
-                try {
-                    beforeRelease.run();
-                } finally {
-                    Os.makeCurrentThreadNormal();
-                }
-                result.set(new Hold(rt, spun, wall));
-            } catch (RuntimeException | Error e) {
-                result.set(e);
+    private static void awaitSleep(int tid) {
+        long deadline = System.nanoTime() + SLEEP_TIMEOUT_NANOS;
+        LockSupport.parkNanos(FIRST_SLEEP_NANOS);
+        while (SchedStat.state(tid) != 'S') {
+            if (System.nanoTime() - deadline > 0) {
+                throw new IllegalStateException("thread " + tid + " did not block within 2 s");
             }
-        }, "kvm-competitor-cpu" + cpu);
-        t.setDaemon(true);
-        t.start();
+            LockSupport.parkNanos(SLEEP_POLL_NANOS);
+        }
+    }
+
+    /** Ends the thread once queued jobs are done, and waits for it. Idempotent. */
+    @Override
+    public void close() {
+        closed = true;
+        LockSupport.unpark(thread);
         boolean interrupted = false;
-        while (true) {
+        while (thread.isAlive()) {
             try {
-                t.join();
-                break;
+                thread.join();
             } catch (InterruptedException e) {
-                interrupted = true; // a half-done hold would leave the competitor running: finish it
+                interrupted = true;
             }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-        Object r = result.get();
-        if (r instanceof RuntimeException e) {
-            throw e;
-        }
-        if (r instanceof Error e) {
-            throw e;
-        }
-        return (Hold) r;
     }
 }

@@ -5,42 +5,39 @@ import dev.stealtime.tck.spi.MsrResult;
 import dev.stealtime.tck.spi.X86Vcpu;
 
 import java.time.Duration;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.locks.LockSupport;
 
 /**
  * An x86 vCPU of a {@link KvmVm}. Every ioctl runs on the vCPU's own {@link VcpuThread}; the
- * workload methods coordinate that thread with a {@link Competitor} from the caller's thread:
+ * workload methods are carried out there too, together with the {@link Competitor} of the vCPU's
+ * CPU, so the caller's thread only hands the request over and waits for the end:
  * <ul>
  *   <li>{@link #run}: the guest busy loop, exiting about every millisecond, until {@code d} passed;</li>
- *   <li>{@link #preempt}: the busy loop keeps the vCPU thread runnable while a SCHED_FIFO competitor
- *       pinned to the vCPU's CPU holds that CPU for {@code d}; afterwards the guest runs one more
- *       tick, so KVM has already recorded the steal when this returns;</li>
- *   <li>{@link #idle}: the guest executes HLT and the vCPU thread blocks inside KVM_RUN; once it
- *       is seen asleep, the competitor holds the CPU for {@code d} and, just before letting go,
- *       sends the signal that ends the KVM_RUN.</li>
+ *   <li>{@link #preempt}: the vCPU thread loads the busy loop and hands the competitor a job; the
+ *       real-time competitor preempts it at once and holds the CPU for {@code d} while the vCPU
+ *       thread stays runnable; then the guest runs (at least one tick after the hold), so KVM has
+ *       recorded the steal when this returns;</li>
+ *   <li>{@link #idle}: the vCPU thread hands the competitor a job and enters KVM_RUN on a guest HLT,
+ *       where it blocks (KVM's in-kernel irqchip handles HLT); the competitor waits until the
+ *       thread sleeps, holds the CPU for {@code d}, and before letting go sends the signal that
+ *       ends the KVM_RUN (see {@link VcpuCore} for the signal handling).</li>
  * </ul>
  */
 final class KvmVcpu implements X86Vcpu {
 
-    /** How long {@link #idle} waits for the vCPU thread to block in HLT before giving up. */
-    private static final long BLOCK_TIMEOUT_NANOS = TimeUnit.SECONDS.toNanos(2);
-
     private final int index;
-    private final int cpu;
+    private final Competitor competitor;
     private final VcpuThread thread;
     private final VcpuCore core;
     private volatile boolean closed;
 
-    KvmVcpu(String threadName, int vmFd, int index, int cpu, long runSize, Cpuid cpuid, boolean stealOffered) {
+    KvmVcpu(String threadName, int vmFd, int index, Competitor competitor, long runSize, Cpuid cpuid,
+            boolean stealOffered) {
         this.index = index;
-        this.cpu = cpu;
+        this.competitor = competitor;
         this.thread = new VcpuThread(threadName);
         try {
-            this.core = thread.call(() -> VcpuCore.create(vmFd, index, cpu, runSize, cpuid, stealOffered));
+            this.core = thread.call(() -> VcpuCore.create(vmFd, index, competitor.cpu(), runSize, cpuid, stealOffered));
         } catch (RuntimeException | Error e) {
             thread.shutdown();
             throw e;
@@ -54,7 +51,7 @@ final class KvmVcpu implements X86Vcpu {
 
     /** The host CPU this vCPU's thread is pinned to. */
     int cpu() {
-        return cpu;
+        return competitor.cpu();
     }
 
     /** The Linux thread id of the vCPU thread. */
@@ -73,79 +70,32 @@ final class KvmVcpu implements X86Vcpu {
 
     @Override
     public void preempt(Duration d) {
-        ensureOpen();
-        CountDownLatch running = new CountDownLatch(1);
         AtomicBoolean released = new AtomicBoolean();
-        AtomicBoolean lastTickDone = new AtomicBoolean();
-        Future<Void> guest = thread.submit(() -> {
+        AtomicBoolean lastTick = new AtomicBoolean();
+        Competitor.Job hold = new Competitor.Job(d.toNanos(), 0, () -> released.set(true));
+        onThread(() -> {
             // once the competitor has let go, run one more tick: its entry records the steal
-            core.busy(running::countDown, () -> released.get() && !lastTickDone.compareAndSet(false, true));
+            core.busy(() -> competitor.submit(hold), () -> released.get() && !lastTick.compareAndSet(false, true));
             return null;
         });
-        try {
-            awaitOrFail(running, guest);
-            Competitor.hold(cpu, d);
-        } finally {
-            released.set(true);
-            VcpuThread.await(guest);
-        }
+        hold.await();
     }
 
     @Override
     public void idle(Duration d) {
-        ensureOpen();
-        CountDownLatch halting = new CountDownLatch(1);
         AtomicBoolean wake = new AtomicBoolean();
-        Future<Void> guest = thread.submit(() -> {
-            core.halt(halting::countDown, wake::get);
+        int tid = core.tid();
+        Competitor.Job hold = new Competitor.Job(d.toNanos(), tid, () -> {
+            // while still holding the CPU: when it lets go, the woken vCPU thread is already
+            // runnable there and need not queue behind whatever else got the CPU first
+            wake.set(true);
+            Os.signalThread(tid, VcpuCore.WAKE_SIGNAL);
+        });
+        onThread(() -> {
+            core.halt(() -> competitor.submit(hold), wake::get);
             return null;
         });
-        boolean blocked = false;
-        try {
-            awaitOrFail(halting, guest);
-            blocked = awaitBlocked(guest);
-            if (blocked && !d.isZero() && !d.isNegative()) {
-                // wake the vCPU while the competitor still holds its CPU: when it lets go, the vCPU
-                // thread is already runnable there and need not queue behind whatever got the CPU first
-                Competitor.hold(cpu, d, () -> wake(wake));
-            }
-        } finally {
-            if (!guest.isDone()) {
-                wake(wake); // again if need be: a spare signal is harmless (see VcpuCore), a lost one is not
-            }
-            VcpuThread.await(guest);
-        }
-        if (!blocked) {
-            throw new IllegalStateException("vCPU " + index + ": its thread did not block in guest HLT within 2 s");
-        }
-    }
-
-    /** Ends the halt: the flag first, then the signal that interrupts KVM_RUN. */
-    private void wake(AtomicBoolean wake) {
-        wake.set(true);
-        Os.signalThread(core.tid(), VcpuCore.WAKE_SIGNAL);
-    }
-
-    /** Waits until the vCPU thread sleeps (blocked in KVM's halt), or the guest task ended. */
-    private boolean awaitBlocked(Future<?> guest) {
-        long deadline = System.nanoTime() + BLOCK_TIMEOUT_NANOS;
-        while (System.nanoTime() - deadline < 0 && !guest.isDone()) {
-            if (SchedStat.state(core.tid()) == 'S') {
-                return true;
-            }
-            LockSupport.parkNanos(20_000);
-        }
-        return false;
-    }
-
-    private static void awaitOrFail(CountDownLatch latch, Future<?> guest) {
-        while (latch.getCount() > 0) {
-            if (guest.isDone()) {
-                VcpuThread.await(guest); // rethrows what went wrong on the vCPU thread
-                throw new IllegalStateException("guest task ended early");
-            }
-            LockSupport.parkNanos(10_000);
-        }
+        hold.await();
     }
 
     @Override
@@ -208,6 +158,6 @@ final class KvmVcpu implements X86Vcpu {
 
     @Override
     public String toString() {
-        return "kvm vCPU " + index + " (thread " + core.tid() + ", cpu " + cpu + ")";
+        return "kvm vCPU " + index + " (thread " + core.tid() + ", cpu " + cpu() + ")";
     }
 }

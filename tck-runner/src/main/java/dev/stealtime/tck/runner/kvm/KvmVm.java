@@ -8,13 +8,16 @@ import dev.stealtime.tck.spi.VmSpec;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A KVM VM: the VM fd with KVM's in-kernel irqchip (so a guest HLT blocks inside KVM_RUN, as it does
  * for real guests), one memory slot per RAM region, the guest code of {@link GuestCode} at the
- * bottom of RAM, and one {@link KvmVcpu} (with its own thread) per vCPU. vCPU {@code i} is pinned to
- * host CPU {@code cpus[i % cpus.size()]}.
+ * bottom of RAM, one {@link KvmVcpu} (with its own thread) per vCPU, and one {@link Competitor}
+ * per host CPU in use. vCPU {@code i} is pinned to host CPU {@code cpus[i % cpus.size()]}; vCPUs
+ * that share a CPU share its competitor (and then also each other's preemption).
  */
 final class KvmVm implements Vm {
 
@@ -26,6 +29,7 @@ final class KvmVm implements Vm {
 
     private final VmSpec spec;
     private final List<KvmVcpu> vcpus = new ArrayList<>();
+    private final Map<Integer, Competitor> competitors = new TreeMap<>();
     private int kvmFd = -1;
     private int vmFd = -1;
     private KvmMemory memory;
@@ -55,8 +59,11 @@ final class KvmVm implements Vm {
             long runSize = Kvm.ioctl(kvmFd, Kvm.GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
             Cpuid cpuid = Cpuid.supported(kvmFd).withStealTime(spec.stealTimeOffered());
             for (int i = 0; i < spec.vcpus(); i++) {
-                vcpus.add(new KvmVcpu("kvm-vm" + serial + "-vcpu" + i, vmFd, i, cpus.get(i % cpus.size()),
-                        runSize, cpuid, spec.stealTimeOffered()));
+                int cpu = cpus.get(i % cpus.size());
+                Competitor competitor = competitors.computeIfAbsent(cpu,
+                        c -> new Competitor(c, "kvm-vm" + serial + "-competitor-cpu" + c));
+                vcpus.add(new KvmVcpu("kvm-vm" + serial + "-vcpu" + i, vmFd, i, competitor, runSize, cpuid,
+                        spec.stealTimeOffered()));
             }
         } catch (RuntimeException | Error e) {
             close();
@@ -107,6 +114,7 @@ final class KvmVm implements Vm {
                 first = first == null ? e : first;
             }
         }
+        competitors.values().forEach(Competitor::close);
         if (vmFd >= 0) {
             LibC.INSTANCE.close(vmFd);
         }

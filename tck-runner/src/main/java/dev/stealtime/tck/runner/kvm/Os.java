@@ -92,13 +92,6 @@ final class Os {
         return C.setpriority(LibC.PRIO_PROCESS, gettid(), nice) == 0;
     }
 
-    /** Makes the calling thread SCHED_OTHER again (always permitted). */
-    static void makeCurrentThreadNormal() {
-        Memory param = new Memory(4);
-        param.setInt(0, 0);
-        check(C.sched_setscheduler(0, LibC.SCHED_OTHER, param), "sched_setscheduler(SCHED_OTHER)");
-    }
-
     /** A glibc {@code sigset_t} holding just {@code sig}. */
     static Memory sigset(int sig) {
         Memory set = new Memory(LibC.SIGSET_BYTES);
