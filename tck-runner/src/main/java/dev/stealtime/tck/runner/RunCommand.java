@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
+import dev.stealtime.tck.runner.report.TckJars;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
@@ -117,7 +118,7 @@ final class RunCommand implements Callable<Integer> {
 
         // The summaries first: whatever happens to the HTML report, the results are on disk.
         ConformanceSummary.ReportInfo pending = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(), null, null);
-        Map<String, Object> summary = ConformanceSummary.toMap(result, p, config, suites, pending);
+        Map<String, Object> summary = withProviderJars(ConformanceSummary.toMap(result, p, config, suites, pending));
         Path json = ConformanceSummary.write(out, summary);
         Path md = ConformanceSummary.writeMarkdown(out, summary);
 
@@ -138,7 +139,7 @@ final class RunCommand implements Callable<Integer> {
             reportMillis = (System.nanoTime() - t0) / 1_000_000;
             ConformanceSummary.ReportInfo info = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(),
                     index == null ? null : index.toAbsolutePath().toString(), reportError);
-            summary = ConformanceSummary.toMap(result, p, config, suites, info);
+            summary = withProviderJars(ConformanceSummary.toMap(result, p, config, suites, info));
             ConformanceSummary.write(out, summary);
             ConformanceSummary.writeMarkdown(out, summary);
         }
@@ -160,6 +161,22 @@ final class RunCommand implements Callable<Integer> {
                 result.elapsed().toMillis() / 1000.0, result.conforms() ? "CONFORMS" : "DOES NOT CONFORM");
         con.flush();
         return result.conforms() ? TckCli.CONFORMS : TckCli.GATING_FAILURE;
+    }
+
+    /** The vendor jars given with --provider-jar, with their SHA-256, into the summary's provider entry. */
+    @SuppressWarnings("unchecked")
+    private Map<String, Object> withProviderJars(Map<String, Object> summary) throws IOException {
+        if (!jars.isEmpty()) {
+            List<Map<String, Object>> list = new ArrayList<>();
+            for (Path jar : jars) {
+                Map<String, Object> m = new LinkedHashMap<>();
+                m.put("path", jar.toAbsolutePath().toString());
+                m.put("sha256", TckJars.sha256(jar));
+                list.add(m);
+            }
+            ((Map<String, Object>) summary.get("provider")).put("jars", list);
+        }
+        return summary;
     }
 
     private static String oneLine(Throwable e) {

@@ -42,6 +42,12 @@ public final class ConformanceMarkdown {
         row(md, "TCK version", str(tck.get("version")));
         row(md, "Provider", "`" + provider.get("id") + "` — " + provider.get("description"));
         row(md, "Provider version", str(provider.get("version")));
+        if (provider.get("jars") instanceof List<?> jars) {
+            for (Object o : jars) {
+                Map<String, Object> j = (Map<String, Object>) o;
+                row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
+            }
+        }
         row(md, "Provider timing", str(provider.get("timing")));
         row(md, "Provider capabilities", String.join(", ", (List<String>) provider.get("capabilities")));
         row(md, "Suites", String.join(", ", (List<String>) s.get("suites")));
