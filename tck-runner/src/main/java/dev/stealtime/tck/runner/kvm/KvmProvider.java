@@ -27,20 +27,22 @@ public final class KvmProvider implements HypervisorProvider {
 
     /**
      * Slack on each timing bound, measured on this kind of machine (2 CPUs, nested KVM, other
-     * engineers' builds pushing the load average to 3-11) with KvmMeasurementBenchmark, 50-200
-     * repetitions per row, with and without extra CPU hogs:
+     * engineers' builds keeping the load average at 7-9) with KvmMeasurementBenchmark, 100
+     * repetitions per row, with and without two extra CPU hogs:
      * <ul>
      *   <li>preempt(d), d = 1, 5, 20, 50 ms: guest steal never fell short of d (least excess
-     *       +0.07 ms), so the lower bound needs no slack of its own;</li>
-     *   <li>steal delta minus run_delay delta of the same call: at most +0.05 ms on a quiet machine,
-     *       up to +4.2 ms under heavy load (run_delay that piles up after the vCPU's last entry but
-     *       before the measurement is taken lands in the next steal update);</li>
-     *   <li>idle(d) under contention: at most 1 ms quiet, 2.6-4 ms typical under load, 8.3 ms worst
-     *       (run-queue wait of the vCPU thread when it is handed the request and when it is woken:
-     *       real steal that cannot be told apart from idle time).</li>
+     *       +0.013 ms, median +0.02-0.06 ms), so the lower bound needs no slack of its own;</li>
+     *   <li>steal delta never exceeded the run_delay delta (max 0.000 ms) when run_delay is read
+     *       before the entry that establishes the baseline steal; read after it, the steal delta can
+     *       exceed the run_delay delta by whatever run-queue wait the vCPU thread suffered between its
+     *       last entry and the read (up to 24 ms seen here under heavy load);</li>
+     *   <li>idle(d) under contention, recorded by one short entry afterwards: median 0.02-0.06 ms,
+     *       max 4.4-5.4 ms per 100, worst seen 8.2 ms: run-queue wait of the vCPU thread when it is
+     *       handed the request and for the recording entry; real steal that the guest cannot tell
+     *       apart from idle time, and visible in run_delay too.</li>
      * </ul>
-     * 10 ms covers every figure seen under the load this machine really has, with some margin;
-     * the TCK's timing multiplier scales it for heavier load.
+     * 10 ms covers every figure seen under the load this machine really has; the TCK's timing
+     * multiplier scales it for heavier load.
      */
     static final Duration TOLERANCE = Duration.ofMillis(10);
 

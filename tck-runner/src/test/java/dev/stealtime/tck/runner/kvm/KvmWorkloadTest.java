@@ -35,10 +35,10 @@ public class KvmWorkloadTest extends KvmTestSupport {
     public void preemptRaisesGuestStealByTheInducedTimeAndNoMoreThanRunDelay() {
         X86Vcpu v = open(1, true);
         register(v, GPA);
-        v.run(Duration.ofMillis(2));
         long tol = toleranceNanos();
+        long r0 = v.hostStealMeasureNanos(); // before the entry that brings steal up to date
+        v.run(Duration.ofMillis(2));
         long s0 = steal(GPA);
-        long r0 = v.hostStealMeasureNanos();
         v.preempt(Duration.ofMillis(20));
         long steal = steal(GPA) - s0;
         long runDelay = v.hostStealMeasureNanos() - r0;
@@ -52,11 +52,11 @@ public class KvmWorkloadTest extends KvmTestSupport {
     public void stealIsInNanosecondsAcrossSeveralPreemptions() {
         X86Vcpu v = open(1, true);
         register(v, GPA);
-        v.run(Duration.ofMillis(2));
         long tol = toleranceNanos();
         for (int d : new int[] {5, 20, 50}) {
+            long r0 = v.hostStealMeasureNanos(); // before the entry that brings steal up to date
+            v.run(Duration.ofMillis(1));
             long s0 = steal(GPA);
-            long r0 = v.hostStealMeasureNanos();
             v.preempt(Duration.ofMillis(d));
             long steal = steal(GPA) - s0;
             long runDelay = v.hostStealMeasureNanos() - r0;
@@ -102,11 +102,11 @@ public class KvmWorkloadTest extends KvmTestSupport {
         KvmVcpu ka = (KvmVcpu) a;
         KvmVcpu kb = (KvmVcpu) b;
         assertThat(ka.tid()).isNotEqualTo(kb.tid());
+        long rb = b.hostStealMeasureNanos(); // before the entry that brings steal up to date
         a.run(Duration.ofMillis(1));
         b.run(Duration.ofMillis(1));
         long sb = steal(gpaB);
         long sa = steal(GPA);
-        long rb = b.hostStealMeasureNanos();
         a.preempt(Duration.ofMillis(20));
         b.guestRdmsr(MSR); // one short entry of vCPU 1: KVM records whatever vCPU 1 has lost
         assertThat(steal(GPA) - sa).as("vCPU 0's steal (ns)").isGreaterThanOrEqualTo(20 * MS - toleranceNanos());
