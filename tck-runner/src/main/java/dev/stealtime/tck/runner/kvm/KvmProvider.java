@@ -61,6 +61,10 @@ public final class KvmProvider implements HypervisorProvider {
     @Override
     public String version() {
         String kernel = kernelRelease();
+        String mismatch = hostMismatch();
+        if (mismatch != null) {
+            return kernel + " (KVM unavailable: " + mismatch + ")";
+        }
         try {
             int fd = LibC.INSTANCE.open(Kvm.DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
             if (fd < 0) {
@@ -107,13 +111,9 @@ public final class KvmProvider implements HypervisorProvider {
     @Override
     public Availability availability() {
         try {
-            String os = System.getProperty("os.name", "?");
-            if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
-                return Availability.no("host OS is " + os + ", the kvm provider needs Linux");
-            }
-            String arch = System.getProperty("os.arch", "?");
-            if (!arch.equals("amd64") && !arch.equals("x86_64")) {
-                return Availability.no("host is " + arch + ", the kvm provider drives x86-64 guests");
+            String mismatch = hostMismatch();
+            if (mismatch != null) {
+                return Availability.no(mismatch);
             }
             int fd = LibC.INSTANCE.open(Kvm.DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
             if (fd < 0) {
@@ -153,6 +153,19 @@ public final class KvmProvider implements HypervisorProvider {
             throw new IllegalStateException("kvm provider unavailable: " + a.reason());
         }
         return new KvmVm(spec, hostCpus());
+    }
+
+    /** Why this host cannot run the provider at all (not Linux, not x86-64), or null. */
+    private static String hostMismatch() {
+        String os = System.getProperty("os.name", "?");
+        if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return "host OS is " + os + ", the kvm provider needs Linux";
+        }
+        String arch = System.getProperty("os.arch", "?");
+        if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+            return "host is " + arch + ", the kvm provider drives x86-64 guests";
+        }
+        return null;
     }
 
     /** The CPUs vCPU threads are pinned to, in turn: those this process may use. */
