@@ -148,7 +148,9 @@ final class RunCommand implements Callable<Integer> {
         con.println();
         if (index != null) {
             con.printf("report             %s  (generated in %.1f s)%n", index.toAbsolutePath(), reportMillis / 1000.0);
-        } else if (!noReport) {
+        } else if (noReport) {
+            con.printf("report             not generated (--no-report)%n");
+        } else {
             err.println("tck: HTML report not generated: " + reportError);
             err.flush();
             con.printf("report             NOT generated (%s)%n", reportError);
