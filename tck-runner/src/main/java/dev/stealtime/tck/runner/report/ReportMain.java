@@ -37,7 +37,7 @@ public final class ReportMain {
                 case "--allure-home" -> home = Path.of(args[++i]);
                 case "--out" -> out = Path.of(args[++i]);
                 case "--work" -> work = Path.of(args[++i]);
-                default -> candidates.add(Path.of(args[i]));
+                default -> candidates.add(Path.of(args[i]).toAbsolutePath().normalize());
             }
         }
         if (out == null) {
