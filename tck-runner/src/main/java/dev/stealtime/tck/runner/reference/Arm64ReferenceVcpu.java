@@ -16,6 +16,11 @@ public class Arm64ReferenceVcpu extends VirtualVcpu implements Arm64Vcpu {
         this.hypercalls = hypercalls;
     }
 
+    /** This vCPU's stolen-time structure (Linux: vcpu->arch.steal). */
+    protected StolenTime stolenTime() {
+        return stolenTime;
+    }
+
     @Override
     protected void onScheduledIn(long runDelayNanos) {
         stolenTime.update(runDelayNanos);   // "updated by the hypervisor prior to scheduling a VCPU"

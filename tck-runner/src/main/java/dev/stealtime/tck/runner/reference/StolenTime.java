@@ -61,7 +61,7 @@ public class StolenTime {
         if (!configured()) {
             return;
         }
-        long stolen = ram.getLong(base + STOLEN_TIME) + stealDelta(runDelayNanos - lastSteal);
+        long stolen = readStolenTime() + stealDelta(runDelayNanos - lastSteal);
         lastSteal = runDelayNanos;
         writeStolenTime(stolen);
     }
@@ -69,6 +69,11 @@ public class StolenTime {
     /** Nanoseconds, one for one. */
     protected long stealDelta(long runDelayDeltaNanos) {
         return runDelayDeltaNanos;
+    }
+
+    /** The stolen time found in guest memory: the accumulator, read as one 64-bit little-endian load. */
+    protected long readStolenTime() {
+        return ram.getLong(base + STOLEN_TIME);
     }
 
     /** One single-copy-atomic 64-bit little-endian store. */

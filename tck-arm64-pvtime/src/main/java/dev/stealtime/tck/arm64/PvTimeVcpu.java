@@ -1,0 +1,178 @@
+package dev.stealtime.tck.arm64;
+
+import dev.stealtime.tck.spi.Arm64Vcpu;
+import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.support.LiveMemory;
+import dev.stealtime.tck.support.Snapshot;
+
+import java.time.Duration;
+
+import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
+
+/**
+ * One arm64 vCPU seen through the PV time interface: the VMM's device attribute, the guest's
+ * hypercalls, the structure in guest memory and the workload. Every call goes through the SPI;
+ * results come back with the call that produced them, for messages.
+ */
+public final class PvTimeVcpu {
+
+    private final Arm64Vcpu vcpu;
+    private final GuestMemory memory;
+    private final Duration shortRun;
+    private long ipa = PvTime.NO_IPA;
+
+    PvTimeVcpu(Arm64Vcpu vcpu, GuestMemory memory, Duration shortRun) {
+        this.vcpu = vcpu;
+        this.memory = memory;
+        this.shortRun = shortRun;
+    }
+
+    public int index() {
+        return vcpu.index();
+    }
+
+    // ---- the VMM: KVM_{HAS,SET,GET}_DEVICE_ATTR on the vCPU ----
+
+    public AttrCall has() {
+        return hasAttr(PvTime.PVTIME_IPA);
+    }
+
+    public AttrCall hasAttr(long attr) {
+        int r = vcpu.hasDeviceAttr(PvTime.PVTIME_CTRL, attr);
+        return new AttrCall(AttrCall.Kind.HAS, index(), PvTime.PVTIME_CTRL, attr, 0, r, 0);
+    }
+
+    /** {@code SET_DEVICE_ATTR(PVTIME_CTRL, PVTIME_IPA, ipa)}. */
+    public AttrCall set(long ipa) {
+        return setAttr(PvTime.PVTIME_IPA, ipa);
+    }
+
+    public AttrCall setAttr(long attr, long value) {
+        int r = vcpu.setDeviceAttr(PvTime.PVTIME_CTRL, attr, value);
+        return new AttrCall(AttrCall.Kind.SET, index(), PvTime.PVTIME_CTRL, attr, value, r, 0);
+    }
+
+    public AttrCall get() {
+        return getAttr(PvTime.PVTIME_IPA);
+    }
+
+    public AttrCall getAttr(long attr) {
+        Arm64Vcpu.AttrResult r = vcpu.getDeviceAttr(PvTime.PVTIME_CTRL, attr);
+        return new AttrCall(AttrCall.Kind.GET, index(), PvTime.PVTIME_CTRL, attr, 0, r.errno(), r.value());
+    }
+
+    /**
+     * The VMM gives this vCPU its structure at {@code ipa}; the set must succeed. Later snapshots
+     * read the structure there (where the VMM put it, whatever PV_TIME_ST answers).
+     */
+    public PvTimeVcpu configure(long ipa) {
+        assertThatAttr(set(ipa)).as("setting up vCPU %d", index()).succeeded();
+        this.ipa = ipa;
+        return this;
+    }
+
+    /**
+     * The guest's discovery: the VMM configures {@code ipa}, then the guest calls PV_TIME_ST, which
+     * zeroes the structure and starts counting. PV_TIME_ST's answer is judged by its own rule, not here.
+     */
+    public PvTimeVcpu enable(long ipa) {
+        configure(ipa);
+        stolenTimeIpa();
+        return this;
+    }
+
+    /** The IPA this test configured (all-ones before {@link #configure}). */
+    public long ipa() {
+        return ipa;
+    }
+
+    // ---- the guest: SMCCC calls through HVC ----
+
+    public Hypercall call(int functionId, long... args) {
+        long x0 = vcpu.smccc(functionId, args);
+        return new Hypercall(index(), functionId, args.clone(), x0);
+    }
+
+    /** {@code SMCCC_ARCH_FEATURES(functionId)}. */
+    public Hypercall archFeatures(int functionId) {
+        return call(PvTime.SMCCC_ARCH_FEATURES, functionId & 0xffffffffL);
+    }
+
+    /** {@code PV_TIME_FEATURES(functionId)}. */
+    public Hypercall features(int functionId) {
+        return call(PvTime.PV_TIME_FEATURES, functionId & 0xffffffffL);
+    }
+
+    /** {@code PV_TIME_ST}: the IPA of this vCPU's structure; zeroes it and restarts counting. */
+    public Hypercall stolenTimeIpa() {
+        return call(PvTime.PV_TIME_ST);
+    }
+
+    // ---- the structure in guest memory ----
+
+    /** The 64 bytes at the configured IPA, as they are now. */
+    public Snapshot snapshot(String when) {
+        requireConfigured();
+        return Snapshot.take(memory, when, index(), ipa, PvTime.SIZE);
+    }
+
+    /** stolen_time as the guest reads it: one 64-bit little-endian load. */
+    public long stolenTime() {
+        requireConfigured();
+        return new LiveMemory(memory, ipa, PvTime.SIZE).u64(PvTime.STOLEN_TIME);
+    }
+
+    private void requireConfigured() {
+        if (ipa == PvTime.NO_IPA) {
+            throw new IllegalStateException("vCPU " + index() + " has no structure configured by this test");
+        }
+    }
+
+    /** Fill the 64 bytes at {@code gpa} with {@code junk} (the guest's memory before the structure is used). */
+    public void fill(long gpa, byte junk) {
+        byte[] b = new byte[PvTime.SIZE];
+        java.util.Arrays.fill(b, junk);
+        memory.write(gpa, b);
+    }
+
+    // ---- the workload ----
+
+    public void run(Duration d) {
+        vcpu.run(d);
+    }
+
+    /** The guest runs briefly: one scheduling in, so the hypervisor updates the structure. */
+    public void runBriefly() {
+        vcpu.run(shortRun);
+    }
+
+    /** Runnable but kept off the CPU for {@code d}: stolen time. */
+    public void preempt(Duration d) {
+        vcpu.preempt(d);
+    }
+
+    /** WFI for {@code d} while the host CPU is contended: not stolen time. */
+    public void idle(Duration d) {
+        vcpu.idle(d);
+    }
+
+    /**
+     * Run briefly twice, so every update owed for earlier scheduling has landed, whether the
+     * hypervisor takes its run-delay sample when the vCPU is scheduled in or when it was last put.
+     * Used before reading amounts; only ARM-UPDATED-BEFORE-RUN looks at the very first entry.
+     */
+    public void settle() {
+        runBriefly();
+        runBriefly();
+    }
+
+    /** The host's own cumulative measure of this vCPU's involuntary wait (ns). */
+    public long hostSteal() {
+        return vcpu.hostStealMeasureNanos();
+    }
+
+    @Override
+    public String toString() {
+        return "vCPU " + index() + (ipa == PvTime.NO_IPA ? "" : String.format(" (structure at 0x%x)", ipa));
+    }
+}

@@ -1,0 +1,222 @@
+package dev.stealtime.tck.arm64;
+
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.LiveMemory;
+import dev.stealtime.tck.support.LiveStore;
+import dev.stealtime.tck.support.Snapshot;
+import dev.stealtime.tck.support.race.RaceResult;
+import org.testng.annotations.DataProvider;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Consumer;
+
+import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatStolenTime;
+import static dev.stealtime.tck.arm64.PvTime.SIZE;
+import static dev.stealtime.tck.rules.Level.REQUIRED_GROUP;
+import static dev.stealtime.tck.support.GuestLayout.low;
+import static dev.stealtime.tck.support.assertions.RaceAssert.assertThatRace;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * "Stolen time in unsigned nanoseconds indicating how much time this VCPU thread was
+ * involuntarily not running on a physical CPU", "updated by the hypervisor prior to scheduling a
+ * VCPU", read by the guest without a sequence counter. Amounts are judged on deltas only (Linux
+ * may add earlier run delay on the first update), against the induced wait below and the host's
+ * own measure above, each with the provider's tolerance (zero with exact timing).
+ */
+public class StolenTimeAccountingTests extends Arm64TckTest {
+
+    // ---------------------------------------------------------------- ARM-ATOMIC-UPDATE
+
+    @TckRule("ARM-ATOMIC-UPDATE")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_ATOMIC_UPDATE_oneSixtyFourBitLoadNeverSeesATornStolenTime() {
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu vcpu = vm.vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), low(0), SIZE),
+                new LiveStore(vm.memory(), low(0), SIZE), exact(), tolerance(), millis(0.2));
+        Evidence.step("seed stolen_time just below a 32-bit boundary", race::prepare);
+        int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
+        Duration budget = config().raceBudget();
+        Evidence.parameter("race budget", budget);
+        Evidence.parameter("reader threads", readers);
+        RaceResult result = Evidence.step("race: readers load stolen_time while preempt/run cycles update it",
+                () -> race.run(readers, budget));
+        assertThatRace(result).hasNoForbiddenObservation().racedAtLeast(100, 10_000);
+        if (race.carriesExpected()) {
+            assertThat(race.crossings()).as("updates that carried into the upper 32-bit word (the race must exercise them)%n%s", race.summary())
+                    .isGreaterThanOrEqualTo(10);
+        }
+    }
+
+    // ---------------------------------------------------------------- ARM-MONOTONIC
+
+    @TckRule("ARM-MONOTONIC")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_MONOTONIC_neverDecreasesBetweenPvTimeStCalls() {
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        List<Step> steps = new ArrayList<>(List.of(
+                new Step("run", v -> v.runBriefly()),
+                new Step("preempt 1 ms, run", v -> { v.preempt(millis(1)); v.runBriefly(); }),
+                new Step("idle 0.5 ms", v -> v.idle(millis(0.5))),
+                new Step("run", v -> v.runBriefly()),
+                new Step("preempt 0.1 ms twice, run", v -> { v.preempt(millis(0.1)); v.preempt(millis(0.1)); v.runBriefly(); }),
+                new Step("idle 2 ms", v -> v.idle(millis(2))),
+                new Step("preempt 3 ms, idle 1 ms", v -> { v.preempt(millis(3)); v.idle(millis(1)); }),
+                new Step("run 1 ms", v -> v.run(millis(1))),
+                new Step("idle 0.2 ms", v -> v.idle(millis(0.2))),
+                new Step("preempt 0.5 ms, run", v -> { v.preempt(millis(0.5)); v.runBriefly(); })));
+        if (exact()) {
+            // virtual time: carrying into the upper 32-bit word costs nothing
+            steps.add(new Step("preempt 2^32 ns, run", v -> { v.preempt(Duration.ofNanos(1L << 32)); v.runBriefly(); }));
+            steps.add(new Step("idle 1 ms", v -> v.idle(millis(1))));
+        }
+        Snapshot previous = vcpu.snapshot("after PV_TIME_ST");
+        StringBuilder sequence = new StringBuilder(String.format("%-28s %,d%n", "after PV_TIME_ST", previous.u64(PvTime.STOLEN_TIME)));
+        try {
+            for (Step step : steps) {
+                step.action.accept(vcpu);
+                Snapshot now = vcpu.snapshot("after " + step.name);
+                sequence.append(String.format("%-28s %,d%n", step.name, now.u64(PvTime.STOLEN_TIME)));
+                assertThatStolenTime(now).comparedTo(previous).stolenTimeDidNotDecrease();
+                previous = now;
+            }
+        } finally {
+            Evidence.text("stolen_time after each step", sequence.toString());
+        }
+    }
+
+    private record Step(String name, Consumer<PvTimeVcpu> action) {
+    }
+
+    // ---------------------------------------------------------------- ARM-STEAL-ACCOUNTS
+
+    @DataProvider
+    public Object[][] preemptions() {
+        return new Object[][]{{0.5}, {2.0}, {5.0}};
+    }
+
+    @TckRule("ARM-STEAL-ACCOUNTS")
+    @Test(groups = REQUIRED_GROUP, dataProvider = "preemptions")
+    public void ARM_STEAL_ACCOUNTS_growsByTheInducedWaitAndNoMoreThanTheHostMeasured(double ms) {
+        Duration d = millis(ms);
+        Evidence.parameter("preemption", d);
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        preemptAndCheck(vcpu, d, "preempt(" + ms + " ms)", "the induced wait");
+    }
+
+    @TckRule("ARM-STEAL-ACCOUNTS")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_STEAL_ACCOUNTS_countsNanoseconds() {
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        Duration d = millis(3);
+        preemptAndCheck(vcpu, d, "preempt(3 ms)", String.format("nanoseconds: 3 ms must read as about %,d, not %,d (µs) or %d (ms)",
+                d.toNanos(), d.toNanos() / 1000, d.toMillis()));
+    }
+
+    @TckRule("ARM-STEAL-ACCOUNTS")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_STEAL_ACCOUNTS_consecutivePreemptionsAddUp() {
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        Snapshot before = vcpu.snapshot("settled");
+        long h0 = vcpu.hostSteal();
+        Evidence.step("preempt 1 ms, run, preempt 2 ms, run", () -> {
+            vcpu.preempt(millis(1));
+            vcpu.runBriefly();
+            vcpu.preempt(millis(2));
+            vcpu.settle();
+        });
+        long h1 = vcpu.hostSteal();
+        Snapshot after = vcpu.snapshot("after preempt(1 ms), run, preempt(2 ms), run");
+        long induced = millis(1).toNanos() + millis(2).toNanos();
+        assertThatStolenTime(after).comparedTo(before)
+                .stolenTimeGrewBetween(induced - 2 * tolerance(), (h1 - h0) + tolerance(), "both preemptions, within the host's measure");
+    }
+
+    private void preemptAndCheck(PvTimeVcpu vcpu, Duration d, String what, String why) {
+        Snapshot before = vcpu.snapshot("settled, before " + what);
+        long h0 = vcpu.hostSteal();
+        Evidence.step("preempt " + d.toNanos() + " ns, then run", () -> {
+            vcpu.preempt(d);
+            vcpu.settle();
+        });
+        long h1 = vcpu.hostSteal();
+        Snapshot after = vcpu.snapshot("after " + what + " and the next runs");
+        Evidence.parameter("host measured", (h1 - h0) + " ns");
+        assertThatStolenTime(after).comparedTo(before).stolenTimeGrewBetween(d.toNanos() - tolerance(), (h1 - h0) + tolerance(),
+                why + "; at least the induced " + d.toNanos() + " ns, at most what the host measured (" + (h1 - h0) + " ns)");
+    }
+
+    // ---------------------------------------------------------------- ARM-IDLE-EXCLUDED
+
+    @TckRule("ARM-IDLE-EXCLUDED")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_IDLE_EXCLUDED_wfiWhileTheHostIsContendedAddsNoStolenTime() {
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        Duration d = millis(5);
+        Snapshot before = vcpu.snapshot("settled");
+        long h0 = vcpu.hostSteal();
+        Evidence.step("WFI for " + d.toMillis() + " ms while the host CPU is contended, then run", () -> {
+            vcpu.idle(d);
+            vcpu.settle();
+        });
+        long h1 = vcpu.hostSteal();
+        Snapshot after = vcpu.snapshot("after idle(" + d.toMillis() + " ms) and the next runs");
+        assertThatStolenTime(after).comparedTo(before).stolenTimeGrewAtMost((h1 - h0) + tolerance(),
+                "waiting in WFI is voluntary; only what the host measured as involuntary wait (" + (h1 - h0) + " ns) may count");
+    }
+
+    // ---------------------------------------------------------------- ARM-UPDATED-BEFORE-RUN
+
+    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_UPDATED_BEFORE_RUN_theHypercallRightAfterAPreemptionAlreadySeesIt() {
+        firstEntryAfterPreemptionSeesIt("an SMCCC call (PV_TIME_FEATURES)", v -> v.features(PvTime.PV_TIME_ST));
+    }
+
+    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_UPDATED_BEFORE_RUN_theRunRightAfterAPreemptionAlreadySeesIt() {
+        firstEntryAfterPreemptionSeesIt("a short run", PvTimeVcpu::runBriefly);
+    }
+
+    /**
+     * After preempt(d), the structure shows the preemption by the first guest entry, and nothing
+     * of it appears only later: what is added by further runs is no more than the host measured
+     * meanwhile.
+     */
+    private void firstEntryAfterPreemptionSeesIt(String entry, Consumer<PvTimeVcpu> firstEntry) {
+        PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        Duration d = millis(2);
+        Snapshot before = vcpu.snapshot("settled");
+        vcpu.preempt(d);
+        Evidence.step("first guest entry after preempt(" + d.toMillis() + " ms): " + entry, () -> firstEntry.accept(vcpu));
+        long h1 = vcpu.hostSteal();
+        Snapshot first = vcpu.snapshot("at the first entry after preempt(" + d.toMillis() + " ms): " + entry);
+        vcpu.settle();
+        long h2 = vcpu.hostSteal();
+        Snapshot later = vcpu.snapshot("after two more runs");
+        Evidence.step("the first entry already saw the preemption", () ->
+                assertThatStolenTime(first).comparedTo(before).stolenTimeGrew("the preemption, by the first entry after it"));
+        Evidence.step("nothing of it was left for later entries", () ->
+                assertThatStolenTime(later).comparedTo(first).stolenTimeGrewAtMost((h2 - h1) + tolerance(),
+                        "later runs may only add what the host measured after the first entry (" + (h2 - h1) + " ns)"));
+    }
+}

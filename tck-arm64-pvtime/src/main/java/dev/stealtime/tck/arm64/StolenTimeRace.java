@@ -1,0 +1,192 @@
+package dev.stealtime.tck.arm64;
+
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.LiveMemory;
+import dev.stealtime.tck.support.LiveStore;
+import dev.stealtime.tck.support.race.Outcome;
+import dev.stealtime.tck.support.race.Probe;
+import dev.stealtime.tck.support.race.Race;
+import dev.stealtime.tck.support.race.RaceResult;
+import dev.stealtime.tck.support.race.RaceSpec;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * The torn-read race of ARM-ATOMIC-UPDATE, on the shared race engine. arm64 has no sequence
+ * counter, so a guest reads stolen_time with one 64-bit load and must get a value the hypervisor
+ * could have written. The writer (this thread, driving the vCPU) publishes, before each update:
+ * a <b>floor</b> (the value in memory before the update: nothing written later is lower) and a
+ * <b>ceiling</b> (the floor plus what the host measured since the last update, plus tolerance; for
+ * measured providers also never below the floor plus the wall-clock time since, since stolen time
+ * cannot grow faster than time passes). Each reader loads the floor, then stolen_time, then the
+ * ceiling; a value below the floor, above the ceiling, or below the reader's own previous value
+ * is forbidden.
+ *
+ * <p>Tearing only shows when the two 32-bit words change together, so every update is made to
+ * carry into the upper word. Linux's hypervisor accumulates from guest memory on update, so before
+ * each update (the vCPU is not running then) the writer re-seeds stolen_time just below the next
+ * 2^32 boundary, half an update's worth below it, with one atomic store. Then "old upper word + new
+ * lower word" lies below the floor and "new upper word + old lower word" above the ceiling. A
+ * hypervisor that keeps its own accumulator ignores seeds (detected before the readers start, and
+ * reported); with exact virtual time each preemption is then 2^32 − 64 Ki ns, which carries on
+ * almost every update anyway.
+  */
+final class StolenTimeRace {
+
+    static final long WORD = 1L << 32;
+    /** Exact mode: each preemption carries into the upper word and lowers the lower word by 64 Ki. */
+    static final long EXACT_STEP = WORD - 0x10000;
+
+    static final int UNCHANGED = 0;
+    static final int ADVANCED = 1;
+    static final int CROSSED = 2;
+    static final int BELOW_FLOOR = 3;
+    static final int ABOVE_CEILING = 4;
+    static final int BACKWARDS = 5;
+
+    static final List<Outcome> OUTCOMES = List.of(
+            Outcome.acceptable("unchanged", "the same value as this reader's previous sample"),
+            Outcome.acceptable("advanced", "a larger value, within the floor and ceiling the writer published"),
+            Outcome.acceptable("advanced into a higher upper word", "a value past a 32-bit carry: the words the race is about changed together"),
+            Outcome.forbidden("torn: below the floor", "lower than the value in memory before the update began (e.g. old upper word + new lower word)"),
+            Outcome.forbidden("torn: above the ceiling", "more than the host measured (e.g. new upper word + old lower word)"),
+            Outcome.forbidden("went backwards", "lower than a value this reader had already seen"));
+
+    /** What the readers judge against; replaced (never mutated) by the writer. */
+    record Bounds(long floor, long ceiling, long sinceNanos) {
+    }
+
+    private final PvTimeVcpu vcpu;
+    private final LiveMemory live;
+    private final LiveStore store;
+    private final boolean exact;
+    private final long tolerance;
+    private final Duration step;
+    private volatile Bounds bounds;
+
+    private boolean seeded;
+    private long hostBeforeLastRun;
+    private long wallBeforeLastRun;
+    private long lastDelta;
+    private long crossings;
+    private long writerUpdates;
+    private String seedReport = "";
+
+    StolenTimeRace(PvTimeVcpu vcpu, LiveMemory live, LiveStore store, boolean exact, long toleranceNanos, Duration measuredStep) {
+        this.vcpu = vcpu;
+        this.live = live;
+        this.store = store;
+        this.exact = exact;
+        this.tolerance = toleranceNanos;
+        this.step = exact ? Duration.ofNanos(EXACT_STEP) : measuredStep;
+    }
+
+    private long stolen() {
+        return live.u64(PvTime.STOLEN_TIME);
+    }
+
+    /** Just below the first 2^32 boundary above {@code value} that leaves room for the margin. */
+    private long seedAbove(long value, long margin) {
+        long boundary = ((value >>> 32) + 1) << 32;
+        while (boundary - margin < value) {
+            boundary += WORD;
+        }
+        return boundary - margin;
+    }
+
+    /**
+     * Before the readers start: plant a seed just below a boundary, let one update happen, and see
+     * whether the hypervisor accumulated onto it.
+     */
+    void prepare() {
+        long seed = seedAbove(7 * WORD, Math.max(1, step.toNanos() / 2));
+        store.u64(PvTime.STOLEN_TIME, seed);
+        vcpu.preempt(step);
+        hostBeforeLastRun = vcpu.hostSteal();
+        wallBeforeLastRun = System.nanoTime();
+        vcpu.runBriefly();
+        long after = stolen();
+        seeded = after >= seed;
+        lastDelta = after - seed;
+        seedReport = seeded
+                ? String.format("seeded stolen_time with 0x%x; the hypervisor accumulated onto it (0x%x after one update)", seed, after)
+                : String.format("seeded stolen_time with 0x%x, but the hypervisor wrote 0x%x: it keeps its own accumulator, so the race "
+                + "runs without seeds%s", seed, after, exact ? " (its exact steps of 2^32 - 64 Ki ns still carry into the upper word)" : " and rarely crosses a 32-bit boundary");
+        bounds = new Bounds(after, after, wallBeforeLastRun);
+    }
+
+    /** One update: (re-seed and) publish the floor, preempt, publish the host-measured ceiling, run. */
+    private void update() {
+        long current = stolen();
+        if (seeded) {
+            long seed = seedAbove(current, Math.max(1, lastDelta / 2));
+            bounds = new Bounds(current, seed, wallBeforeLastRun);      // the seed may appear from now on
+            store.u64(PvTime.STOLEN_TIME, seed);
+            current = seed;
+            bounds = new Bounds(current, current + tolerance, wallBeforeLastRun);
+        }
+        vcpu.preempt(step);
+        long host = vcpu.hostSteal();
+        bounds = new Bounds(current, current + (host - hostBeforeLastRun) + tolerance, wallBeforeLastRun);
+        hostBeforeLastRun = host;
+        wallBeforeLastRun = System.nanoTime();
+        vcpu.runBriefly();
+        long written = stolen();
+        lastDelta = written - current;
+        if ((written >>> 32) != (current >>> 32)) {
+            crossings++;
+        }
+        writerUpdates++;
+    }
+
+    private final class Reader implements Probe {
+        private long last = bounds.floor();
+
+        @Override
+        public int sample(Witness witness) {
+            Bounds before = bounds;
+            long value = live.u64(PvTime.STOLEN_TIME);
+            Bounds after = bounds;
+            long ceiling = after.ceiling();
+            if (!exact) {
+                ceiling = Math.max(ceiling, after.floor() + (System.nanoTime() - after.sinceNanos()) + tolerance);
+            }
+            if (value < before.floor()) {
+                witness.saw(String.format("read 0x%016x, below the floor 0x%016x (this reader's previous value 0x%016x)", value, before.floor(), last));
+                return BELOW_FLOOR;
+            }
+            if (value > ceiling) {
+                witness.saw(String.format("read 0x%016x, above the ceiling 0x%016x (floor 0x%016x)", value, ceiling, after.floor()));
+                return ABOVE_CEILING;
+            }
+            if (value < last) {
+                witness.saw(String.format("read 0x%016x after having read 0x%016x", value, last));
+                return BACKWARDS;
+            }
+            int outcome = value == last ? UNCHANGED : (value >>> 32) != (last >>> 32) ? CROSSED : ADVANCED;
+            last = value;
+            return outcome;
+        }
+    }
+
+    RaceResult run(int readers, Duration budget) {
+        String name = String.format("arm64 stolen_time, one 64-bit load (vCPU %d, structure at 0x%x)", vcpu.index(), vcpu.ipa());
+        RaceResult result = Race.run(new RaceSpec(name, OUTCOMES, this::update, Reader::new, readers, budget));
+        Evidence.text("race writer: " + name, summary());
+        return result;
+    }
+
+    long crossings() {
+        return crossings;
+    }
+
+    boolean carriesExpected() {
+        return exact || seeded;
+    }
+
+    String summary() {
+        return String.format("%s%nstep: preempt %,d ns then run; %,d updates, %,d of them carried into the upper 32-bit word%n",
+                seedReport, step.toNanos(), writerUpdates, crossings);
+    }
+}
