@@ -84,13 +84,13 @@ public class StealTimeMsr {
             return;
         }
         long gpa = structureAddress();
-        if (!ram.contains(gpa, SIZE)) {
+        if (!inGuestRam(gpa)) {
             return;                        // outside guest RAM: silently never written
         }
         clearPreempted(gpa);
-        int version = ram.getInt(gpa + VERSION);
+        int version = readVersion(gpa);
         version = beginUpdate(gpa, version);
-        writeSteal(gpa, ram.getLong(gpa + STEAL) + stealDelta(runDelayNanos - lastSteal));
+        writeSteal(gpa, readSteal(gpa) + stealDelta(runDelayNanos - lastSteal));
         lastSteal = runDelayNanos;
         endUpdate(gpa, version);
     }
@@ -101,13 +101,18 @@ public class StealTimeMsr {
             version++;                     // first write over guest junk
         }
         version++;
-        ram.putInt(gpa + VERSION, version);
+        writeVersion(gpa, version);
         return version;
     }
 
     /** The steal to add for this much run delay: nanoseconds, one for one. */
     protected long stealDelta(long runDelayDeltaNanos) {
         return runDelayDeltaNanos;
+    }
+
+    /** Reads the accumulator back from guest memory (migration-safe: guest memory holds the total). */
+    protected long readSteal(long gpa) {
+        return ram.getLong(gpa + STEAL);
     }
 
     /** Stores the accumulated steal with one 64-bit store. */
@@ -117,7 +122,22 @@ public class StealTimeMsr {
 
     /** Makes the version even again: the update is complete. */
     protected void endUpdate(long gpa, int oddVersion) {
-        ram.putInt(gpa + VERSION, oddVersion + 1);
+        writeVersion(gpa, oddVersion + 1);
+    }
+
+    /** The structure lies wholly inside guest RAM (the write never checked that; the update does). */
+    protected boolean inGuestRam(long gpa) {
+        return ram.contains(gpa, SIZE);
+    }
+
+    /** Reads the guest's {@code version}: a little-endian u32. */
+    protected int readVersion(long gpa) {
+        return ram.getInt(gpa + VERSION);
+    }
+
+    /** Stores {@code version}: one little-endian u32 store. */
+    protected void writeVersion(long gpa, int version) {
+        ram.putInt(gpa + VERSION, version);
     }
 
     /** The guest is running: {@code preempted} reads 0. */
@@ -128,7 +148,7 @@ public class StealTimeMsr {
     /** The vCPU was taken off the CPU while runnable: {@code preempted} = 1 (KVM_VCPU_PREEMPTED). */
     public void markPreempted() {
         long gpa = structureAddress();
-        if (enabled() && ram.contains(gpa, SIZE)) {
+        if (enabled() && inGuestRam(gpa)) {
             ram.putByte(gpa + PREEMPTED, (byte) 1);
         }
     }

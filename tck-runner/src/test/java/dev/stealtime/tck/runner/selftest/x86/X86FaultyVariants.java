@@ -1,0 +1,373 @@
+package dev.stealtime.tck.runner.selftest.x86;
+
+import dev.stealtime.tck.runner.reference.GuestRam;
+import dev.stealtime.tck.runner.reference.ReferenceParts;
+import dev.stealtime.tck.runner.reference.StealTimeMsr;
+import dev.stealtime.tck.runner.reference.X86ReferenceVcpu;
+import dev.stealtime.tck.runner.selftest.FaultyVariant;
+import dev.stealtime.tck.spi.CpuidResult;
+import dev.stealtime.tck.spi.MsrResult;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * The x86 faulty hypervisors: each is the reference with exactly one defect (one overridden piece
+ * of {@link StealTimeMsr}, {@link X86ReferenceVcpu} or the vCPU's virtual time), the rule(s) that
+ * name the defect and so must catch it, and the rules that may fail as a direct consequence.
+ */
+public final class X86FaultyVariants {
+
+    private X86FaultyVariants() {
+    }
+
+    /** Parts whose steal-time MSR is built by {@code msr}. */
+    private static ReferenceParts msr(BiFunction<GuestRam, Boolean, StealTimeMsr> msr) {
+        return new ReferenceParts() {
+            @Override
+            public StealTimeMsr stealTimeMsr(GuestRam ram, boolean offered) {
+                return msr.apply(ram, offered);
+            }
+        };
+    }
+
+    /** Parts whose x86 vCPU is built by {@code vcpu}. */
+    private static ReferenceParts vcpu(VcpuFactory vcpu) {
+        return new ReferenceParts() {
+            @Override
+            public X86ReferenceVcpu x86Vcpu(int index, StealTimeMsr msr, boolean offered) {
+                return vcpu.make(index, msr, offered);
+            }
+        };
+    }
+
+    @FunctionalInterface
+    private interface VcpuFactory {
+        X86ReferenceVcpu make(int index, StealTimeMsr msr, boolean offered);
+    }
+
+    public static List<FaultyVariant> all() {
+        List<FaultyVariant> v = new ArrayList<>();
+
+        // ---- discovery and access -----------------------------------------------------------
+        v.add(FaultyVariant.of("cpuid-bit-missing", "CPUID 0x40000001 EAX lacks bit 5 although steal time is offered",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public CpuidResult cpuid(int leaf) {
+                        CpuidResult r = super.cpuid(leaf);
+                        return leaf == KVM_CPUID_FEATURES ? new CpuidResult(0, r.ebx(), r.ecx(), r.edx()) : r;
+                    }
+                }), "X86-FEATURE-BIT"));
+        v.add(FaultyVariant.of("withheld-msr-still-writable", "WRMSR is accepted although the feature bit is withheld and PV CPUID enforced",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        if (hasReservedBits(value)) {
+                            return MsrResult.gp();
+                        }
+                        msrValue = value;
+                        return MsrResult.ok();
+                    }
+                }), "X86-FEATURE-BIT"));
+        v.add(FaultyVariant.of("rejects-zero", "WRMSR of 0 (disable, null address) #GPs",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        return value == 0 ? MsrResult.gp() : super.write(value);
+                    }
+                }), "X86-MSR-ACCESS")
+                // writing 0 is also how those two tests disable and read back
+                .mayAlsoFail("X86-DISABLE", "X86-RDMSR-READBACK"));
+        v.add(FaultyVariant.of("rdmsr-drops-enable-bit", "RDMSR returns the address without the enable bit",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult read() {
+                        MsrResult r = super.read();
+                        return r.faulted() ? r : MsrResult.ok(r.value() & ~ENABLE);
+                    }
+                }), "X86-RDMSR-READBACK"));
+
+        // ---- alignment ------------------------------------------------------------------------
+        v.add(FaultyVariant.of("accepts-reserved-bit-3", "bit 3 is not treated as reserved (mask 0x36 instead of 0x3E)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected boolean hasReservedBits(long value) {
+                        return (value & 0x36) != 0;
+                    }
+                }), "X86-ALIGN-REJECT")
+                // an accepted misaligned value is then silently masked to the aligned address
+                .mayAlsoFail("X86-ALIGN-NO-STRAY-WRITE"));
+        v.add(FaultyVariant.of("masks-unaligned-address", "reserved bits are never checked: an unaligned address is masked instead of faulting",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected boolean hasReservedBits(long value) {
+                        return false;
+                    }
+                }), "X86-ALIGN-REJECT", "X86-ALIGN-NO-STRAY-WRITE"));
+        v.add(FaultyVariant.of("rejected-value-recorded", "a WRMSR with reserved bits #GPs, but the value is stored anyway (and used)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        if (offered) {
+                            msrValue = value;      // recorded before it is validated
+                        }
+                        return super.write(value);
+                    }
+                }), "X86-ALIGN-REJECT")
+                .mayAlsoFail("X86-ALIGN-NO-STRAY-WRITE"));
+
+        // ---- registration ---------------------------------------------------------------------
+        v.add(FaultyVariant.of("ignores-structure-at-end-of-ram", "off by one: a structure in the last 64 bytes of a RAM region is never written",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected boolean inGuestRam(long gpa) {
+                        return ram.contains(gpa, SIZE + 1);
+                    }
+                }), "X86-ENABLE"));
+        v.add(FaultyVariant.of("expires-after-20-updates", "the registration lapses after 20 updates (expects a fresh WRMSR)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private int updates;
+
+                    @Override
+                    public void update(long runDelayNanos) {
+                        if (enabled() && inGuestRam(structureAddress()) && ++updates > 20) {
+                            return;
+                        }
+                        super.update(runDelayNanos);
+                    }
+                }), "X86-REGISTER-ONCE")
+                // a race whose structure is never updated proves nothing and says so
+                .mayAlsoFail("X86-TORN-READ"));
+        v.add(FaultyVariant.of("any-nonzero-value-enables", "only a write of 0 disables: address|0 keeps the structure updated",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public boolean enabled() {
+                        return msrValue != 0;
+                    }
+                }), "X86-DISABLE"));
+        v.add(FaultyVariant.of("out-of-ram-wraps-into-ram", "an address outside RAM wraps modulo 1 MiB and is written there",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected long structureAddress() {
+                        long gpa = super.structureAddress();
+                        return ram.contains(gpa, SIZE) ? gpa : gpa & ((1L << 20) - 1);
+                    }
+                }), "X86-OUTSIDE-RAM"));
+
+        // ---- structure layout -----------------------------------------------------------------
+        v.add(FaultyVariant.of("spills-past-64-bytes", "each update also stores steal in the 8 bytes after the structure",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void writeSteal(long gpa, long steal) {
+                        super.writeSteal(gpa, steal);
+                        if (ram.contains(gpa + SIZE, 8)) {
+                            ram.putLong(gpa + SIZE, steal);
+                        }
+                    }
+                }), "X86-LAYOUT", "X86-ALIGN-NO-STRAY-WRITE"));
+        v.add(FaultyVariant.of("zeroes-padding", "each update rewrites the padding (bytes 20..63) with zeros",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void endUpdate(long gpa, int oddVersion) {
+                        ram.zero(gpa + 20, SIZE - 20);
+                        super.endUpdate(gpa, oddVersion);
+                    }
+                }), "X86-PAD-UNTOUCHED"));
+        v.add(FaultyVariant.of("sets-flags", "each update sets flags to 1",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected int beginUpdate(long gpa, int version) {
+                        ram.putInt(gpa + FLAGS, 1);
+                        return super.beginUpdate(gpa, version);
+                    }
+                }), "X86-FLAGS-ZERO"));
+        v.add(FaultyVariant.of("big-endian-version", "the version is kept big-endian in guest memory",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected int readVersion(long gpa) {
+                        return Integer.reverseBytes(super.readVersion(gpa));
+                    }
+
+                    @Override
+                    protected void writeVersion(long gpa, int version) {
+                        super.writeVersion(gpa, Integer.reverseBytes(version));
+                    }
+                }), "X86-LITTLE-ENDIAN")
+                // read big-endian, the odd version the guest left looks even, so it is not fixed up; and
+                // as a little-endian guest reads it, the version neither stays monotonic (it goes back
+                // after 128 updates) nor turns odd during an update
+                .mayAlsoFail("X86-VERSION-ODD-START", "X86-VERSION-ADVANCES"));
+        v.add(FaultyVariant.of("preempted-never-cleared", "preempted stays 1 once the vCPU was preempted, also while the guest runs",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void clearPreempted(long gpa) {
+                    }
+                }), "X86-PREEMPTED-CLEARED"));
+
+        // ---- version protocol -----------------------------------------------------------------
+        v.add(FaultyVariant.of("version-never-advances", "the version is never written",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected int beginUpdate(long gpa, int version) {
+                        return version - 1;        // endUpdate then writes the version back unchanged
+                    }
+                }), "X86-VERSION-ADVANCES")
+                // a version the guest left odd is never advanced either, so it stays odd
+                .mayAlsoFail("X86-VERSION-ODD-START"));
+        // Only a reader that happens to read between the two stores can see this defect. With nothing
+        // between them the window is a few nanoseconds and a race catches it only sometimes (measured:
+        // 0 to ~1,000 catches per second of racing on a loaded 2-CPU machine); here the update is
+        // descheduled for 2 µs between them, as a preempted hypervisor thread would be.
+        v.add(FaultyVariant.of("version-skips-odd", "the version goes from even straight to the next even before steal is written (never odd); 2 µs pass between the two stores",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected int beginUpdate(long gpa, int version) {
+                        int even = ((version + 1) & ~1) + 2;
+                        writeVersion(gpa, even);
+                        long until = System.nanoTime() + 2_000;
+                        while (System.nanoTime() < until) {
+                            Thread.onSpinWait();
+                        }
+                        return even - 1;           // endUpdate writes the same even value again
+                    }
+                }), "X86-VERSION-ADVANCES"));
+        v.add(FaultyVariant.of("version-bumped-once", "the version is bumped once per update, so it ends odd",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void endUpdate(long gpa, int oddVersion) {
+                    }
+                }), "X86-VERSION-EVEN")
+                // an odd version after each update: "strictly larger and even" fails, and guest readers
+                // following the protocol never obtain a value for the race to judge
+                .mayAlsoFail("X86-VERSION-ADVANCES", "X86-VERSION-ODD-START", "X86-TORN-READ"));
+        v.add(FaultyVariant.of("odd-start-not-fixed", "an odd version left by the guest is incremented without the fix-up, so it ends odd",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected int beginUpdate(long gpa, int version) {
+                        version++;
+                        writeVersion(gpa, version);
+                        return version;
+                    }
+                }), "X86-VERSION-ODD-START"));
+        v.add(FaultyVariant.of("steal-halves-outside-protocol", "steal is stored as two 32-bit halves after the version is already even again",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public void update(long runDelayNanos) {
+                        if (!enabled() || !inGuestRam(structureAddress())) {
+                            return;
+                        }
+                        long gpa = structureAddress();
+                        clearPreempted(gpa);
+                        int version = beginUpdate(gpa, readVersion(gpa));
+                        long steal = readSteal(gpa) + stealDelta(runDelayNanos - lastSteal);
+                        lastSteal = runDelayNanos;
+                        endUpdate(gpa, version);                 // even again...
+                        ram.putInt(gpa + STEAL, (int) steal);    // ...then the low half
+                        ram.putInt(gpa + STEAL + 4, (int) (steal >>> 32));  // and the high half
+                    }
+                }), "X86-TORN-READ")
+                // the steal store is not covered by an odd version: readers see it change under an even one
+                .mayAlsoFail("X86-VERSION-ADVANCES"));
+
+        // ---- steal accounting -----------------------------------------------------------------
+        v.add(FaultyVariant.of("counts-idle-as-steal", "time the vCPU spends halted is reported as steal",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    protected void idleFor(Duration d) {
+                        accountAsSteal(d.toNanos());
+                    }
+                }), "X86-IDLE-EXCLUDED"));
+        v.add(FaultyVariant.of("counts-run-time-as-steal", "time the guest runs is reported as steal too",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public void run(Duration d) {
+                        accountAsSteal(d.toNanos());
+                        super.run(d);
+                    }
+                }), "X86-STEAL-ACCOUNTS"));
+        v.add(FaultyVariant.of("reports-microseconds", "steal is reported in microseconds",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected long stealDelta(long runDelayDeltaNanos) {
+                        return runDelayDeltaNanos / 1000;
+                    }
+                }), "X86-STEAL-NANOSECONDS")
+                // a thousand times too little is also below the induced delay
+                .mayAlsoFail("X86-STEAL-ACCOUNTS"));
+        v.add(FaultyVariant.of("steal-wraps-at-32-bits", "steal is accumulated in 32 bits: it wraps to a small value after 4.29 s",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void writeSteal(long gpa, long steal) {
+                        super.writeSteal(gpa, steal & 0xFFFF_FFFFL);
+                    }
+                }), "X86-STEAL-MONOTONIC")
+                // the race carries steal across 32-bit boundaries: readers see the wrap as a value below the floor
+                .mayAlsoFail("X86-TORN-READ"));
+        v.add(FaultyVariant.of("keeps-own-copy", "steal is accumulated in the hypervisor, ignoring what guest memory holds",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private long own;
+
+                    @Override
+                    protected void writeSteal(long gpa, long steal) {
+                        own += steal - readSteal(gpa);   // the delta the reference added to guest memory
+                        super.writeSteal(gpa, own);
+                    }
+                }), "X86-ACCUMULATES-IN-MEMORY"));
+
+        // ---- per-vCPU isolation ---------------------------------------------------------------
+        v.add(FaultyVariant.of("one-structure-per-vm", "every vCPU's updates go to the structure the first registering vCPU set",
+                sharedStructure(), "X86-PER-VCPU"));
+        return v;
+    }
+
+    /** All MSRs of a VM (same guest RAM) write to the address of the first one that was enabled. */
+    private static ReferenceParts sharedStructure() {
+        Map<GuestRam, List<SharedMsr>> vms = new IdentityHashMap<>();
+        return msr((ram, offered) -> {
+            synchronized (vms) {
+                List<SharedMsr> msrs = vms.computeIfAbsent(ram, r -> new ArrayList<>());
+                SharedMsr m = new SharedMsr(ram, offered, msrs);
+                msrs.add(m);
+                return m;
+            }
+        });
+    }
+
+    private static final class SharedMsr extends StealTimeMsr {
+        private final List<SharedMsr> vm;
+        private long firstEnabledAt;
+
+        SharedMsr(GuestRam ram, boolean offered, List<SharedMsr> vm) {
+            super(ram, offered);
+            this.vm = vm;
+        }
+
+        @Override
+        public MsrResult write(long value) {
+            MsrResult r = super.write(value);
+            if (!r.faulted() && enabled()) {
+                firstEnabledAt = System.nanoTime();
+            }
+            return r;
+        }
+
+        @Override
+        protected long structureAddress() {
+            SharedMsr first = this;
+            for (SharedMsr m : vm) {
+                if (m.enabled() && (!first.enabled() || m.firstEnabledAt < first.firstEnabledAt)) {
+                    first = m;
+                }
+            }
+            return first.ownAddress();
+        }
+
+        private long ownAddress() {
+            return msrValue & ADDRESS_BITS;
+        }
+    }
+}

@@ -1,0 +1,182 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuardBytes;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.DataProvider;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.RESERVED_PATTERNS;
+import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Alignment": reserved bits 5:1 are rejected, and updates land only on the registered 64 bytes. */
+public class AlignmentTests extends X86TckTest {
+
+    @DataProvider
+    public Object[][] placesAndPaths() {
+        List<Object[]> cases = new ArrayList<>();
+        for (Place place : Place.values()) {
+            for (Path path : Path.values()) {
+                cases.add(new Object[]{place, path});
+            }
+        }
+        return cases.toArray(Object[][]::new);
+    }
+
+    /**
+     * All 32 patterns of bits 5:1 with the enable bit on and off, written to an address in low RAM,
+     * in the last 64 bytes of RAM and above 4 GiB, by the guest and by the VMM: the 62 values with a
+     * reserved bit set are rejected and change nothing (the MSR still reads the previous value, no
+     * byte near the target changes), the 2 values without one (the control) are accepted.
+     */
+    @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "placesAndPaths")
+    @TckRule("X86-ALIGN-REJECT")
+    public void X86_ALIGN_REJECT_everyReservedBitPatternFaults(Place place, Path path) {
+        Evidence.parameter("address", place);
+        Evidence.parameter("path", path);
+        require(place);
+        require(path);
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long previous = GuestLayout.low(1);
+        long target = place.gpa;
+        // canaries over the target structure and the 128 bytes before it (and after it, unless RAM ends there)
+        long guardFrom = target - 128;
+        int guardLength = place == Place.EDGE ? 128 + SIZE : 128 + SIZE + 128;
+
+        GuardBytes guard = step("configure: registered structure at " + hex(previous) + ", canaries at "
+                + hex(guardFrom) + ".." + hex(guardFrom + guardLength), () -> {
+            zeroStructure(vm, previous);
+            GuardBytes g = GuardBytes.plant(vm.memory(), guardFrom, guardLength);
+            enable(cpu, previous);
+            cpu.run(shortRun());
+            return g;
+        });
+        long before = path.read(cpu);   // what "unchanged" means below (whether it reads back exactly is X86-RDMSR-READBACK)
+
+        List<String> problems = new ArrayList<>();
+        StringBuilder table = new StringBuilder(String.format("%-8s %-7s %-20s %-10s %s%n", "bits5:1", "enable", "value", "result", "read back"));
+        step("run: " + path + " of 62 reserved-bit values, each followed by a read-back and a guest entry", () -> {
+            for (int pattern = 1; pattern < RESERVED_PATTERNS; pattern++) {
+                for (boolean enable : new boolean[]{false, true}) {
+                    long value = KvmStealTime.value(target, pattern, enable);
+                    boolean accepted = path.write(cpu, value);
+                    if (path == Path.HOST) {
+                        cpu.run(shortRun());   // the guest runs: a hypervisor that took the value would update now
+                    }
+                    long readBack = path.read(cpu);   // the guest RDMSR also enters the guest
+                    String changed = guard.violations();
+                    table.append(String.format("%-8s %-7s %-20s %-10s %s%n", binary(pattern), enable ? "1" : "0", hex(value),
+                            accepted ? "ACCEPTED" : "rejected", hex(readBack)));
+                    if (accepted) {
+                        problems.add(String.format("%s %s (bits 5:1 = %s, enable %d) was accepted, expected %s", path, hex(value),
+                                binary(pattern), enable ? 1 : 0, path == Path.GUEST ? "#GP" : "0 MSRs written"));
+                    }
+                    if (readBack != before) {
+                        problems.add(String.format("after %s %s the MSR reads %s, expected the previous value %s", path, hex(value),
+                                hex(readBack), hex(before)));
+                    }
+                    if (!changed.isEmpty()) {
+                        problems.add(String.format("after %s %s guest memory near %s changed: %s", path, hex(value), hex(target), changed));
+                        guard.rebase();
+                    }
+                }
+            }
+        });
+        step("control: bits 5:1 clear (" + hex(target) + " and " + hex(target | ENABLE) + ") are accepted", () -> {
+            for (boolean enable : new boolean[]{false, true}) {
+                long value = KvmStealTime.value(target, 0, enable);
+                boolean accepted = path.write(cpu, value);
+                table.append(String.format("%-8s %-7s %-20s %-10s%n", binary(0), enable ? "1" : "0", hex(value), accepted ? "accepted" : "REJECTED"));
+                if (!accepted) {
+                    problems.add(String.format("control: %s %s (no reserved bit) was rejected", path, hex(value)));
+                }
+            }
+        });
+        Evidence.text("reserved-bit patterns at " + place, table.toString());
+        assertThat(problems).as("%s of reserved-bit values at %s (registered structure at %s):%n%s", path, place, hex(previous), table)
+                .isEmpty();
+    }
+
+    private static String binary(int pattern) {
+        String b = Integer.toBinaryString(pattern);
+        return "0".repeat(5 - b.length()) + b;
+    }
+
+    /**
+     * Canaries fill the pages around a registered structure; after many updates only its 64 bytes
+     * have changed. Then the guest (and the VMM) try to register misaligned values pointing into
+     * another canaried page: whether or not the hypervisor rejects them, not one byte of that page
+     * may change (no silent masking to the aligned address, no unaligned writes).
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-ALIGN-NO-STRAY-WRITE")
+    public void X86_ALIGN_NO_STRAY_WRITE_updatesLandOnlyOnTheRegistered64Bytes() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long area = GuestLayout.low(19);
+        int areaLength = 4 * 0x1000;
+        long registered = GuestLayout.low(20);
+        long misaligned = GuestLayout.low(22) + 0x40;
+        Duration p = preemption(Duration.ofMillis(2));
+
+        GuardBytes guard = step("configure: canaries over " + hex(area) + ".." + hex(area + areaLength)
+                + ", structure at " + hex(registered) + " zeroed and registered", () -> {
+            GuardBytes g = GuardBytes.plant(vm.memory(), area, areaLength).except(registered, SIZE);
+            zeroStructure(vm, registered);
+            enable(cpu, registered);
+            return g;
+        });
+        Snapshot start = record(vm, cpu, registered, "after registering");
+        step("run: preempt/run/idle", () -> {
+            for (int i = 0; i < 3; i++) {
+                preemptThenRun(cpu, p);
+            }
+            cpu.idle(timing().scaled(Duration.ofMillis(2)));
+        });
+        step("observe: only the registered 64 bytes changed", () -> {
+            assertThatRecord(record(vm, cpu, registered, "after preempt/run/idle"))
+                    .wasWrittenSince(start, "the registered structure must be updated, or stray writes could not show");
+            assertThat(guard.violations()).as("bytes outside the registered structure at %s", hex(registered)).isEmpty();
+        });
+
+        List<Path> paths = new ArrayList<>(List.of(Path.GUEST));
+        if (provider().capabilities().contains(Capability.HOST_MSR_ACCESS)) {
+            paths.add(Path.HOST);
+        }
+        StringBuilder attempts = new StringBuilder();
+        for (Path path : paths) {
+            for (int bits : new int[]{0x02, 0x04, 0x08, 0x10, 0x20, 0x3E}) {
+                long value = misaligned | bits | ENABLE;
+                step("attempt: " + path + " " + hex(value) + " (misaligned), then preempt/run", () -> {
+                    boolean accepted = path.write(cpu, value);
+                    preemptThenRun(cpu, p);
+                    cpu.run(shortRun());
+                    attempts.append(String.format("%s %s: %s%n", path, hex(value), accepted ? "accepted" : "rejected"));
+                    assertThat(guard.violations())
+                            .as("after %s %s (%s): guest memory outside the registered structure at %s", path, hex(value),
+                                    accepted ? "accepted" : "rejected", hex(registered))
+                            .isEmpty();
+                    if (accepted) {
+                        enable(cpu, registered);       // back to the aligned registration
+                    }
+                });
+            }
+        }
+        Evidence.text("misaligned registration attempts", attempts.toString());
+    }
+}

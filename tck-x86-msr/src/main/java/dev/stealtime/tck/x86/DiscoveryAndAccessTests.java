@@ -1,0 +1,152 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.CpuidResult;
+import dev.stealtime.tck.spi.MsrResult;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuestLayout;
+import org.testng.annotations.DataProvider;
+import org.testng.annotations.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.stealtime.tck.x86.KvmStealTime.CPUID_KVM_FEATURES;
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.FEATURE_STEAL_TIME_BIT;
+import static dev.stealtime.tck.x86.KvmStealTime.MSR;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Discovery and access": the CPUID bit, WRMSR/RDMSR of valid values, RDMSR read-back. */
+public class DiscoveryAndAccessTests extends X86TckTest {
+
+    /** Valid values: aligned addresses in RAM with the enable bit on or off, and 0. */
+    private List<Long> validValues() {
+        List<Long> v = new ArrayList<>(List.of(
+                GuestLayout.low(4) | ENABLE,
+                GuestLayout.low(4),
+                GuestLayout.LOW_EDGE | ENABLE,
+                GuestLayout.low(5) | ENABLE,
+                0L));
+        if (layout().hasHigh()) {
+            v.add(GuestLayout.HIGH_SLOT | ENABLE);
+            v.add(GuestLayout.HIGH_SLOT);
+        }
+        return v;
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-MSR-ACCESS")
+    public void X86_MSR_ACCESS_wrmsrAndRdmsrOfValidValuesNeverFault() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        List<String> problems = new ArrayList<>();
+        StringBuilder table = new StringBuilder("value               WRMSR     RDMSR\n");
+        for (long value : validValues()) {
+            Evidence.step("guest WRMSR " + hex(value) + ", then RDMSR", () -> {
+                MsrResult w = cpu.guestWrmsr(MSR, value);
+                MsrResult r = cpu.guestRdmsr(MSR);
+                table.append(String.format("%-19s %-9s %s%n", hex(value), w, r));
+                if (w.faulted()) {
+                    problems.add("guest WRMSR(MSR_KVM_STEAL_TIME, " + hex(value) + ") faulted with steal time offered");
+                }
+                if (r.faulted()) {
+                    problems.add("guest RDMSR(MSR_KVM_STEAL_TIME) after writing " + hex(value) + " faulted");
+                }
+            });
+        }
+        Evidence.text("WRMSR/RDMSR of valid values", table.toString());
+        assertThat(problems).as("valid values written and read on vCPU 0:%n%s", table).isEmpty();
+    }
+
+    @DataProvider
+    public Object[][] offering() {
+        return new Object[][]{{"offered"}, {"withheld"}};
+    }
+
+    @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "offering")
+    @TckRule("X86-FEATURE-BIT")
+    public void X86_FEATURE_BIT_cpuidBit5IsSetExactlyWhenTheMsrIsUsable(String stealTime) {
+        Evidence.parameter("steal time", stealTime);
+        boolean offered = stealTime.equals("offered");
+        if (!offered) {
+            require(Capability.WITHHOLD_STEAL_TIME);
+        }
+        Vm vm = openVm(layout().spec(architecture(), 1).withStealTimeOffered(offered));
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(0);
+        zeroStructure(vm, gpa);
+        CpuidResult leaf = step("CPUID 0x40000001", () -> cpu.cpuid(CPUID_KVM_FEATURES));
+        boolean bit = (leaf.eax() >>> FEATURE_STEAL_TIME_BIT & 1) != 0;
+        MsrResult w = step("guest WRMSR " + hex(gpa | ENABLE), () -> cpu.guestWrmsr(MSR, gpa | ENABLE));
+        MsrResult r = step("guest RDMSR", () -> cpu.guestRdmsr(MSR));
+        Evidence.text("discovery", String.format("steal time %s: CPUID 0x40000001 = %s; WRMSR %s -> %s; RDMSR -> %s%n",
+                stealTime, leaf, hex(gpa | ENABLE), w, r));
+        if (offered) {
+            assertThat(bit).as("CPUID 0x40000001 EAX bit 5 (KVM_FEATURE_STEAL_TIME) with steal time offered; EAX = 0x%x", leaf.eax()).isTrue();
+            assertThat(w.faulted()).as("WRMSR of a valid value while the feature bit is set (the MSR must be usable)").isFalse();
+            assertThat(r.faulted()).as("RDMSR while the feature bit is set (the MSR must be usable)").isFalse();
+        } else {
+            assertThat(bit).as("CPUID 0x40000001 EAX bit 5 with steal time withheld; EAX = 0x%x", leaf.eax()).isFalse();
+            assertThat(w.faulted()).as("WRMSR with the feature bit withheld and PV CPUID enforced must #GP").isTrue();
+            assertThat(r.faulted()).as("RDMSR with the feature bit withheld and PV CPUID enforced must #GP").isTrue();
+        }
+    }
+
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    @TckRule("X86-RDMSR-READBACK")
+    public void X86_RDMSR_READBACK_returnsExactlyTheLastValueWritten() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        boolean host = provider().capabilities().contains(Capability.HOST_MSR_ACCESS);
+        List<Long> values = List.of(
+                GuestLayout.low(2) | ENABLE,
+                GuestLayout.LOW_EDGE | ENABLE,
+                GuestLayout.low(2),                    // disabled, address kept
+                GuestLayout.HIGH_SLOT | ENABLE,
+                GuestLayout.BEYOND_RAM | ENABLE,       // accepted though outside RAM
+                0xFFFF_FFFF_FFFF_FFC1L,
+                GuestLayout.low(3) | ENABLE,
+                0L);
+        List<String> problems = new ArrayList<>();
+        StringBuilder table = new StringBuilder("path                written             guest RDMSR         host GET\n");
+        for (long value : values) {
+            step("guest WRMSR " + hex(value) + ", read back", () -> {
+                writeValid(cpu, value);
+                MsrResult r = cpu.guestRdmsr(MSR);
+                String hostRead = host ? hex(cpu.hostGetMsr(MSR)) : "-";
+                table.append(String.format("%-19s %-19s %-19s %s%n", "guest WRMSR", hex(value), r, hostRead));
+                if (r.faulted() || r.value() != value) {
+                    problems.add("guest RDMSR after guest WRMSR " + hex(value) + " returned " + r);
+                }
+                if (host && !hostRead.equals(hex(value))) {
+                    problems.add("host KVM_GET_MSRS after guest WRMSR " + hex(value) + " returned " + hostRead);
+                }
+            });
+        }
+        if (host) {
+            for (long value : values) {
+                step("host KVM_SET_MSRS " + hex(value) + ", read back", () -> {
+                    boolean ok = cpu.hostSetMsr(MSR, value);
+                    assertThat(ok).as("host KVM_SET_MSRS(MSR_KVM_STEAL_TIME, %s), a valid value, was rejected", hex(value)).isTrue();
+                    MsrResult r = cpu.guestRdmsr(MSR);
+                    long h = cpu.hostGetMsr(MSR);
+                    table.append(String.format("%-19s %-19s %-19s %s%n", "host SET", hex(value), r, hex(h)));
+                    if (r.faulted() || r.value() != value) {
+                        problems.add("guest RDMSR after host set " + hex(value) + " returned " + r);
+                    }
+                    if (h != value) {
+                        problems.add("host KVM_GET_MSRS after host set " + hex(value) + " returned " + hex(h));
+                    }
+                });
+            }
+        }
+        Evidence.text("written and read back", table.toString());
+        assertThat(problems).as("values written and read back on vCPU 0:%n%s", table).isEmpty();
+    }
+}

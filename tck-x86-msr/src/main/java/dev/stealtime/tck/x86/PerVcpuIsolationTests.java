@@ -1,0 +1,130 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.MsrResult;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.BeforeMethod;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.MSR;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Per-vCPU isolation": one structure per vCPU, each showing only its own vCPU's steal. */
+public class PerVcpuIsolationTests extends X86TckTest {
+
+    static final int VCPUS = 3;
+
+    /** Every test here needs several vCPUs: NOT APPLICABLE before anything starts otherwise. */
+    @BeforeMethod(alwaysRun = true)
+    public void needsSeveralVcpus() {
+        require(Capability.MULTI_VCPU);
+    }
+
+    private static long slot(int vcpu) {
+        return GuestLayout.low(40 + 2 * vcpu);
+    }
+
+    private static long rdmsr(X86Vcpu cpu) {
+        MsrResult r = cpu.guestRdmsr(MSR);
+        assertThat(r.faulted()).as("guest RDMSR(MSR_KVM_STEAL_TIME) on vCPU %d", cpu.index()).isFalse();
+        return r.value();
+    }
+
+    /**
+     * Registering one vCPU leaves the others' MSRs as they were; driving one vCPU (preempt, run)
+     * writes only its own structure, which shows the steal; disabling one leaves the others'
+     * MSRs and updates as they were.
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-PER-VCPU")
+    public void X86_PER_VCPU_eachStructureReflectsOnlyItsOwnVcpu() {
+        Vm vm = openVm(VCPUS);
+        X86Vcpu[] cpus = new X86Vcpu[VCPUS];
+        for (int i = 0; i < VCPUS; i++) {
+            cpus[i] = x86(vm, i);
+            zeroStructure(vm, slot(i));
+        }
+        Duration[] induced = new Duration[VCPUS];
+        for (int i = 0; i < VCPUS; i++) {
+            induced[i] = preemption(Duration.ofMillis(3L * (i + 1)));
+        }
+
+        step("configure: each vCPU registers its own structure; the others' MSRs do not change", () -> {
+            for (int i = 0; i < VCPUS; i++) {
+                long[] before = new long[VCPUS];
+                for (int j = 0; j < VCPUS; j++) {
+                    before[j] = rdmsr(cpus[j]);
+                }
+                enable(cpus[i], slot(i));
+                for (int j = 0; j < VCPUS; j++) {
+                    if (j != i) {
+                        assertThat(rdmsr(cpus[j])).as("vCPU %d's MSR after vCPU %d registered %s", j, i, hex(slot(i) | ENABLE))
+                                .isEqualTo(before[j]);
+                    }
+                }
+            }
+            for (X86Vcpu c : cpus) {
+                c.run(shortRun());
+            }
+        });
+
+        StringBuilder table = new StringBuilder("driven   induced    steal delta per vCPU\n");
+        for (int i = 0; i < VCPUS; i++) {
+            int driven = i;
+            step("run: only vCPU " + driven + " is preempted " + ms(induced[driven]) + " and runs", () -> {
+                Snapshot[] before = new Snapshot[VCPUS];
+                for (int j = 0; j < VCPUS; j++) {
+                    before[j] = record(vm, cpus[j], slot(j), "before vCPU " + driven + " was driven");
+                }
+                preemptThenRun(cpus[driven], induced[driven]);
+                StringBuilder row = new StringBuilder(String.format("vCPU %d   %-9s ", driven, ms(induced[driven])));
+                for (int j = 0; j < VCPUS; j++) {
+                    Snapshot after = record(vm, cpus[j], slot(j), "after only vCPU " + driven + " was preempted and ran");
+                    row.append(String.format(" %,d", StealTimeRecordAssert.steal(after) - StealTimeRecordAssert.steal(before[j])));
+                    if (j == driven) {
+                        assertThatRecord(after).hasStealAbove(before[j], "vCPU " + driven + "'s own preemption must show in its own structure");
+                    } else {
+                        assertThatRecord(after).wasNotWrittenSince(before[j], "vCPU " + j + " did not run; only vCPU " + driven + " did");
+                    }
+                }
+                table.append(row).append('\n');
+            });
+        }
+
+        step("disable vCPU 1: the others keep their MSRs and keep being updated", () -> {
+            long[] msrs = new long[VCPUS];
+            for (int j = 0; j < VCPUS; j++) {
+                msrs[j] = rdmsr(cpus[j]);
+            }
+            writeValid(cpus[1], slot(1));
+            Snapshot[] before = new Snapshot[VCPUS];
+            for (int j = 0; j < VCPUS; j++) {
+                if (j != 1) {
+                    assertThat(rdmsr(cpus[j])).as("vCPU %d's MSR after vCPU 1 disabled", j).isEqualTo(msrs[j]);
+                }
+                before[j] = record(vm, cpus[j], slot(j), "after vCPU 1 disabled");
+            }
+            for (int j = 0; j < VCPUS; j++) {
+                preemptThenRun(cpus[j], induced[j]);
+            }
+            for (int j = 0; j < VCPUS; j++) {
+                if (j != 1) {   // (that vCPU 1's own structure stays still is the rule X86-DISABLE)
+                    Snapshot after = record(vm, cpus[j], slot(j), "after every vCPU was preempted and ran");
+                    assertThatRecord(after).hasStealAbove(before[j], "vCPU " + j + " is still registered after vCPU 1 disabled");
+                }
+            }
+        });
+        Evidence.text("steal deltas when one vCPU at a time is driven", table.toString());
+    }
+}

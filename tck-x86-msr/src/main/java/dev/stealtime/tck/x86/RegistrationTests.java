@@ -1,0 +1,243 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.MemoryRegion;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuardBytes;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.HexDump;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.DataProvider;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.version;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Registration": enabling, staying registered, disabling, and addresses outside RAM. */
+public class RegistrationTests extends X86TckTest {
+
+    @DataProvider
+    public Object[][] placesAndPaths() {
+        List<Object[]> cases = new ArrayList<>();
+        for (Place place : Place.values()) {
+            for (Path path : Path.values()) {
+                cases.add(new Object[]{place, path});
+            }
+        }
+        return cases.toArray(Object[][]::new);
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP, dataProvider = "placesAndPaths")
+    @TckRule("X86-ENABLE")
+    public void X86_ENABLE_writingGpaOr1FillsTheStructureOnceTheVcpuHasRun(Place place, Path path) {
+        Evidence.parameter("address", place);
+        Evidence.parameter("path", path);
+        require(place);
+        require(path);
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = place.gpa;
+        zeroStructure(vm, gpa);
+        Snapshot zeroed = record(vm, cpu, gpa, "as the guest zeroed it");
+        step("configure: " + path + " " + hex(gpa | ENABLE), () ->
+                assertThat(path.write(cpu, gpa | ENABLE)).as("%s %s (an aligned address in RAM, enabled) was rejected", path, hex(gpa | ENABLE)).isTrue());
+        step("run: preempt then run", () -> preemptThenRun(cpu, preemption(Duration.ofMillis(3))));
+        step("observe: the structure was filled", () ->
+                assertThatRecord(record(vm, cpu, gpa, "after registering and running"))
+                        .wasWrittenSince(zeroed, "registering " + hex(gpa | ENABLE) + " through " + path + " then running must fill the structure"));
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-REGISTER-ONCE")
+    public void X86_REGISTER_ONCE_updatesContinueAcrossManyRunsWithoutAnotherWrmsr() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(0);
+        int rounds = 40;
+        Duration p = timing().scaled(Duration.ofMillis(1));
+        step("configure: register " + hex(gpa | ENABLE) + " once", () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+        });
+        Snapshot first = record(vm, cpu, gpa, "after registering");
+        StringBuilder seq = new StringBuilder("round  version     steal\n");
+        seq.append(String.format("%5d  %-10s  %,d%n", 0, KvmStealTime.version(version(first)), StealTimeRecordAssert.steal(first)));
+        try {
+            Snapshot previous = first;
+            for (int i = 1; i <= rounds; i++) {
+                int round = i;
+                preemptThenRun(cpu, p);
+                Snapshot now = record(vm, cpu, gpa, "after preempt+run #" + round);
+                seq.append(String.format("%5d  %-10s  %,d%n", round, KvmStealTime.version(version(now)), StealTimeRecordAssert.steal(now)));
+                assertThatRecord(now).wasUpdatedSince(previous, "round " + round + " of " + rounds
+                        + " (preempt " + ms(p) + ", run) without another WRMSR must update the structure");
+                previous = now;
+            }
+            assertThatRecord(previous).hasStealAbove(first, rounds + " preemptions after one registration");
+        } finally {
+            Evidence.text("versions and steal across " + rounds + " rounds", seq.toString());
+        }
+    }
+
+    /** Disable values (bit 0 clear) with different addresses, written by the guest or the VMM. */
+    @DataProvider
+    public Object[][] disableValues() {
+        String[] kinds = {"the registered address, bit 0 clear", "zero", "another address in RAM, bit 0 clear",
+                "an address outside RAM, bit 0 clear", "the top of the address space, bit 0 clear"};
+        List<Object[]> cases = new ArrayList<>();
+        for (String kind : kinds) {
+            for (Path path : Path.values()) {
+                cases.add(new Object[]{kind, path});
+            }
+        }
+        return cases.toArray(Object[][]::new);
+    }
+
+    private static long disableValue(String kind, long registered, long other) {
+        return switch (kind) {
+            case "the registered address, bit 0 clear" -> registered;
+            case "zero" -> 0L;
+            case "another address in RAM, bit 0 clear" -> other;
+            case "an address outside RAM, bit 0 clear" -> GuestLayout.BEYOND_RAM;
+            case "the top of the address space, bit 0 clear" -> 0xFFFF_FFFF_FFFF_FFC0L;
+            default -> throw new IllegalArgumentException(kind);
+        };
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP, dataProvider = "disableValues")
+    @TckRule("X86-DISABLE")
+    public void X86_DISABLE_afterBit0ClearTheStructureIsNeverWrittenAgain(String kind, Path path) {
+        Evidence.parameter("disable value", kind);
+        Evidence.parameter("path", path);
+        require(path);
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long registered = GuestLayout.low(7);
+        long other = GuestLayout.low(9);
+        long value = disableValue(kind, registered, other);
+        Duration p = preemption(Duration.ofMillis(2));
+
+        GuardBytes otherPage = step("configure: register " + hex(registered | ENABLE) + ", run; canaries at " + hex(other), () -> {
+            zeroStructure(vm, registered);
+            GuardBytes g = GuardBytes.plant(vm.memory(), other, 0x1000);
+            enable(cpu, registered);
+            preemptThenRun(cpu, p);
+            return g;
+        });
+        step("configure: " + path + " " + hex(value) + " (" + kind + ")", () ->
+                assertThat(path.write(cpu, value)).as("%s %s, a disable value, was rejected: the structure cannot be disabled", path, hex(value)).isTrue());
+        Snapshot disabled = record(vm, cpu, registered, "right after disabling");
+        step("run: preempt/run, idle, CPUID", () -> {
+            preemptThenRun(cpu, p);
+            cpu.idle(timing().scaled(Duration.ofMillis(2)));
+            cpu.cpuid(KvmStealTime.CPUID_KVM_FEATURES);
+            preemptThenRun(cpu, p);
+        });
+        step("observe: not one byte written since", () -> {
+            assertThatRecord(record(vm, cpu, registered, "after preempt/run/idle while disabled"))
+                    .wasNotWrittenSince(disabled, "disabled with " + hex(value) + " (" + kind + ") through " + path);
+            assertThat(otherPage.violations()).as("the page at %s after disabling with %s", hex(other), hex(value)).isEmpty();
+        });
+        step("until re-enabled: " + hex(registered | ENABLE) + " again, preempt then run", () -> {
+            enable(cpu, registered);
+            preemptThenRun(cpu, p);
+            assertThatRecord(record(vm, cpu, registered, "after re-enabling and running"))
+                    .wasWrittenSince(disabled, "re-enabling must resume the updates");
+        });
+    }
+
+    /** Addresses with no RAM behind them. */
+    @DataProvider
+    public Object[][] outsideRam() {
+        return new Object[][]{
+                {"in the hole between low and mid RAM", GuestLayout.IN_HOLE},
+                {"in the hole, another page", GuestLayout.LOW.end() + 0x20000},
+                {"far beyond RAM", GuestLayout.BEYOND_RAM},
+                {"far beyond RAM, +0x15000", GuestLayout.BEYOND_RAM + 0x15000},
+                {"the top of the address space", 0xFFFF_FFFF_FFFF_FFC0L},
+        };
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP, dataProvider = "outsideRam")
+    @TckRule("X86-OUTSIDE-RAM")
+    public void X86_OUTSIDE_RAM_isAcceptedNeverWrittenAndTheVmKeepsWorking(String where, long gpa) {
+        Evidence.parameter("address", where + " (" + hex(gpa) + ")");
+        if (where.startsWith("in the hole")) {
+            require(Capability.MEMORY_HOLES);
+        }
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        assertThat(vm.spec().inRam(gpa, SIZE)).as("precondition: %s is outside guest RAM %s", hex(gpa), vm.spec().ram()).isFalse();
+        Duration p = preemption(Duration.ofMillis(2));
+        List<byte[]> before = step("configure: copy all TCK-owned guest RAM", () -> ramImage(vm));
+        step("run: guest WRMSR " + hex(gpa | ENABLE) + ", preempt/run, idle", () -> {
+            writeValid(cpu, gpa | ENABLE);
+            preemptThenRun(cpu, p);
+            cpu.idle(timing().scaled(Duration.ofMillis(2)));
+            preemptThenRun(cpu, p);
+        });
+        step("observe: no byte of guest RAM changed", () -> {
+            String diff = differences(vm, before, ramImage(vm));
+            assertThat(diff).as("guest RAM after registering %s (%s) and running", hex(gpa | ENABLE), where).isEmpty();
+        });
+        step("the VM keeps working: register a structure in RAM, preempt, run", () -> {
+            long good = GuestLayout.low(3);
+            zeroStructure(vm, good);
+            Snapshot zeroed = record(vm, cpu, good, "zeroed");
+            enable(cpu, good);
+            preemptThenRun(cpu, p);
+            assertThatRecord(record(vm, cpu, good, "after registering it and running"))
+                    .wasWrittenSince(zeroed, "after an out-of-RAM registration the VM must keep working");
+        });
+    }
+
+    /** Every RAM region from the end of the provider's reserved bytes on. */
+    private static List<byte[]> ramImage(Vm vm) {
+        List<byte[]> image = new ArrayList<>();
+        for (MemoryRegion r : vm.spec().ram()) {
+            long from = Math.max(r.gpa(), GuestLayout.PROVIDER_RESERVED);
+            image.add(from >= r.end() ? new byte[0] : vm.memory().read(from, (int) (r.end() - from)));
+        }
+        return image;
+    }
+
+    private static String differences(Vm vm, List<byte[]> before, List<byte[]> after) {
+        StringBuilder sb = new StringBuilder();
+        List<MemoryRegion> ram = vm.spec().ram();
+        int shown = 0;
+        for (int i = 0; i < ram.size(); i++) {
+            long from = Math.max(ram.get(i).gpa(), GuestLayout.PROVIDER_RESERVED);
+            byte[] a = before.get(i);
+            byte[] b = after.get(i);
+            for (int off = 0; off < a.length; off++) {
+                if (a[off] != b[off]) {
+                    int line = off / 64 * 64;
+                    int len = Math.min(64, a.length - line);
+                    byte[] x = new byte[len];
+                    byte[] y = new byte[len];
+                    System.arraycopy(a, line, x, 0, len);
+                    System.arraycopy(b, line, y, 0, len);
+                    sb.append(String.format("changed at 0x%x:%n", from + off)).append(HexDump.beforeAfter(from + line, x, y));
+                    off = line + 63;
+                    if (++shown >= 4) {
+                        return sb.toString();
+                    }
+                }
+            }
+        }
+        return sb.toString();
+    }
+}

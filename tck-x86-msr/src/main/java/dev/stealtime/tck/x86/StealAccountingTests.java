@@ -1,0 +1,211 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.STEAL;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
+
+/**
+ * Rule area "Steal accounting". Always on deltas: the first update after registering may add all
+ * the run-queue delay the vCPU thread ever had (Linux never resets {@code last_steal}), so every
+ * test takes its baseline after registering and one run.
+ */
+public class StealAccountingTests extends X86TckTest {
+
+    /** Registers a zeroed structure at {@code gpa} and runs once: the baseline. */
+    private Snapshot registerAndRun(Vm vm, X86Vcpu cpu, long gpa) {
+        return step("configure: zero and register " + hex(gpa | ENABLE) + ", run once (baseline)", () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+            return record(vm, cpu, gpa, "baseline (after registering and one run)");
+        });
+    }
+
+    /** The guest stores {@code value} in steal while the vCPU is stopped (a single 8-byte write). */
+    private static void guestStoresSteal(Vm vm, long gpa, long value) {
+        vm.memory().write(gpa + STEAL, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value).array());
+    }
+
+    /**
+     * Steal never decreases over a mixed workload. With an exact provider preemptions of 3 s
+     * (virtual, less than 2^32 ns each) carry it across 32-bit boundaries; with a measured one the
+     * guest seeds it just below 2^32 when the provider accumulates in guest memory.
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-STEAL-MONOTONIC")
+    public void X86_STEAL_MONOTONIC_stealNeverDecreasesWhileEnabled() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(30);
+        Snapshot previous = registerAndRun(vm, cpu, gpa);
+        StringBuilder seq = new StringBuilder(String.format("%-34s %s%n", "when", "steal"));
+        seq.append(String.format("%-34s %s%n", previous.when(), Long.toUnsignedString(steal(previous))));
+        Duration p = preemption(Duration.ofMillis(2));
+        try {
+            if (!timing().exact()) {
+                long seed = 0xFFFF_FFFFL - p.toNanos() / 2;
+                if (Long.compareUnsigned(seed, steal(previous)) > 0) {
+                    guestStoresSteal(vm, gpa, seed);
+                    preemptThenRun(cpu, p);
+                    Snapshot seeded = record(vm, cpu, gpa, "after seeding " + hex(seed) + " + preempt/run");
+                    boolean kept = Long.compareUnsigned(steal(seeded), seed) >= 0;
+                    seq.append(String.format("guest seeded %s: %s%n", hex(seed), kept ? "kept" : "not kept (no accumulation in guest memory)"));
+                    seq.append(String.format("%-34s %s%n", seeded.when(), Long.toUnsignedString(steal(seeded))));
+                    previous = seeded;   // monotonic from here: the guest's own store is not the hypervisor's doing
+                }
+            }
+            List<Op> ops = new ArrayList<>();
+            Duration big = Duration.ofSeconds(3);
+            if (timing().exact()) {
+                ops.add(new Op("preempt 3 s (virtual) + run", c -> preemptThenRun(c, big)));
+                ops.add(new Op("preempt 3 s (virtual) + run, again", c -> preemptThenRun(c, big)));
+            }
+            ops.addAll(mixedWorkload(2));
+            if (timing().exact()) {
+                ops.add(new Op("preempt 3 s (virtual) + run, third", c -> preemptThenRun(c, big)));
+            }
+            ops.add(new Op("preempt + run", c -> preemptThenRun(c, p)));
+            for (Op op : ops) {
+                op.on(cpu);
+                Snapshot now = record(vm, cpu, gpa, "after " + op.name());
+                seq.append(String.format("%-34s %s%n", now.when(), Long.toUnsignedString(steal(now))));
+                assertThatRecord(now).hasStealNotBelow(previous);
+                previous = now;
+            }
+        } finally {
+            Evidence.text("steal after each step", seq.toString());
+        }
+    }
+
+    /** preempt(d): steal grows by at least d and by no more than the host measured (± tolerance). */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-STEAL-ACCOUNTS")
+    public void X86_STEAL_ACCOUNTS_stealGrowsByTheInducedDelayAndNoMoreThanTheHostMeasured() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(32);
+        Snapshot previous = registerAndRun(vm, cpu, gpa);
+        Duration d = preemption(Duration.ofMillis(20));
+        long tol = tolerance();
+        StringBuilder table = new StringBuilder(String.format("%-8s %14s %14s %14s%n", "round", "induced ns", "host ns", "steal ns"));
+        try {
+            for (int i = 1; i <= 3; i++) {
+                long host0 = cpu.hostStealMeasureNanos();
+                preemptThenRun(cpu, d);
+                long hostDelta = cpu.hostStealMeasureNanos() - host0;
+                Snapshot now = record(vm, cpu, gpa, "after preempt " + ms(d) + " + run #" + i);
+                table.append(String.format("%-8d %,14d %,14d %,14d%n", i, d.toNanos(), hostDelta, steal(now) - steal(previous)));
+                assertThatRecord(now).hasStealDeltaBetween(previous, d.toNanos() - tol, hostDelta + tol,
+                        String.format("at least the induced %s, at most the host's measure %,d ns, tolerance %,d ns", ms(d), hostDelta, tol));
+                previous = now;
+            }
+        } finally {
+            Evidence.text("induced, measured and reported steal", table.toString());
+        }
+    }
+
+    /** A known preemption shows at nanosecond scale: 3 ms is about 3,000,000, not 3,000 (µs) or 3 (ms ticks). */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-STEAL-NANOSECONDS")
+    public void X86_STEAL_NANOSECONDS_aKnownDelayShowsAtNanosecondScale() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(34);
+        Snapshot previous = registerAndRun(vm, cpu, gpa);
+        long tol = tolerance();
+        StringBuilder table = new StringBuilder(String.format("%-10s %14s %14s%n", "induced", "host ns", "steal delta"));
+        try {
+            for (Duration base : new Duration[]{Duration.ofMillis(3), Duration.ofMillis(7)}) {
+                Duration d = preemption(base);
+                long host0 = cpu.hostStealMeasureNanos();
+                preemptThenRun(cpu, d);
+                long hostDelta = cpu.hostStealMeasureNanos() - host0;
+                Snapshot now = record(vm, cpu, gpa, "after preempt " + ms(d) + " + run");
+                long delta = steal(now) - steal(previous);
+                table.append(String.format("%-10s %,14d %,14d%n", ms(d), hostDelta, delta));
+                assertThatRecord(now).hasStealDeltaBetween(previous, d.toNanos() - tol, 10 * (hostDelta + tol),
+                        String.format("a %s preemption is %,d ns: the delta must be of that order (%,d would be microseconds, %,d milliseconds)",
+                                ms(d), d.toNanos(), d.toNanos() / 1000, d.toMillis()));
+                previous = now;
+            }
+        } finally {
+            Evidence.text("steal per known preemption", table.toString());
+        }
+    }
+
+    /** idle(d) — halted while the host CPU is contended — adds no steal (within tolerance). */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-IDLE-EXCLUDED")
+    public void X86_IDLE_EXCLUDED_haltedTimeAddsNoSteal() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(36);
+        Snapshot previous = registerAndRun(vm, cpu, gpa);
+        Duration d = preemption(Duration.ofMillis(20));
+        long tol = tolerance();
+        for (int i = 1; i <= 2; i++) {
+            int round = i;
+            Snapshot before = previous;
+            previous = step("idle " + ms(d) + " #" + round, () -> {
+                cpu.idle(d);
+                Snapshot now = record(vm, cpu, gpa, "after idle " + ms(d) + " #" + round);
+                assertThatRecord(now).hasStealDeltaBetween(before, Long.MIN_VALUE, tol,
+                        "halted time is not steal, even though the host CPU was contended meanwhile (tolerance " + tol + " ns)");
+                return now;
+            });
+        }
+    }
+
+    /**
+     * Updates add to the value found in guest memory: the guest replaces steal (as a migration
+     * would, with the source's total) and the next update continues from that value, upwards or
+     * downwards.
+     */
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    @TckRule("X86-ACCUMULATES-IN-MEMORY")
+    public void X86_ACCUMULATES_IN_MEMORY_updatesAddToTheValueInGuestMemory() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(38);
+        Snapshot baseline = registerAndRun(vm, cpu, gpa);
+        Duration d = preemption(Duration.ofMillis(3));
+        long tol = tolerance();
+        long up = steal(baseline) + (1L << 31);
+        long down = up - (1L << 30);
+        StringBuilder table = new StringBuilder();
+        try {
+            for (long seed : new long[]{up, down}) {
+                step("guest stores steal = " + hex(seed) + ", then preempt " + ms(d) + " + run", () -> {
+                    guestStoresSteal(vm, gpa, seed);
+                    Snapshot seeded = record(vm, cpu, gpa, "after the guest stored " + hex(seed));
+                    long host0 = cpu.hostStealMeasureNanos();
+                    preemptThenRun(cpu, d);
+                    long hostDelta = cpu.hostStealMeasureNanos() - host0;
+                    Snapshot now = record(vm, cpu, gpa, "after preempt + run");
+                    table.append(String.format("guest stored %s -> hypervisor wrote %s (host measured %,d ns)%n", hex(seed), hex(steal(now)), hostDelta));
+                    assertThatRecord(now).hasStealDeltaBetween(seeded, 1, hostDelta + tol + 1_000_000_000L,
+                            "the update must add to the " + hex(seed) + " found in guest memory, not replace it with the hypervisor's own total");
+                });
+            }
+        } finally {
+            Evidence.text("accumulator in guest memory", table.toString());
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuardBytes;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+import java.util.Arrays;
+
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.PAD_FROM;
+import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
+import static dev.stealtime.tck.x86.KvmStealTime.STEAL;
+import static dev.stealtime.tck.x86.KvmStealTime.VERSION;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.version;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Structure layout": where the hypervisor writes, and what the fields hold. */
+public class StructureLayoutTests extends X86TckTest {
+
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-LAYOUT")
+    public void X86_LAYOUT_writesOnlyInside64BytesWithStealAtOffset0() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(6);
+        Duration p = preemption(Duration.ofMillis(3));
+        GuardBytes guard = step("configure: canaries 256 bytes either side of " + hex(gpa) + ", structure zeroed and registered", () -> {
+            GuardBytes g = GuardBytes.plant(vm.memory(), gpa - 256, 256 + SIZE + 256).except(gpa, SIZE);
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+            return g;
+        });
+        Snapshot start = record(vm, cpu, gpa, "after registering and running");
+        step("run: 3 x preempt " + ms(p) + " + run, idle", () -> {
+            for (int i = 0; i < 3; i++) {
+                preemptThenRun(cpu, p);
+            }
+            cpu.idle(timing().scaled(Duration.ofMillis(2)));
+        });
+        step("observe: nothing outside the 64 bytes, steal grew in the u64 at offset 0", () -> {
+            assertThat(guard.violations()).as("guest memory around the structure at %s", hex(gpa)).isEmpty();
+            assertThatRecord(record(vm, cpu, gpa, "after 3 preemptions"))
+                    .hasStealAbove(start, "3 preemptions of " + ms(p) + " must show in the u64 at offset 0");
+        });
+    }
+
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-FLAGS-ZERO")
+    public void X86_FLAGS_ZERO_flagsStaysZeroAcrossUpdates() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(8);
+        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+        });
+        assertThatRecord(record(vm, cpu, gpa, "after registering")).hasFlags(0);
+        for (Op op : mixedWorkload(3)) {
+            op.on(cpu);
+            assertThatRecord(record(vm, cpu, gpa, "after " + op.name())).hasFlags(0);
+        }
+    }
+
+    @Test(groups = Level.ADVISORY_GROUP)
+    @TckRule("X86-PAD-UNTOUCHED")
+    public void X86_PAD_UNTOUCHED_paddingBytes20To63AreNeverWritten() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(10);
+        Snapshot planted = step("configure: bytes 0..19 zero, canaries in bytes 20..63, register", () -> {
+            GuardBytes.plant(vm.memory(), gpa + PAD_FROM, SIZE - PAD_FROM);
+            vm.memory().write(gpa, new byte[PAD_FROM]);
+            Snapshot s = record(vm, cpu, gpa, "as planted");
+            enable(cpu, gpa);
+            return s;
+        });
+        assertThatRecord(record(vm, cpu, gpa, "after registering")).hasPadUnchangedFrom(planted);
+        for (Op op : mixedWorkload(3)) {
+            op.on(cpu);
+            assertThatRecord(record(vm, cpu, gpa, "after " + op.name())).hasPadUnchangedFrom(planted);
+        }
+    }
+
+    /**
+     * Decoded little-endian the fields make sense (steal grew by a plausible number of nanoseconds,
+     * the version is a small even count) and the bytes are where little-endian puts them: the
+     * version's low byte at offset 8 carries the count, its high byte at 11 is zero; steal's top
+     * bytes are zero.
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-LITTLE-ENDIAN")
+    public void X86_LITTLE_ENDIAN_fieldsDecodeLittleEndian() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(12);
+        Duration p = preemption(Duration.ofMillis(3));
+        step("configure: zero and register " + hex(gpa | ENABLE) + ", run", () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+        });
+        Snapshot before = record(vm, cpu, gpa, "after registering and running");
+        step("run: preempt " + ms(p) + " then run", () -> preemptThenRun(cpu, p));
+        Snapshot after = record(vm, cpu, gpa, "after preempt + run");
+        Evidence.text("structure, before and after", dev.stealtime.tck.support.HexDump.beforeAfter(gpa, before.bytes(), after.bytes()));
+        step("observe: fields decode little-endian", () -> {
+            long delta = steal(after) - steal(before);
+            assertThatRecord(after).comparedTo(before)
+                    .hasStealDeltaBetween(before, 1, 1L << 40,
+                            "a preemption of " + ms(p) + " read as a little-endian u64 at offset 0 must add a plausible number of ns");
+            assertThat(Long.compareUnsigned(steal(after), 1L << 48)).as("steal %s read little-endian is below 2^48 ns (3 days): "
+                    + "its top bytes 6..7 hold zeros", hex(steal(after))).isNegative();
+            assertThat(Integer.toUnsignedLong(version(after))).as("version read little-endian at offset 8 (bytes %s) is a small count",
+                    Arrays.toString(Arrays.copyOfRange(after.bytes(), VERSION, VERSION + 4))).isLessThan(1L << 16);
+            assertThat(after.u8(VERSION + 3)).as("version's most significant byte (offset 11)").isZero();
+            assertThat(after.u8(STEAL + 7)).as("steal's most significant byte (offset 7)").isZero();
+            assertThat(delta).isPositive();
+        });
+    }
+
+    @Test(groups = Level.ADVISORY_GROUP)
+    @TckRule("X86-PREEMPTED-CLEARED")
+    public void X86_PREEMPTED_CLEARED_preemptedIsZeroWhileTheGuestRuns() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(14);
+        Duration p = preemption(Duration.ofMillis(2));
+        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+        });
+        for (int i = 1; i <= 3; i++) {
+            int round = i;
+            step("round " + round + ": preempt " + ms(p) + ", then the guest runs", () -> {
+                preemptThenRun(cpu, p);
+                assertThatRecord(record(vm, cpu, gpa, "after preempt + run #" + round)).hasPreempted(0);
+                cpu.idle(timing().scaled(Duration.ofMillis(1)));
+                cpu.run(shortRun());
+                assertThatRecord(record(vm, cpu, gpa, "after idle + run #" + round)).hasPreempted(0);
+            });
+        }
+    }
+}

@@ -1,0 +1,273 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.LiveMemory;
+import dev.stealtime.tck.support.Timing;
+import dev.stealtime.tck.support.race.Grade;
+import dev.stealtime.tck.support.race.Outcome;
+import dev.stealtime.tck.support.race.Probe;
+import dev.stealtime.tck.support.race.Race;
+import dev.stealtime.tck.support.race.RaceResult;
+import dev.stealtime.tck.support.race.RaceSpec;
+
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
+import static dev.stealtime.tck.x86.KvmStealTime.STEAL;
+import static dev.stealtime.tck.x86.KvmStealTime.VERSION;
+
+/**
+ * The x86 version-protocol race on the shared engine ({@link Race}): the calling thread drives real
+ * updates of one vCPU's registered structure (preempt then run, over and over), while reader
+ * threads read it the way a Linux guest does:
+ * <pre>
+ *   do { v = version; rmb(); s = steal; rmb(); } while ((v &amp; 1) || v != version);
+ * </pre>
+ * Each protocol-accepted read is graded against what the writer could have written, using bounds
+ * the writer publishes around every update:
+ * <ul>
+ *   <li><b>floor</b>: the value in place before the update (published after the previous one
+ *       completed; a reader reads it before sampling);</li>
+ *   <li><b>ceiling</b>: the most the update may add (published before the update starts; a reader
+ *       reads it after sampling): exactly the induced steal with an exact provider, at most 2^31 ns
+ *       with a measured one.</li>
+ * </ul>
+ * Every update is made to carry steal across a 32-bit boundary, where a torn 64-bit value is far
+ * outside those bounds: a lower half of the new value with the upper half of the old one is below
+ * the floor, and the other mix is about 2^32 above the ceiling. Exact provider: each step preempts
+ * 2^32 - 2^24 ns of virtual time, so both halves change on nearly every update. Measured provider:
+ * before each step the guest seeds the accumulator a little below the next 32-bit boundary (only
+ * when the provider was seen to accumulate in guest memory; the seed is stored like a guest
+ * seqlock writer: version made odd, one 64-bit store, version even again).
+ */
+public final class VersionProtocolRace {
+
+    /** Which observations this race forbids: torn values (X86-TORN-READ) or versions that do not cover updates (X86-VERSION-ADVANCES). */
+    public enum Focus {
+        TORN_VALUES, VERSION_COVERS_UPDATES
+    }
+
+    /** What the race did besides its histogram; an update is a step after which steal or version had changed. */
+    public record Report(RaceResult result, long hypervisorUpdates, long boundaryCrossings, boolean seeded,
+                         long consistentReads, String writerLog) {
+    }
+
+    // outcome indices; the order is that of outcomes(focus)
+    static final int ADVANCED = 0;
+    static final int UNCHANGED = 1;
+    static final int AFTER_RETRY = 2;
+    static final int GAVE_UP = 3;
+    static final int BELOW_FLOOR = 4;
+    static final int ABOVE_CEILING = 5;
+    static final int WENT_BACKWARDS = 6;
+    static final int SAME_VERSION = 7;
+    static final int VERSION_BACKWARDS = 8;
+
+    /** Retries of one protocol read before it counts as "no consistent read". */
+    static final int MAX_RETRIES = 100;
+
+    /** Exact provider: steal added per step, just under 2^32 so both halves change on nearly every update. */
+    static final long EXACT_STEP_NANOS = (1L << 32) - (1L << 24);
+    /** Measured provider: the most one step may add. Far below 2^32, so torn mixes stay detectable. */
+    static final long MEASURED_CEILING_NANOS = 1L << 31;
+
+    private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
+    private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
+
+    private VersionProtocolRace() {
+    }
+
+    public static List<Outcome> outcomes(Focus focus) {
+        Grade torn = focus == Focus.TORN_VALUES ? Grade.FORBIDDEN : Grade.ACCEPTABLE;
+        Grade version = focus == Focus.VERSION_COVERS_UPDATES ? Grade.FORBIDDEN : Grade.ACCEPTABLE;
+        List<Outcome> o = new ArrayList<>();
+        o.add(Outcome.acceptable("consistent, steal advanced", "first read, or a newer value than this reader saw before"));
+        o.add(Outcome.acceptable("consistent, unchanged", "the same value and version as this reader's previous read"));
+        o.add(Outcome.acceptable("consistent after retry", "saw an update in progress (odd or changed version), then a consistent value"));
+        o.add(Outcome.acceptable("no consistent read", MAX_RETRIES + " retries all saw an odd or changing version"));
+        o.add(new Outcome("torn: below the floor", torn, "accepted steal lower than the value in place before this read (old upper half, new lower half)"));
+        o.add(new Outcome("torn: above the ceiling", torn, "accepted steal above anything the update could write (new upper half, old lower half)"));
+        o.add(new Outcome("went backwards", torn, "accepted steal lower than this reader's previous accepted value"));
+        o.add(new Outcome("steal changed, version did not", version, "two accepted reads with the same even version but different steal: the update was not covered by an odd version"));
+        o.add(new Outcome("version went backwards", version, "accepted version lower than this reader's previous one"));
+        return o;
+    }
+
+    /**
+     * Races the structure at {@code gpa}, which the caller registered on {@code cpu} and let the vCPU
+     * run once (so it is filled and stable).
+     *
+     * @param seed seed the accumulator below a 32-bit boundary before each step (measured providers
+     *             that accumulate in guest memory; ignored with an exact provider, which does not need it)
+     */
+    public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
+                             Duration budget, int readers, boolean seed) {
+        Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact());
+        String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
+                focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
+        List<Outcome> outcomes = outcomes(focus);
+        RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
+                readers, budget);
+        RaceResult result = Race.run(spec);
+        long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
+        return new Report(result, writer.hypervisorUpdates, writer.crossings, writer.seed, consistent, writer.log());
+    }
+
+    /** Bounds the writer publishes for the readers. */
+    static final class Bounds {
+        volatile long floor;
+        volatile long ceiling;
+    }
+
+    /** One step: (seed,) preempt, run; then publish the new floor. Runs on the calling thread. */
+    static final class Writer implements Runnable {
+        final Bounds bounds = new Bounds();
+        private final X86Vcpu cpu;
+        private final ByteBuffer view;
+        private final boolean exact;
+        private final boolean seed;
+        private final Duration preempt;
+        private final Duration run;
+        private final long maxIncrement;
+        private final SplittableRandom random = new SplittableRandom(0x5ea1L);
+        private long value;
+        private int version;
+        long hypervisorUpdates;
+        long crossings;
+        private long steps;
+        private final StringBuilder log = new StringBuilder();
+
+        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed) {
+            this.cpu = cpu;
+            this.view = memory.liveView(gpa, SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            this.exact = timing.exact();
+            this.seed = seed;
+            this.run = timing.scaled(Duration.ofMillis(1));
+            this.preempt = exact ? Duration.ofNanos(EXACT_STEP_NANOS) : timing.scaled(Duration.ofMillis(1));
+            this.maxIncrement = exact ? preempt.toNanos() + run.toNanos() + timing.toleranceNanos() : MEASURED_CEILING_NANOS;
+            this.value = (long) LONG.getAcquire(view, STEAL);
+            this.version = (int) INT.getAcquire(view, VERSION);
+            bounds.floor = value;
+            bounds.ceiling = value;
+            log.append(String.format("start: steal 0x%016x version %s%n", value, KvmStealTime.version(version)));
+        }
+
+        @Override
+        public void run() {
+            long before = value;
+            if (seed) {
+                // just below the next 32-bit boundary, by less than one step adds
+                long s = ((value >>> 32) + 1 << 32) - 1 - random.nextLong(preempt.toNanos() / 2);
+                if (Long.compareUnsigned(s, value) <= 0) {
+                    s += 1L << 32;                               // never below what readers saw
+                }
+                bounds.ceiling = s + maxIncrement;
+                INT.setRelease(view, VERSION, version + 1);      // a guest seqlock write: odd,
+                LONG.setRelease(view, STEAL, s);                 // one 64-bit store,
+                version += 2;
+                INT.setRelease(view, VERSION, version);          // even again
+                bounds.floor = s;
+                before = s;
+            } else {
+                bounds.ceiling = value + maxIncrement;
+            }
+            cpu.preempt(preempt);
+            cpu.run(run);
+            long now = (long) LONG.getAcquire(view, STEAL);
+            int v = (int) INT.getAcquire(view, VERSION);
+            if (v != version || now != before) {
+                hypervisorUpdates++;
+            }
+            if ((now >>> 32) != (before >>> 32)) {
+                crossings++;
+            }
+            if (steps++ < 16) {
+                log.append(String.format("step %d: steal 0x%016x -> 0x%016x, version %s -> %s%n", steps, before, now,
+                        KvmStealTime.version(version), KvmStealTime.version(v)));
+            }
+            value = now;
+            version = v;
+            bounds.floor = now;
+        }
+
+        String log() {
+            return log + String.format("... %,d steps, %,d with a hypervisor update, %,d crossing a 32-bit boundary; last: steal 0x%016x version %s%n",
+                    steps, hypervisorUpdates, crossings, value, KvmStealTime.version(version));
+        }
+    }
+
+    /** One reader thread: the guest's protocol, then the grading. Allocates only to describe a forbidden sample. */
+    static final class Reader implements Probe {
+        private final LiveMemory live;
+        private final Bounds bounds;
+        private final boolean[] forbidden;
+        private boolean seen;
+        private long lastSteal;
+        private int lastVersion;
+
+        Reader(GuestMemory memory, long gpa, Bounds bounds, List<Outcome> outcomes) {
+            this.live = new LiveMemory(memory, gpa, SIZE);
+            this.bounds = bounds;
+            this.forbidden = new boolean[outcomes.size()];
+            for (int i = 0; i < forbidden.length; i++) {
+                forbidden[i] = outcomes.get(i).grade() == Grade.FORBIDDEN;
+            }
+        }
+
+        @Override
+        public int sample(Witness witness) {
+            long floor = bounds.floor;
+            int retries = 0;
+            int v;
+            long s;
+            while (true) {
+                v = live.u32(VERSION);
+                s = live.u64(STEAL);
+                if ((v & 1) == 0 && v == live.u32(VERSION)) {
+                    break;
+                }
+                if (++retries >= MAX_RETRIES) {
+                    return GAVE_UP;
+                }
+            }
+            long ceiling = bounds.ceiling;
+
+            boolean below = Long.compareUnsigned(s, floor) < 0;
+            boolean above = Long.compareUnsigned(s, ceiling) > 0;
+            boolean backwards = seen && Long.compareUnsigned(s, lastSteal) < 0;
+            boolean sameVersion = seen && v == lastVersion && s != lastSteal;
+            boolean versionBack = seen && v - lastVersion < 0;
+
+            int outcome = -1;
+            // the forbidden family of this race first, so a sample is reported for what the rule forbids
+            if (forbidden[BELOW_FLOOR] || forbidden[ABOVE_CEILING]) {
+                outcome = below ? BELOW_FLOOR : above ? ABOVE_CEILING : backwards ? WENT_BACKWARDS
+                        : sameVersion ? SAME_VERSION : versionBack ? VERSION_BACKWARDS : -1;
+            } else {
+                outcome = sameVersion ? SAME_VERSION : versionBack ? VERSION_BACKWARDS : below ? BELOW_FLOOR
+                        : above ? ABOVE_CEILING : backwards ? WENT_BACKWARDS : -1;
+            }
+            if (outcome >= 0) {
+                if (forbidden[outcome]) {
+                    witness.saw(String.format("accepted steal 0x%016x at version %s (floor 0x%016x, ceiling 0x%016x; "
+                                    + "this reader's previous read: steal 0x%016x at version %s)",
+                            s, KvmStealTime.version(v), floor, ceiling, lastSteal, KvmStealTime.version(lastVersion)));
+                }
+                return outcome; // an anomaly is not taken as this reader's new reference
+            }
+            int result = retries > 0 ? AFTER_RETRY : seen && s == lastSteal ? UNCHANGED : ADVANCED;
+            seen = true;
+            lastSteal = s;
+            lastVersion = v;
+            return result;
+        }
+    }
+}

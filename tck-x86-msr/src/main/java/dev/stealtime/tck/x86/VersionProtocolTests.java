@@ -1,0 +1,173 @@
+package dev.stealtime.tck.x86;
+
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+
+import static dev.stealtime.tck.support.assertions.RaceAssert.assertThatRace;
+import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.STEAL;
+import static dev.stealtime.tck.x86.KvmStealTime.VERSION;
+import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.version;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Rule area "Version protocol": the sequence counter, and what a guest reader obtains while updates race with it. */
+public class VersionProtocolTests extends X86TckTest {
+
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-VERSION-EVEN")
+    public void X86_VERSION_EVEN_versionIsEvenAfterEveryCompletedUpdate() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(16);
+        StringBuilder seq = new StringBuilder();
+        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+        });
+        try {
+            Snapshot s = record(vm, cpu, gpa, "after registering");
+            seq.append(String.format("%-32s version %s%n", s.when(), KvmStealTime.version(version(s))));
+            assertThatRecord(s).hasEvenVersion();
+            for (Op op : mixedWorkload(5)) {
+                op.on(cpu);
+                s = record(vm, cpu, gpa, "after " + op.name());
+                seq.append(String.format("%-32s version %s%n", s.when(), KvmStealTime.version(version(s))));
+                assertThatRecord(s).hasEvenVersion();
+            }
+        } finally {
+            Evidence.text("versions seen after each completed update", seq.toString());
+        }
+    }
+
+    /**
+     * After every update the version is strictly larger and even, whenever the update changed
+     * steal; versions never go back. Then a short race: readers following the guest protocol must
+     * never see steal change under an unchanged version (an update not covered by an odd version).
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-VERSION-ADVANCES")
+    public void X86_VERSION_ADVANCES_everyUpdateAdvancesTheVersion() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(18);
+        Duration p = preemption(Duration.ofMillis(2));
+        StringBuilder seq = new StringBuilder("when                              version     steal\n");
+        step("configure: zero and register " + hex(gpa | ENABLE) + ", run", () -> {
+            zeroStructure(vm, gpa);
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+        });
+        try {
+            Snapshot previous = record(vm, cpu, gpa, "after registering and running");
+            seq.append(line(previous));
+            for (int i = 1; i <= 8; i++) {
+                preemptThenRun(cpu, p);
+                Snapshot now = record(vm, cpu, gpa, "after preempt + run #" + i);
+                seq.append(line(now));
+                assertThatRecord(now).hasVersionNotBelow(previous);
+                if (steal(now) != steal(previous)) {
+                    assertThatRecord(now).hasVersionAbove(previous).hasEvenVersion();
+                }
+                previous = now;
+            }
+        } finally {
+            Evidence.text("versions and steal after each update", seq.toString());
+        }
+        Duration budget = raceBudget();
+        VersionProtocolRace.Report report = step("race for " + budget.toMillis() + " ms: guest readers vs updates", () ->
+                VersionProtocolRace.run(VersionProtocolRace.Focus.VERSION_COVERS_UPDATES, cpu, vm.memory(), gpa, timing(),
+                        budget, raceReaders(), false));
+        Evidence.text("writer log", report.writerLog());
+        assertThatRace(report.result()).racedAtLeast(5, 1_000).hasNoForbiddenObservation();
+    }
+
+    /**
+     * The version race runs for a quarter of the configured race budget, between 100 ms and 500 ms:
+     * it can only catch an update not covered by an odd version when a reader happens to read inside
+     * it, which a longer race makes likelier but never certain.
+     */
+    private Duration raceBudget() {
+        long quarter = config().raceBudget().toMillis() / 4;
+        return Duration.ofMillis(Math.max(100, Math.min(500, quarter)));
+    }
+
+    private static String line(Snapshot s) {
+        return String.format("%-33s %-11s %,d%n", s.when(), KvmStealTime.version(version(s)), steal(s));
+    }
+
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    @TckRule("X86-VERSION-ODD-START")
+    public void X86_VERSION_ODD_START_anOddVersionLeftByTheGuestIsEvenAfterTheFirstUpdate() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        int[] oddStarts = {1, 7, 0x7FFF_FFFF, 0xFFFF_FFFF};
+        StringBuilder seq = new StringBuilder();
+        try {
+            for (int i = 0; i < oddStarts.length; i++) {
+                long gpa = GuestLayout.low(24 + i);
+                int start = oddStarts[i];
+                step("guest leaves version " + KvmStealTime.version(start) + " at " + hex(gpa) + ", registers it, runs", () -> {
+                    zeroStructure(vm, gpa);
+                    vm.memory().write(gpa + VERSION, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(start).array());
+                    enable(cpu, gpa);
+                    cpu.run(shortRun());
+                    Snapshot s = record(vm, cpu, gpa, "after the first update over version " + KvmStealTime.version(start));
+                    seq.append(String.format("odd start %-10s -> %s%n", KvmStealTime.version(start), KvmStealTime.version(version(s))));
+                    assertThatRecord(s).hasEvenVersion();
+                });
+            }
+        } finally {
+            Evidence.text("odd starting versions and what the guest saw", seq.toString());
+        }
+    }
+
+    /**
+     * Guest readers following the version protocol race real updates; every protocol-accepted steal
+     * value must be one the hypervisor could have written (see {@link VersionProtocolRace}). Steal is
+     * seeded just below a 32-bit boundary, and every update carries it across one.
+     */
+    @Test(groups = Level.REQUIRED_GROUP)
+    @TckRule("X86-TORN-READ")
+    public void X86_TORN_READ_guestReadersNeverObtainATornSteal() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        long gpa = GuestLayout.low(0);
+        long seed = 0xFFFF_FFFFL - 1_000_000L;
+        Snapshot baseline = step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run", () -> {
+            zeroStructure(vm, gpa);
+            vm.memory().write(gpa + STEAL, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(seed).array());
+            enable(cpu, gpa);
+            cpu.run(shortRun());
+            return record(vm, cpu, gpa, "after registering and running");
+        });
+        boolean accumulates = Long.compareUnsigned(steal(baseline), seed) >= 0;
+        Evidence.text("seeding", String.format("seeded steal %s; after the first update %s: the provider %s%n", hex(seed),
+                hex(steal(baseline)), accumulates ? "accumulates in guest memory (the race re-seeds below a 32-bit boundary before each step when timing is measured)"
+                        : "does not keep the guest's value (no re-seeding)"));
+        Duration budget = config().raceBudget();
+        VersionProtocolRace.Report report = step("race for " + budget.toMillis() + " ms: " + raceReaders() + " guest reader(s) vs updates", () ->
+                VersionProtocolRace.run(VersionProtocolRace.Focus.TORN_VALUES, cpu, vm.memory(), gpa, timing(), budget,
+                        raceReaders(), accumulates));
+        Evidence.text("writer log", report.writerLog());
+        step("observe: no torn value, and the race really raced", () -> {
+            assertThatRace(report.result()).racedAtLeast(10, 10_000).hasNoForbiddenObservation();
+            assertThat(report.hypervisorUpdates()).as("writer steps in which the hypervisor updated the structure "
+                    + "(a race without updates proves nothing):%n%s", report.writerLog()).isGreaterThanOrEqualTo(10);
+            assertThat(report.consistentReads()).as("protocol-accepted reads (the readers must obtain values to judge):%n%s",
+                    report.result().histogram()).isGreaterThanOrEqualTo(1_000);
+        });
+    }
+}
