@@ -6,6 +6,7 @@ import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Snapshot;
 
 import java.time.Duration;
+import java.util.Arrays;
 
 import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
 
@@ -131,7 +132,7 @@ public final class PvTimeVcpu {
     /** Fill the 64 bytes at {@code gpa} with {@code junk} (the guest's memory before the structure is used). */
     public void fill(long gpa, byte junk) {
         byte[] b = new byte[PvTime.SIZE];
-        java.util.Arrays.fill(b, junk);
+        Arrays.fill(b, junk);
         memory.write(gpa, b);
     }
 
