@@ -46,7 +46,8 @@ public class StealAccountingTests extends X86TckTest {
     /**
      * Steal never decreases over a mixed workload. With an exact provider preemptions of 3 s
      * (virtual, less than 2^32 ns each) carry it across 32-bit boundaries; with a measured one the
-     * guest seeds it just below 2^32 when the provider accumulates in guest memory.
+     * guest seeds it four preemptions below 2^32 (when the provider accumulates in guest memory)
+     * and the workload carries it across.
      */
     @Test(groups = Level.REQUIRED_GROUP)
     @TckRule("X86-STEAL-MONOTONIC")
@@ -60,7 +61,8 @@ public class StealAccountingTests extends X86TckTest {
         Duration p = preemption(Duration.ofMillis(2));
         try {
             if (!timing().exact()) {
-                long seed = 0xFFFF_FFFFL - p.toNanos() / 2;
+                // four preemptions below 2^32: the check below stays under it, the workload then crosses it
+                long seed = (1L << 32) - 4 * p.toNanos();
                 if (Long.compareUnsigned(seed, steal(previous)) > 0) {
                     guestStoresSteal(vm, gpa, seed);
                     preemptThenRun(cpu, p);
@@ -81,7 +83,9 @@ public class StealAccountingTests extends X86TckTest {
             if (timing().exact()) {
                 ops.add(new Op("preempt 3 s (virtual) + run, third", c -> preemptThenRun(c, big)));
             }
-            ops.add(new Op("preempt + run", c -> preemptThenRun(c, p)));
+            for (int i = 1; i <= 4; i++) {
+                ops.add(new Op("preempt " + ms(p) + " + run #" + i, c -> preemptThenRun(c, p)));
+            }
             for (Op op : ops) {
                 op.on(cpu);
                 Snapshot now = record(vm, cpu, gpa, "after " + op.name());
