@@ -150,7 +150,7 @@ public class AlignmentTests extends X86TckTest {
         });
         step("observe: only the registered 64 bytes changed", () -> {
             assertThatRecord(record(vm, cpu, registered, "after preempt/run/idle"))
-                    .wasWrittenSince(start, "the registered structure must be updated, or stray writes could not show");
+                    .wasUpdatedSince(start, "the registered structure must be updated, or stray writes could not show");
             assertThat(guard.violations()).as("bytes outside the registered structure at %s", hex(registered)).isEmpty();
         });
 

@@ -56,7 +56,7 @@ public class RegistrationTests extends X86TckTest {
         step("run: preempt then run", () -> preemptThenRun(cpu, preemption(Duration.ofMillis(3))));
         step("observe: the structure was filled", () ->
                 assertThatRecord(record(vm, cpu, gpa, "after registering and running"))
-                        .wasWrittenSince(zeroed, "registering " + hex(gpa | ENABLE) + " through " + path + " then running must fill the structure"));
+                        .wasUpdatedSince(zeroed, "registering " + hex(gpa | ENABLE) + " through " + path + " then running must fill the structure"));
     }
 
     @Test(groups = Level.REQUIRED_GROUP)
@@ -155,7 +155,7 @@ public class RegistrationTests extends X86TckTest {
             enable(cpu, registered);
             preemptThenRun(cpu, p);
             assertThatRecord(record(vm, cpu, registered, "after re-enabling and running"))
-                    .wasWrittenSince(disabled, "re-enabling must resume the updates");
+                    .wasUpdatedSince(disabled, "re-enabling must resume the updates");
         });
     }
 
@@ -200,7 +200,7 @@ public class RegistrationTests extends X86TckTest {
             enable(cpu, good);
             preemptThenRun(cpu, p);
             assertThatRecord(record(vm, cpu, good, "after registering it and running"))
-                    .wasWrittenSince(zeroed, "after an out-of-RAM registration the VM must keep working");
+                    .wasUpdatedSince(zeroed, "after an out-of-RAM registration the VM must keep working");
         });
     }
 

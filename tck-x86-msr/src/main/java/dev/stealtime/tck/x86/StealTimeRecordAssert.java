@@ -124,7 +124,10 @@ public final class StealTimeRecordAssert extends SnapshotAssert<StealTimeRecordA
         return this;
     }
 
-    /** Some byte of the structure differs from {@code earlier}: the hypervisor wrote it. */
+    /**
+     * Some byte of the structure differs from {@code earlier}: the hypervisor wrote it. (Weaker than
+     * {@link #wasUpdatedSince}: a {@code preempted} byte set at preemption counts as a write.)
+     */
     public StealTimeRecordAssert wasWrittenSince(Snapshot earlier, String why) {
         isNotNull();
         comparedTo(earlier);
@@ -134,7 +137,7 @@ public final class StealTimeRecordAssert extends SnapshotAssert<StealTimeRecordA
         return this;
     }
 
-    /** The steal or the version changed since {@code earlier}: an update happened. */
+    /** The steal or the version changed since {@code earlier}: an update happened (not just {@code preempted}). */
     public StealTimeRecordAssert wasUpdatedSince(Snapshot earlier, String why) {
         isNotNull();
         comparedTo(earlier);

@@ -120,6 +120,16 @@ public final class X86FaultyVariants {
                 }), "X86-ALIGN-REJECT")
                 .mayAlsoFail("X86-ALIGN-NO-STRAY-WRITE"));
 
+        v.add(FaultyVariant.of("host-set-masks-reserved-bits", "the VMM path (KVM_SET_MSRS) clears bits 5:1 and accepts the value instead of rejecting it",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public boolean hostSetMsr(int index, long value) {
+                        return super.hostSetMsr(index, value & ~StealTimeMsr.RESERVED_BITS);
+                    }
+                }), "X86-ALIGN-REJECT")
+                // the host-path misaligned attempts are then silently masked to the aligned address
+                .mayAlsoFail("X86-ALIGN-NO-STRAY-WRITE"));
+
         // ---- registration ---------------------------------------------------------------------
         v.add(FaultyVariant.of("ignores-structure-at-end-of-ram", "off by one: a structure in the last 64 bytes of a RAM region is never written",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
@@ -149,6 +159,35 @@ public final class X86FaultyVariants {
                         return msrValue != 0;
                     }
                 }), "X86-DISABLE"));
+        v.add(FaultyVariant.of("re-enable-ignored", "once a registration was disabled, enabling it again never resumes the updates",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private boolean wasEnabled;
+                    private boolean disabledSince;
+
+                    @Override
+                    public void update(long runDelayNanos) {
+                        if (!enabled()) {
+                            disabledSince |= wasEnabled;
+                            return;
+                        }
+                        wasEnabled = true;
+                        if (!disabledSince) {
+                            super.update(runDelayNanos);
+                        }
+                    }
+                }), "X86-DISABLE"));
+        v.add(FaultyVariant.of("outside-ram-wedges-updates", "after an address outside RAM was enabled, no structure is ever written again",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private boolean wedged;
+
+                    @Override
+                    public void update(long runDelayNanos) {
+                        wedged |= enabled() && !inGuestRam(structureAddress());
+                        if (!wedged) {
+                            super.update(runDelayNanos);
+                        }
+                    }
+                }), "X86-OUTSIDE-RAM"));
         v.add(FaultyVariant.of("out-of-ram-wraps-into-ram", "an address outside RAM wraps modulo 1 MiB and is written there",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -201,6 +240,22 @@ public final class X86FaultyVariants {
                 // as a little-endian guest reads it, the version neither stays monotonic (it goes back
                 // after 128 updates) nor turns odd during an update
                 .mayAlsoFail("X86-VERSION-ODD-START", "X86-VERSION-ADVANCES"));
+        v.add(FaultyVariant.of("big-endian-steal", "steal is kept big-endian in guest memory (read and written so)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected long readSteal(long gpa) {
+                        return Long.reverseBytes(super.readSteal(gpa));
+                    }
+
+                    @Override
+                    protected void writeSteal(long gpa, long steal) {
+                        super.writeSteal(gpa, Long.reverseBytes(steal));
+                    }
+                }), "X86-LITTLE-ENDIAN")
+                // every test that reads steal as the little-endian u64 it is sees nonsense: wrong
+                // amounts, values that jump backwards, a guest value not continued from
+                .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-STEAL-NANOSECONDS", "X86-STEAL-MONOTONIC",
+                        "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU"));
         v.add(FaultyVariant.of("preempted-never-cleared", "preempted stays 1 once the vCPU was preempted, also while the guest runs",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -253,25 +308,12 @@ public final class X86FaultyVariants {
                 }), "X86-VERSION-ODD-START"));
         // as above: the hypervisor thread is preempted between the two halves, so the race sees it even
         // when reader and writer share one CPU (with the halves back to back it is caught too, less surely)
-        v.add(FaultyVariant.of("steal-halves-outside-protocol", "steal is stored as two 32-bit halves after the version is already even again; preempted between the halves",
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    @Override
-                    public void update(long runDelayNanos) {
-                        if (!enabled() || !inGuestRam(structureAddress())) {
-                            return;
-                        }
-                        long gpa = structureAddress();
-                        clearPreempted(gpa);
-                        int version = beginUpdate(gpa, readVersion(gpa));
-                        long steal = readSteal(gpa) + stealDelta(runDelayNanos - lastSteal);
-                        lastSteal = runDelayNanos;
-                        endUpdate(gpa, version);                 // even again...
-                        ram.putInt(gpa + STEAL, (int) steal);    // ...then the low half
-                        preemptedHere();
-                        ram.putInt(gpa + STEAL + 4, (int) (steal >>> 32));  // and the high half
-                    }
-                }), "X86-TORN-READ")
+        v.add(FaultyVariant.of("steal-halves-outside-protocol", "steal is stored as two 32-bit halves, low then high, after the version is already even again; preempted between the halves",
+                stealHalvesAfterTheVersion(false), "X86-TORN-READ")
                 // the steal store is not covered by an odd version: readers see it change under an even one
+                .mayAlsoFail("X86-VERSION-ADVANCES"));
+        v.add(FaultyVariant.of("steal-halves-high-first", "as steal-halves-outside-protocol, the high half first",
+                stealHalvesAfterTheVersion(true), "X86-TORN-READ")
                 .mayAlsoFail("X86-VERSION-ADVANCES"));
 
         // ---- steal accounting -----------------------------------------------------------------
@@ -299,6 +341,16 @@ public final class X86FaultyVariants {
                 }), "X86-STEAL-NANOSECONDS")
                 // a thousand times too little is also below the induced delay
                 .mayAlsoFail("X86-STEAL-ACCOUNTS"));
+        v.add(FaultyVariant.of("reports-picoseconds", "steal is reported in picoseconds (a thousand times too much)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected long stealDelta(long runDelayDeltaNanos) {
+                        return runDelayDeltaNanos * 1000;
+                    }
+                }), "X86-STEAL-NANOSECONDS")
+                // a thousand times too much is above the host's measure, above the race's ceiling, and
+                // unrelated to the value the guest stored
+                .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-TORN-READ", "X86-ACCUMULATES-IN-MEMORY"));
         v.add(FaultyVariant.of("steal-wraps-at-32-bits", "steal is accumulated in 32 bits: it wraps to a small value after 4.29 s",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -322,7 +374,32 @@ public final class X86FaultyVariants {
         // ---- per-vCPU isolation ---------------------------------------------------------------
         v.add(FaultyVariant.of("one-structure-per-vm", "every vCPU's updates go to the structure the first registering vCPU set",
                 sharedStructure(), "X86-PER-VCPU"));
+        v.add(FaultyVariant.of("msr-per-vm", "the MSR is kept per VM, not per vCPU: all vCPUs share one value and one accumulator",
+                sharedMsr(), "X86-PER-VCPU"));
         return v;
+    }
+
+    /** The update completes the version protocol first, then stores steal as two 32-bit halves. */
+    private static ReferenceParts stealHalvesAfterTheVersion(boolean highFirst) {
+        return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+            @Override
+            public void update(long runDelayNanos) {
+                if (!enabled() || !inGuestRam(structureAddress())) {
+                    return;
+                }
+                long gpa = structureAddress();
+                clearPreempted(gpa);
+                int version = beginUpdate(gpa, readVersion(gpa));
+                long steal = readSteal(gpa) + stealDelta(runDelayNanos - lastSteal);
+                lastSteal = runDelayNanos;
+                endUpdate(gpa, version);                                 // even again...
+                int first = highFirst ? STEAL + 4 : STEAL;
+                int second = highFirst ? STEAL : STEAL + 4;
+                ram.putInt(gpa + first, (int) (highFirst ? steal >>> 32 : steal));    // ...then one half
+                preemptedHere();
+                ram.putInt(gpa + second, (int) (highFirst ? steal : steal >>> 32));   // and the other
+            }
+        });
     }
 
     /** The hypervisor thread loses the CPU here for a moment: it yields, then is busy for 2 µs. */
@@ -332,6 +409,16 @@ public final class X86FaultyVariants {
         while (System.nanoTime() < until) {
             Thread.onSpinWait();
         }
+    }
+
+    /** One MSR object per VM (same guest RAM), handed to every vCPU. */
+    private static ReferenceParts sharedMsr() {
+        Map<GuestRam, StealTimeMsr> vms = new IdentityHashMap<>();
+        return msr((ram, offered) -> {
+            synchronized (vms) {
+                return vms.computeIfAbsent(ram, r -> new StealTimeMsr(r, offered));
+            }
+        });
     }
 
     /** All MSRs of a VM (same guest RAM) write to the address of the first one that was enabled. */
