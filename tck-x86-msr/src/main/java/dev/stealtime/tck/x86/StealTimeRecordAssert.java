@@ -124,19 +124,6 @@ public final class StealTimeRecordAssert extends SnapshotAssert<StealTimeRecordA
         return this;
     }
 
-    /**
-     * Some byte of the structure differs from {@code earlier}: the hypervisor wrote it. (Weaker than
-     * {@link #wasUpdatedSince}: a {@code preempted} byte set at preemption counts as a write.)
-     */
-    public StealTimeRecordAssert wasWrittenSince(Snapshot earlier, String why) {
-        isNotNull();
-        comparedTo(earlier);
-        if (java.util.Arrays.equals(actual.bytes(), earlier.bytes())) {
-            failWithDump("the structure was not written (it is exactly as %s): %s", earlier.when(), why);
-        }
-        return this;
-    }
-
     /** The steal or the version changed since {@code earlier}: an update happened (not just {@code preempted}). */
     public StealTimeRecordAssert wasUpdatedSince(Snapshot earlier, String why) {
         isNotNull();

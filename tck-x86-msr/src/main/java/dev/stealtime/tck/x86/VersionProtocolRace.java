@@ -258,8 +258,8 @@ public final class VersionProtocolRace {
             if (outcome >= 0) {
                 if (forbidden[outcome]) {
                     witness.saw(String.format("accepted steal 0x%016x at version %s (floor 0x%016x, ceiling 0x%016x; "
-                                    + "this reader's previous read: steal 0x%016x at version %s)",
-                            s, KvmStealTime.version(v), floor, ceiling, lastSteal, KvmStealTime.version(lastVersion)));
+                                    + "this reader's previous accepted read: %s)", s, KvmStealTime.version(v), floor, ceiling,
+                            seen ? String.format("steal 0x%016x at version %s", lastSteal, KvmStealTime.version(lastVersion)) : "none"));
                 }
                 return outcome; // an anomaly is not taken as this reader's new reference
             }

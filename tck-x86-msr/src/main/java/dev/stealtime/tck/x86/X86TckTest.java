@@ -7,7 +7,6 @@ import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuestLayout;
-import dev.stealtime.tck.support.NotApplicableException;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.TckTest;
 
@@ -205,10 +204,5 @@ public abstract class X86TckTest extends TckTest {
 
     protected static <T> T step(String name, java.util.function.Supplier<T> body) {
         return Evidence.step(name, body);
-    }
-
-    /** NOT APPLICABLE with a reason (for data-driven cases the provider cannot do). */
-    protected static void notApplicable(String reason) {
-        throw new NotApplicableException(reason);
     }
 }
