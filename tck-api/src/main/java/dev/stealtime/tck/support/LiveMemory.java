@@ -8,9 +8,11 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * A guest's-eye reader of a live view: naturally aligned little-endian loads with acquire
+ * A guest's-eye window on a live view: naturally aligned little-endian loads with acquire
  * ordering, as a guest's {@code READ_ONCE} + {@code rmb()} would do. Loads of 8 bytes are single
- * loads (a torn value can only come from the writer).
+ * loads (a torn value can only come from the writer). It also has the one store a race needs:
+ * seeding an accumulator while readers sample the same bytes ({@link GuestMemory#write} copies
+ * bytes and may itself tear).
  */
 public final class LiveMemory {
 
@@ -40,6 +42,14 @@ public final class LiveMemory {
     /** One 32-bit little-endian load with acquire semantics. */
     public int u32(int offset) {
         return (int) INT.getAcquire(view, offset);
+    }
+
+    /**
+     * One single-copy-atomic 64-bit little-endian store with release semantics ({@code offset} 8-byte
+     * aligned). Only call it while the vCPU is not running, so it never overlaps the hypervisor's updates.
+     */
+    public void storeU64(int offset, long value) {
+        LONG.setRelease(view, offset, value);
     }
 
     /** A snapshot copy of {@code length} bytes from {@code offset}. */

@@ -3,7 +3,6 @@ package dev.stealtime.tck.arm64;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.LiveMemory;
-import dev.stealtime.tck.support.LiveStore;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.race.RaceResult;
 import org.testng.annotations.DataProvider;
@@ -39,8 +38,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         PvTimeVcpu vcpu = vm.vcpu(0);
         vcpu.enable(low(0));
         vcpu.settle();
-        StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), low(0), SIZE),
-                new LiveStore(vm.memory(), low(0), SIZE), exact(), tolerance(), millis(0.2));
+        StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), low(0), SIZE), exact(), tolerance(), millis(0.2));
         Evidence.step("seed stolen_time just below a 32-bit boundary", race::prepare);
         int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
         Duration budget = config().raceBudget();

@@ -2,7 +2,6 @@ package dev.stealtime.tck.arm64;
 
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.LiveMemory;
-import dev.stealtime.tck.support.LiveStore;
 import dev.stealtime.tck.support.race.Outcome;
 import dev.stealtime.tck.support.race.Probe;
 import dev.stealtime.tck.support.race.Race;
@@ -59,7 +58,6 @@ final class StolenTimeRace {
 
     private final PvTimeVcpu vcpu;
     private final LiveMemory live;
-    private final LiveStore store;
     private final boolean exact;
     private final long tolerance;
     private final Duration step;
@@ -73,10 +71,9 @@ final class StolenTimeRace {
     private long writerUpdates;
     private String seedReport = "";
 
-    StolenTimeRace(PvTimeVcpu vcpu, LiveMemory live, LiveStore store, boolean exact, long toleranceNanos, Duration measuredStep) {
+    StolenTimeRace(PvTimeVcpu vcpu, LiveMemory live, boolean exact, long toleranceNanos, Duration measuredStep) {
         this.vcpu = vcpu;
         this.live = live;
-        this.store = store;
         this.exact = exact;
         this.tolerance = toleranceNanos;
         this.step = exact ? Duration.ofNanos(EXACT_STEP) : measuredStep;
@@ -101,7 +98,7 @@ final class StolenTimeRace {
      */
     void prepare() {
         long seed = seedAbove(7 * WORD, Math.max(1, step.toNanos() / 2));
-        store.u64(PvTime.STOLEN_TIME, seed);
+        live.storeU64(PvTime.STOLEN_TIME, seed);
         vcpu.preempt(step);
         hostBeforeLastRun = vcpu.hostSteal();
         wallBeforeLastRun = System.nanoTime();
@@ -122,7 +119,7 @@ final class StolenTimeRace {
         if (seeded) {
             long seed = seedAbove(current, Math.max(1, lastDelta / 2));
             bounds = new Bounds(current, seed, wallBeforeLastRun);      // the seed may appear from now on
-            store.u64(PvTime.STOLEN_TIME, seed);
+            live.storeU64(PvTime.STOLEN_TIME, seed);
             current = seed;
             bounds = new Bounds(current, current + tolerance, wallBeforeLastRun);
         }

@@ -9,7 +9,6 @@ import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuardBytes;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
-import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
 
 import java.time.Duration;
@@ -25,17 +24,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /** Rule area "Alignment": reserved bits 5:1 are rejected, and updates land only on the registered 64 bytes. */
 public class AlignmentTests extends X86TckTest {
-
-    @DataProvider
-    public Object[][] placesAndPaths() {
-        List<Object[]> cases = new ArrayList<>();
-        for (Place place : Place.values()) {
-            for (Path path : Path.values()) {
-                cases.add(new Object[]{place, path});
-            }
-        }
-        return cases.toArray(Object[][]::new);
-    }
 
     /**
      * All 32 patterns of bits 5:1 with the enable bit on and off, written to an address in low RAM,

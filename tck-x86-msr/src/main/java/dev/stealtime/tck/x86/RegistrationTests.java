@@ -28,17 +28,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Rule area "Registration": enabling, staying registered, disabling, and addresses outside RAM. */
 public class RegistrationTests extends X86TckTest {
 
-    @DataProvider
-    public Object[][] placesAndPaths() {
-        List<Object[]> cases = new ArrayList<>();
-        for (Place place : Place.values()) {
-            for (Path path : Path.values()) {
-                cases.add(new Object[]{place, path});
-            }
-        }
-        return cases.toArray(Object[][]::new);
-    }
-
     @Test(groups = Level.REQUIRED_GROUP, dataProvider = "placesAndPaths")
     @TckRule("X86-ENABLE")
     public void X86_ENABLE_writingGpaOr1FillsTheStructureOnceTheVcpuHasRun(Place place, Path path) {

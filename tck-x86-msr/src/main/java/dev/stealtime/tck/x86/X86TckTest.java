@@ -10,6 +10,8 @@ import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.TckTest;
 
+import org.testng.annotations.DataProvider;
+
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +36,18 @@ public abstract class X86TckTest extends TckTest {
     @Override
     protected final Architecture architecture() {
         return Architecture.X86_64;
+    }
+
+    /** Every {@link Place} × every {@link Path}: where a value is written, and by whom. */
+    @DataProvider
+    public Object[][] placesAndPaths() {
+        List<Object[]> cases = new ArrayList<>();
+        for (Place place : Place.values()) {
+            for (Path path : Path.values()) {
+                cases.add(new Object[]{place, path});
+            }
+        }
+        return cases.toArray(Object[][]::new);
     }
 
     // ---- VMs, vCPUs, structures ---------------------------------------------------------------
@@ -160,6 +174,21 @@ public abstract class X86TckTest extends TckTest {
     }
 
     /** The vCPU is kept off its CPU for {@code d}, then runs briefly: the update shows the steal. */
+    /**
+     * A baseline for a steal delta: the host's measure read first, then one guest entry (an
+     * update), then the structure recorded. Reading the host first matters on real schedulers: run
+     * delay the vCPU thread accrues after that entry lands in the next steal update, so the host's
+     * measure must cover it too.
+     */
+    protected record Baseline(long hostNanos, Snapshot record) {
+    }
+
+    protected Baseline baseline(Vm vm, X86Vcpu cpu, long gpa, String when) {
+        long host = cpu.hostStealMeasureNanos();
+        cpu.run(shortRun());
+        return new Baseline(host, record(vm, cpu, gpa, when));
+    }
+
     protected void preemptThenRun(X86Vcpu cpu, Duration d) {
         cpu.preempt(d);
         cpu.run(shortRun());
