@@ -34,10 +34,7 @@ public class AlignmentTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "placesAndPaths")
     @TckRule("X86-ALIGN-REJECT")
     public void X86_ALIGN_REJECT_everyReservedBitPatternFaults(Place place, Path path) {
-        Evidence.parameter("address", place);
-        Evidence.parameter("path", path);
-        require(place);
-        require(path);
+        requireCase(place, path);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
         long previous = GuestLayout.low(1);

@@ -31,10 +31,7 @@ public class RegistrationTests extends X86TckTest {
     @Test(groups = Level.REQUIRED_GROUP, dataProvider = "placesAndPaths")
     @TckRule("X86-ENABLE")
     public void X86_ENABLE_writingGpaOr1FillsTheStructureOnceTheVcpuHasRun(Place place, Path path) {
-        Evidence.parameter("address", place);
-        Evidence.parameter("path", path);
-        require(place);
-        require(path);
+        requireCase(place, path);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
         long gpa = place.gpa;

@@ -38,6 +38,14 @@ public abstract class X86TckTest extends TckTest {
         return Architecture.X86_64;
     }
 
+    /** One case of {@link #placesAndPaths()}: named in the report, NOT APPLICABLE without its capabilities. */
+    protected void requireCase(Place place, Path path) {
+        Evidence.parameter("address", place);
+        Evidence.parameter("path", path);
+        require(place);
+        require(path);
+    }
+
     /** Every {@link Place} × every {@link Path}: where a value is written, and by whom. */
     @DataProvider
     public Object[][] placesAndPaths() {
