@@ -111,13 +111,10 @@ public class StealAccountingTests extends X86TckTest {
         StringBuilder table = new StringBuilder(String.format("%-8s %14s %14s %14s%n", "round", "induced ns", "host ns", "steal ns"));
         try {
             for (int i = 1; i <= 3; i++) {
-                Baseline base = baseline(vm, cpu, gpa, "before preempt #" + i);
-                preemptThenRun(cpu, d);
-                long hostDelta = cpu.hostStealMeasureNanos() - base.hostNanos();
-                Snapshot now = record(vm, cpu, gpa, "after preempt " + ms(d) + " + run #" + i);
-                table.append(String.format("%-8d %,14d %,14d %,14d%n", i, d.toNanos(), hostDelta, steal(now) - steal(base.record())));
-                assertThatRecord(now).hasStealDeltaBetween(base.record(), d.toNanos() - tol, hostDelta + tol,
-                        String.format("at least the induced %s, at most the host's measure %,d ns, tolerance %,d ns", ms(d), hostDelta, tol));
+                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run #" + i, () -> preemptThenRun(cpu, d));
+                table.append(String.format("%-8d %,14d %,14d %,14d%n", i, d.toNanos(), m.hostNanos(), steal(m.after()) - steal(m.before())));
+                assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), d.toNanos() - tol, m.hostNanos() + tol,
+                        String.format("at least the induced %s, at most the host's measure %,d ns, tolerance %,d ns", ms(d), m.hostNanos(), tol));
             }
         } finally {
             Evidence.text("induced, measured and reported steal", table.toString());
@@ -137,13 +134,9 @@ public class StealAccountingTests extends X86TckTest {
         try {
             for (Duration induced : new Duration[]{Duration.ofMillis(3), Duration.ofMillis(7)}) {
                 Duration d = preemption(induced);
-                Baseline base = baseline(vm, cpu, gpa, "before preempt " + ms(d));
-                preemptThenRun(cpu, d);
-                long hostDelta = cpu.hostStealMeasureNanos() - base.hostNanos();
-                Snapshot now = record(vm, cpu, gpa, "after preempt " + ms(d) + " + run");
-                long delta = steal(now) - steal(base.record());
-                table.append(String.format("%-10s %,14d %,14d%n", ms(d), hostDelta, delta));
-                assertThatRecord(now).hasStealDeltaBetween(base.record(), d.toNanos() - tol, 10 * (hostDelta + tol),
+                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run", () -> preemptThenRun(cpu, d));
+                table.append(String.format("%-10s %,14d %,14d%n", ms(d), m.hostNanos(), steal(m.after()) - steal(m.before())));
+                assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), d.toNanos() - tol, 10 * (m.hostNanos() + tol),
                         String.format("a %s preemption is %,d ns: the delta must be of that order (%,d would be microseconds, %,d milliseconds)",
                                 ms(d), d.toNanos(), d.toNanos() / 1000, d.toMillis()));
             }
@@ -165,15 +158,12 @@ public class StealAccountingTests extends X86TckTest {
         for (int i = 1; i <= 2; i++) {
             int round = i;
             step("idle " + ms(d) + " #" + round, () -> {
-                Baseline base = baseline(vm, cpu, gpa, "before idle #" + round);
-                cpu.idle(d);
-                Snapshot now = record(vm, cpu, gpa, "after idle " + ms(d) + " #" + round);
+                Measured m = measure(vm, cpu, gpa, "idle " + ms(d) + " #" + round, () -> cpu.idle(d));
                 // any steal reported must be run delay the host really measured (e.g. waiting for the
                 // CPU after the wake-up), never the halted time itself
-                long hostDelta = cpu.hostStealMeasureNanos() - base.hostNanos();
-                assertThatRecord(now).hasStealDeltaBetween(base.record(), Long.MIN_VALUE, hostDelta + tol,
+                assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), Long.MIN_VALUE, m.hostNanos() + tol,
                         String.format("halted %s is not steal, even though the host CPU was contended meanwhile "
-                                + "(host measured %,d ns of run delay, tolerance %,d ns)", ms(d), hostDelta, tol));
+                                + "(host measured %,d ns of run delay, tolerance %,d ns)", ms(d), m.hostNanos(), tol));
             });
         }
     }

@@ -181,22 +181,30 @@ public abstract class X86TckTest extends TckTest {
         return d.toNanos() % 1_000_000 == 0 ? d.toMillis() + " ms" : String.format("%.3f ms", d.toNanos() / 1e6);
     }
 
-    /** The vCPU is kept off its CPU for {@code d}, then runs briefly: the update shows the steal. */
     /**
-     * A baseline for a steal delta: the host's measure read first, then one guest entry (an
-     * update), then the structure recorded. Reading the host first matters on real schedulers: run
-     * delay the vCPU thread accrues after that entry lands in the next steal update, so the host's
-     * measure must cover it too.
+     * A workload measured for a steal delta: {@code before} is the structure after a baseline guest
+     * entry, {@code after} the structure once the workload is done, {@code hostNanos} the host's
+     * measure over both.
      */
-    protected record Baseline(long hostNanos, Snapshot record) {
+    protected record Measured(Snapshot before, Snapshot after, long hostNanos) {
     }
 
-    protected Baseline baseline(Vm vm, X86Vcpu cpu, long gpa, String when) {
+    /**
+     * Measures {@code workload}: the host's measure is read first, then one guest entry (an update)
+     * sets the baseline, then the workload runs. Reading the host first matters on real
+     * schedulers: run delay the vCPU thread accrues after that entry lands in the next steal
+     * update, so the host's measure must cover it too.
+     */
+    protected Measured measure(Vm vm, X86Vcpu cpu, long gpa, String workload, Runnable body) {
         long host = cpu.hostStealMeasureNanos();
         cpu.run(shortRun());
-        return new Baseline(host, record(vm, cpu, gpa, when));
+        Snapshot before = record(vm, cpu, gpa, "before " + workload);
+        body.run();
+        long hostDelta = cpu.hostStealMeasureNanos() - host;
+        return new Measured(before, record(vm, cpu, gpa, "after " + workload), hostDelta);
     }
 
+    /** The vCPU is kept off its CPU for {@code d}, then runs briefly: the update shows the steal. */
     protected void preemptThenRun(X86Vcpu cpu, Duration d) {
         cpu.preempt(d);
         cpu.run(shortRun());
