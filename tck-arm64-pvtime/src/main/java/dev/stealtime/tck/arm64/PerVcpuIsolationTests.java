@@ -58,7 +58,9 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
             assertThatStolenTime(after).comparedTo(before[i]).stolenTimeGrewAtMost(ownHost + tolerance(),
                     "only vCPU " + i + "'s own involuntary wait (" + ownHost + " ns) may show, not vCPU 1's");
             if (exact()) {
-                assertThatStolenTime(after).isUnchangedFrom(before[i]);
+                // the 16 meaningful bytes; what a hypervisor writes in bytes 16..63 of its own
+                // structure is ARM-RESERVED-UNTOUCHED (advisory)
+                assertThatStolenTime(after).bytesUnchangedOutside(PvTime.STOLEN_TIME + 8, PvTime.SIZE, before[i]);
             }
         }
     }

@@ -63,10 +63,14 @@ public final class PvTimeVcpu {
     }
 
     /**
-     * The VMM gives this vCPU its structure at {@code ipa}; the set must succeed. Later snapshots
-     * read the structure there (where the VMM put it, whatever PV_TIME_ST answers).
+     * The VMM gives this vCPU its structure at {@code ipa}: it zeroes the 64 bytes (as a VMM hands
+     * the guest fresh memory for the reserved region), then sets the IPA, which must succeed. No
+     * required rule relies on the hypervisor zeroing them (that Linux's PV_TIME_ST does is
+     * ARM-ST-REINITIALISES, linux-abi). Later snapshots read the structure there (where the VMM put
+     * it, whatever PV_TIME_ST answers).
      */
     public PvTimeVcpu configure(long ipa) {
+        memory.write(ipa, new byte[PvTime.SIZE]);
         assertThatAttr(set(ipa)).as("setting up vCPU %d", index()).succeeded();
         this.ipa = ipa;
         return this;
@@ -129,11 +133,12 @@ public final class PvTimeVcpu {
         }
     }
 
-    /** Fill the 64 bytes at {@code gpa} with {@code junk} (the guest's memory before the structure is used). */
-    public void fill(long gpa, byte junk) {
-        byte[] b = new byte[PvTime.SIZE];
+    /** Fill bytes {@code [from, to)} of the structure with {@code junk} (a VMM write: the guest does not write there). */
+    public void fill(int from, int to, byte junk) {
+        requireConfigured();
+        byte[] b = new byte[to - from];
         Arrays.fill(b, junk);
-        memory.write(gpa, b);
+        memory.write(ipa + from, b);
     }
 
     // ---- the workload ----

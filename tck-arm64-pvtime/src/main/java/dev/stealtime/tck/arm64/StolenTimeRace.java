@@ -16,7 +16,9 @@ import java.util.List;
  * counter, so a guest reads stolen_time with one 64-bit load and must get a value the hypervisor
  * could have written. The writer (this thread, driving the vCPU) publishes, before each update:
  * a <b>floor</b> (the value in memory before the update: nothing written later is lower) and a
- * <b>ceiling</b> (the floor plus what the host measured since the last update, plus tolerance; for
+ * <b>ceiling</b> (the floor plus what the host measured since the last update, plus tolerance, and
+ * while the vCPU is preempted at least the preemption asked for, since a hypervisor may also update
+ * then; for
  * measured providers also never below the floor plus the wall-clock time since, since stolen time
  * cannot grow faster than time passes). Each reader loads the floor, then stolen_time, then the
  * ceiling; a value below the floor, above the ceiling, or below the reader's own previous value
@@ -123,9 +125,11 @@ final class StolenTimeRace {
             current = seed;
             bounds = new Bounds(current, current + tolerance, wallBeforeLastRun);
         }
+        // the hypervisor may also update while the vCPU is off its CPU: at most what was stolen so far
+        bounds = new Bounds(current, current + step.toNanos() + tolerance, wallBeforeLastRun);
         vcpu.preempt(step);
         long host = vcpu.hostSteal();
-        bounds = new Bounds(current, current + (host - hostBeforeLastRun) + tolerance, wallBeforeLastRun);
+        bounds = new Bounds(current, current + Math.max(step.toNanos(), host - hostBeforeLastRun) + tolerance, wallBeforeLastRun);
         hostBeforeLastRun = host;
         wallBeforeLastRun = System.nanoTime();
         vcpu.runBriefly();

@@ -11,6 +11,7 @@ import java.util.Arrays;
 import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatStolenTime;
 import static dev.stealtime.tck.arm64.PvTime.SIZE;
 import static dev.stealtime.tck.arm64.PvTime.STOLEN_TIME;
+import static dev.stealtime.tck.rules.Level.ADVISORY_GROUP;
 import static dev.stealtime.tck.rules.Level.LINUX_ABI_GROUP;
 import static dev.stealtime.tck.rules.Level.REQUIRED_GROUP;
 import static dev.stealtime.tck.support.GuestLayout.low;
@@ -27,34 +28,37 @@ import static dev.stealtime.tck.support.GuestLayout.low;
  */
 public class StructureLayoutTests extends Arm64TckTest {
 
-    /** What the guest's memory holds before the structure is used: not zero, so "reads 0" means "was written 0". */
-    private static final byte JUNK = (byte) 0xA5;
+    /** What the VMM plants in bytes 16..63 after PV_TIME_ST, so "never written" shows. */
+    private static final byte CANARY = (byte) 0xA5;
 
-    // ---------------------------------------------------------------- ARM-REVISION-ZERO, ARM-ATTRIBUTES-ZERO
-
+    /**
+     * The structure as the VMM set it up (zeroed by the TCK before the IPA is set), after
+     * PV_TIME_ST and after updates: {@code revision} reads 0. Nothing here relies on PV_TIME_ST
+     * zeroing the structure (ARM-ST-REINITIALISES, linux-abi).
+     */
     @TckRule("ARM-REVISION-ZERO")
     @Test(groups = REQUIRED_GROUP)
     public void ARM_REVISION_ZERO_readsZeroAfterPvTimeStAndAfterUpdates() {
-        PvTimeVcpu vcpu = structureOverJunk();
+        PvTimeVcpu vcpu = structureInUse();
         Evidence.step("after PV_TIME_ST", () -> assertThatStolenTime(vcpu.snapshot("after PV_TIME_ST")).hasRevision(0));
         stealAndRun(vcpu);
         Evidence.step("after updates", () -> assertThatStolenTime(vcpu.snapshot("after preemptions and runs")).hasRevision(0));
     }
 
+    /** As ARM-REVISION-ZERO, for {@code attributes}. */
     @TckRule("ARM-ATTRIBUTES-ZERO")
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATTRIBUTES_ZERO_readsZeroAfterPvTimeStAndAfterUpdates() {
-        PvTimeVcpu vcpu = structureOverJunk();
+        PvTimeVcpu vcpu = structureInUse();
         Evidence.step("after PV_TIME_ST", () -> assertThatStolenTime(vcpu.snapshot("after PV_TIME_ST")).hasAttributes(0));
         stealAndRun(vcpu);
         Evidence.step("after updates", () -> assertThatStolenTime(vcpu.snapshot("after preemptions and runs")).hasAttributes(0));
     }
 
-    /** The guest's memory at the IPA is junk; the VMM sets the IPA, the vCPU runs, the guest calls PV_TIME_ST. */
-    private PvTimeVcpu structureOverJunk() {
+    /** The VMM zeroes the 64 bytes and sets the IPA, the vCPU runs, the guest calls PV_TIME_ST. */
+    private PvTimeVcpu structureInUse() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
-        return Evidence.step(String.format("fill 0x%x with 0x%02x, set the IPA, run, call PV_TIME_ST", low(0), JUNK), () -> {
-            vcpu.fill(low(0), JUNK);
+        return Evidence.step(String.format("zero 0x%x, set the IPA, run, call PV_TIME_ST", low(0)), () -> {
             vcpu.configure(low(0));
             vcpu.runBriefly();
             vcpu.stolenTimeIpa();
@@ -121,6 +125,26 @@ public class StructureLayoutTests extends Arm64TckTest {
         });
         Snapshot after = Snapshot.take(vm.memory(), "after updates, " + where, 0, from, canaries.length);
         assertThatStolenTime(after).bytesUnchangedOutside(margin, margin + SIZE, planted);
+    }
+
+    // ---------------------------------------------------------------- ARM-RESERVED-UNTOUCHED
+
+    /**
+     * After PV_TIME_ST the VMM plants canaries in bytes 16..63 (only 16 bytes are "meaningfully
+     * filled by the hypervisor"); updates over a mixed workload must leave them as they are.
+     */
+    @TckRule("ARM-RESERVED-UNTOUCHED")
+    @Test(groups = ADVISORY_GROUP)
+    public void ARM_RESERVED_UNTOUCHED_updatesNeverWriteBytes16To63() {
+        PvTimeVcpu vcpu = structureInUse();
+        Snapshot planted = Evidence.step(String.format("plant 0x%02x in bytes 16..63", CANARY), () -> {
+            vcpu.fill(STOLEN_TIME + 8, SIZE, CANARY);
+            return vcpu.snapshot("canaries planted in bytes 16..63 after PV_TIME_ST");
+        });
+        stealAndRun(vcpu);
+        Snapshot after = vcpu.snapshot("after preemptions, runs and idle");
+        assertThatStolenTime(after).comparedTo(planted).stolenTimeGrew("the preemptions (the structure was updated)");
+        assertThatStolenTime(after).bytesUnchangedOutside(0, STOLEN_TIME + 8, planted);
     }
 
     // ---------------------------------------------------------------- ARM-ST-REINITIALISES

@@ -24,7 +24,8 @@ import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
 /**
  * Rule area "Steal accounting". Always on deltas: the first update after registering may add all
  * the run-queue delay the vCPU thread ever had (Linux never resets {@code last_steal}), so every
- * test takes its baseline after registering and one run.
+ * test takes its baseline after registering and an update ({@link #settle}), and reads amounts once
+ * the steal has been published (any update schedule: see {@link X86TckTest}).
  */
 public class StealAccountingTests extends X86TckTest {
 
@@ -33,8 +34,7 @@ public class StealAccountingTests extends X86TckTest {
         return step("configure: zero and register " + hex(gpa | ENABLE) + ", run once (baseline)", () -> {
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
-            cpu.run(shortRun());
-            return record(vm, cpu, gpa, "baseline (after registering and one run)");
+            return settle(vm, cpu, gpa, "baseline (after registering and an update)");
         });
     }
 
@@ -65,8 +65,8 @@ public class StealAccountingTests extends X86TckTest {
                 long seed = (1L << 32) - 4 * p.toNanos();
                 if (Long.compareUnsigned(seed, steal(previous)) > 0) {
                     guestStoresSteal(vm, gpa, seed);
-                    preemptThenRun(cpu, p);
-                    Snapshot seeded = record(vm, cpu, gpa, "after seeding " + hex(seed) + " + preempt/run");
+                    cpu.preempt(p);
+                    Snapshot seeded = runUntil(vm, cpu, gpa, "after seeding " + hex(seed) + " + preempt/run", s -> steal(s) != seed);
                     boolean kept = Long.compareUnsigned(steal(seeded), seed) >= 0;
                     seq.append(String.format("guest seeded %s: %s%n", hex(seed), kept ? "kept" : "not kept (no accumulation in guest memory)"));
                     seq.append(String.format("%-34s %s%n", seeded.when(), Long.toUnsignedString(steal(seeded))));
@@ -111,7 +111,7 @@ public class StealAccountingTests extends X86TckTest {
         StringBuilder table = new StringBuilder(String.format("%-8s %14s %14s %14s%n", "round", "induced ns", "host ns", "steal ns"));
         try {
             for (int i = 1; i <= 3; i++) {
-                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run #" + i, () -> preemptThenRun(cpu, d));
+                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run #" + i, d.toNanos() - tol, () -> cpu.preempt(d));
                 table.append(String.format("%-8d %,14d %,14d %,14d%n", i, d.toNanos(), m.hostNanos(), steal(m.after()) - steal(m.before())));
                 assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), d.toNanos() - tol, m.hostNanos() + tol,
                         String.format("at least the induced %s, at most the host's measure %,d ns, tolerance %,d ns", ms(d), m.hostNanos(), tol));
@@ -134,7 +134,7 @@ public class StealAccountingTests extends X86TckTest {
         try {
             for (Duration induced : new Duration[]{Duration.ofMillis(3), Duration.ofMillis(7)}) {
                 Duration d = preemption(induced);
-                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run", () -> preemptThenRun(cpu, d));
+                Measured m = measure(vm, cpu, gpa, "preempt " + ms(d) + " + run", d.toNanos() - tol, () -> cpu.preempt(d));
                 table.append(String.format("%-10s %,14d %,14d%n", ms(d), m.hostNanos(), steal(m.after()) - steal(m.before())));
                 assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), d.toNanos() - tol, 10 * (m.hostNanos() + tol),
                         String.format("a %s preemption is %,d ns: the delta must be of that order (%,d would be microseconds, %,d milliseconds)",
@@ -158,7 +158,7 @@ public class StealAccountingTests extends X86TckTest {
         for (int i = 1; i <= 2; i++) {
             int round = i;
             step("idle " + ms(d) + " #" + round, () -> {
-                Measured m = measure(vm, cpu, gpa, "idle " + ms(d) + " #" + round, () -> cpu.idle(d));
+                Measured m = measure(vm, cpu, gpa, "idle " + ms(d) + " #" + round, 0, () -> cpu.idle(d));
                 // any steal reported must be run delay the host really measured (e.g. waiting for the
                 // CPU after the wake-up), never the halted time itself
                 assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), Long.MIN_VALUE, m.hostNanos() + tol,
@@ -191,9 +191,9 @@ public class StealAccountingTests extends X86TckTest {
                     guestStoresSteal(vm, gpa, seed);
                     Snapshot seeded = record(vm, cpu, gpa, "after the guest stored " + hex(seed));
                     long host0 = cpu.hostStealMeasureNanos();
-                    preemptThenRun(cpu, d);
+                    cpu.preempt(d);
+                    Snapshot now = runUntil(vm, cpu, gpa, "after preempt + run", s -> steal(s) != seed);
                     long hostDelta = cpu.hostStealMeasureNanos() - host0;
-                    Snapshot now = record(vm, cpu, gpa, "after preempt + run");
                     table.append(String.format("guest stored %s -> hypervisor wrote %s (host measured %,d ns)%n", hex(seed), hex(steal(now)), hostDelta));
                     assertThatRecord(now).hasStealDeltaBetween(seeded, 1, hostDelta + tol + 1_000_000_000L,
                             "the update must add to the " + hex(seed) + " found in guest memory, not replace it with the hypervisor's own total");

@@ -38,19 +38,19 @@ public class StructureLayoutTests extends X86TckTest {
             GuardBytes g = GuardBytes.plant(vm.memory(), gpa - 256, 256 + SIZE + 256).except(gpa, SIZE);
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
-            cpu.run(shortRun());
             return g;
         });
-        Snapshot start = record(vm, cpu, gpa, "after registering and running");
-        step("run: 3 x preempt " + ms(p) + " + run, idle", () -> {
+        Snapshot start = settle(vm, cpu, gpa, "after registering and running");
+        Snapshot end = step("run: 3 x preempt " + ms(p) + " + run, idle, runs until the steal shows", () -> {
             for (int i = 0; i < 3; i++) {
                 preemptThenRun(cpu, p);
             }
             cpu.idle(timing().scaled(Duration.ofMillis(2)));
+            return runUntilStealAbove(vm, cpu, gpa, start, "after 3 preemptions");
         });
         step("observe: nothing outside the 64 bytes, steal grew in the u64 at offset 0", () -> {
             assertThat(guard.violations()).as("guest memory around the structure at %s", hex(gpa)).isEmpty();
-            assertThatRecord(record(vm, cpu, gpa, "after 3 preemptions"))
+            assertThatRecord(end)
                     .hasStealAbove(start, "3 preemptions of " + ms(p) + " must show in the u64 at offset 0");
         });
     }
@@ -105,14 +105,13 @@ public class StructureLayoutTests extends X86TckTest {
         X86Vcpu cpu = x86(vm, 0);
         long gpa = GuestLayout.low(12);
         Duration p = preemption(Duration.ofMillis(3));
-        step("configure: zero and register " + hex(gpa | ENABLE) + ", run", () -> {
+        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
-            cpu.run(shortRun());
         });
-        Snapshot before = record(vm, cpu, gpa, "after registering and running");
-        step("run: preempt " + ms(p) + " then run", () -> preemptThenRun(cpu, p));
-        Snapshot after = record(vm, cpu, gpa, "after preempt + run");
+        Snapshot before = settle(vm, cpu, gpa, "after registering and running");
+        Snapshot after = step("run: preempt " + ms(p) + " then run until the steal shows",
+                () -> preemptThenRunUntilPublished(vm, cpu, gpa, p, "preempt + run"));
         Evidence.text("structure, before and after", dev.stealtime.tck.support.HexDump.beforeAfter(gpa, before.bytes(), after.bytes()));
         step("observe: fields decode little-endian", () -> {
             long delta = steal(after) - steal(before);

@@ -65,17 +65,15 @@ public class VersionProtocolTests extends X86TckTest {
         long gpa = GuestLayout.low(18);
         Duration p = preemption(Duration.ofMillis(2));
         StringBuilder seq = new StringBuilder("when                              version     steal\n");
-        step("configure: zero and register " + hex(gpa | ENABLE) + ", run", () -> {
+        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
-            cpu.run(shortRun());
         });
         try {
-            Snapshot previous = record(vm, cpu, gpa, "after registering and running");
+            Snapshot previous = settle(vm, cpu, gpa, "after registering and running");
             seq.append(line(previous));
             for (int i = 1; i <= 8; i++) {
-                preemptThenRun(cpu, p);
-                Snapshot now = record(vm, cpu, gpa, "after preempt + run #" + i);
+                Snapshot now = preemptThenRunUntilPublished(vm, cpu, gpa, p, "preempt + run #" + i);
                 seq.append(line(now));
                 assertThatRecord(now).hasVersionNotBelow(previous);
                 if (steal(now) != steal(previous)) {
@@ -123,8 +121,8 @@ public class VersionProtocolTests extends X86TckTest {
                     zeroStructure(vm, gpa);
                     vm.memory().write(gpa + VERSION, ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(start).array());
                     enable(cpu, gpa);
-                    cpu.run(shortRun());
-                    Snapshot s = record(vm, cpu, gpa, "after the first update over version " + KvmStealTime.version(start));
+                    Snapshot s = runUntil(vm, cpu, gpa, "after the first update over version " + KvmStealTime.version(start),
+                            r -> version(r) != start);
                     seq.append(String.format("odd start %-10s -> %s%n", KvmStealTime.version(start), KvmStealTime.version(version(s))));
                     assertThatRecord(s).hasEvenVersion();
                 });
@@ -146,12 +144,12 @@ public class VersionProtocolTests extends X86TckTest {
         X86Vcpu cpu = x86(vm, 0);
         long gpa = GuestLayout.low(0);
         long seed = 0xFFFF_FFFFL - 1_000_000L;
-        Snapshot baseline = step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run", () -> {
+        Snapshot baseline = step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run until updated", () -> {
             zeroStructure(vm, gpa);
             vm.memory().write(gpa + STEAL, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(seed).array());
+            Snapshot seeded = record(vm, cpu, gpa, "seeded");
             enable(cpu, gpa);
-            cpu.run(shortRun());
-            return record(vm, cpu, gpa, "after registering and running");
+            return runUntilUpdated(vm, cpu, gpa, seeded, "after registering and running");
         });
         boolean accumulates = Long.compareUnsigned(steal(baseline), seed) >= 0;
         Evidence.text("seeding", String.format("seeded steal %s; after the first update %s: the provider %s%n", hex(seed),

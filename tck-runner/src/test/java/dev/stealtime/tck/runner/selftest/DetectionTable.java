@@ -25,8 +25,24 @@ public final class DetectionTable {
                       long millis) {
     }
 
+    /**
+     * A run that must conform: a legal variant with the profiles it is legal at, or a faulty variant
+     * whose defect is below {@code required} run with {@code --profile required} only.
+     *
+     * @param name     the variant
+     * @param kind     "legal" or "below required"
+     * @param profiles the levels claimed
+     * @param notPassed claimed rules that did not PASS, with their outcome and message
+     */
+    public record PassRow(String name, String kind, List<String> profiles, List<String> notPassed, boolean conforms, long millis) {
+        public boolean passed() {
+            return conforms && notPassed.isEmpty();
+        }
+    }
+
     private final Suite suite;
     private final List<Row> rows = new ArrayList<>();
+    private final List<PassRow> passRows = new ArrayList<>();
 
     public DetectionTable(Suite suite) {
         this.suite = suite;
@@ -41,6 +57,67 @@ public final class DetectionTable {
 
     public static RunResult run(dev.stealtime.tck.spi.HypervisorProvider provider, Suite suite) {
         return new TckRun(provider, selfTestConfig(), List.of(suite), ProgressListener.SILENT).execute();
+    }
+
+    /** A run claiming only {@code profiles} (as {@code --profile}). */
+    public static RunResult run(dev.stealtime.tck.spi.HypervisorProvider provider, Suite suite, List<String> profiles) {
+        TckConfig config = selfTestConfig().with(TckConfig.Key.PROFILES, String.join(",", profiles));
+        return new TckRun(provider, config, List.of(suite), ProgressListener.SILENT).execute();
+    }
+
+    /** Runs a legal variant claiming the levels it is legal at: every claimed rule must PASS. */
+    public PassRow addLegal(LegalVariant v) {
+        return addPassing(v.name(), "legal", v.provider(), v.profiles());
+    }
+
+    /** True when every rule the variant's defect violates is below {@code required} (linux-abi or advisory). */
+    public static boolean belowRequired(FaultyVariant v) {
+        return v.mustFail().stream().allMatch(id -> dev.stealtime.tck.rules.RuleCatalogue.get().rule(id).level()
+                != dev.stealtime.tck.rules.Level.REQUIRED);
+    }
+
+    /**
+     * Both halves for {@code faulty} and {@code legal}: every faulty variant is run claiming every
+     * level (it must be caught), every one whose defect is below {@code required} again claiming
+     * only {@code required} (it must conform: levels do not leak), every legal one claiming the
+     * levels it is legal at (it must pass).
+     */
+    public static DetectionTable bothHalves(Suite suite, List<FaultyVariant> faulty, List<LegalVariant> legal) {
+        DetectionTable table = new DetectionTable(suite);
+        for (FaultyVariant v : faulty) {   // one at a time: a run installs its provider process-wide
+            table.add(v);
+        }
+        for (FaultyVariant v : faulty) {
+            if (belowRequired(v)) {
+                table.addBelowRequired(v);
+            }
+        }
+        for (LegalVariant v : legal) {
+            table.addLegal(v);
+        }
+        return table;
+    }
+
+    /** Runs a faulty variant whose defect is below {@code required} with {@code --profile required}: it must conform. */
+    public PassRow addBelowRequired(FaultyVariant v) {
+        return addPassing(v.name(), "below required", v.provider(), List.of(dev.stealtime.tck.rules.Level.REQUIRED_GROUP));
+    }
+
+    private PassRow addPassing(String name, String kind, dev.stealtime.tck.spi.HypervisorProvider provider, List<String> profiles) {
+        RunResult r = run(provider, suite, profiles);
+        List<String> notPassed = new ArrayList<>();
+        for (dev.stealtime.tck.runner.RuleResult rr : r.rules()) {
+            if (profiles.contains(rr.rule().level().group()) && rr.outcome() != dev.stealtime.tck.runner.Outcome.PASS) {
+                notPassed.add(rr.rule().id() + " " + rr.outcome() + ": " + rr.message());
+            }
+        }
+        PassRow row = new PassRow(name, kind, profiles, notPassed, r.conforms(), r.elapsed().toMillis());
+        passRows.add(row);
+        return row;
+    }
+
+    public List<PassRow> passRows() {
+        return List.copyOf(passRows);
     }
 
     public Row add(FaultyVariant v) {
@@ -72,6 +149,12 @@ public final class DetectionTable {
                 out.add(row.variant().name() + " FALSELY ACCUSED: " + row.falseAccusations() + " failed but the defect does not violate them");
             }
         }
+        for (PassRow row : passRows) {
+            if (!row.passed()) {
+                out.add(row.name() + " (" + row.kind() + ", profiles " + row.profiles() + ") FAILED A FAIR HYPERVISOR: "
+                        + (row.notPassed().isEmpty() ? "the run did not conform" : String.join(" | ", row.notPassed())));
+            }
+        }
         return out;
     }
 
@@ -93,6 +176,14 @@ public final class DetectionTable {
         for (Row row : rows) {
             sb.append(String.format("%-36s %-8s %6d  %s%s%n", row.variant().name(), row.caught() ? "yes" : "ESCAPED",
                     row.millis(), row.failed(), row.falseAccusations().isEmpty() ? "" : "  FALSE: " + row.falseAccusations()));
+        }
+        if (!passRows.isEmpty()) {
+            sb.append("\nThe other half (").append(suite.cliName).append("): hypervisors that must pass every claimed rule\n");
+            sb.append(String.format("%-36s %-15s %-8s %6s  %s%n", "VARIANT", "KIND", "PASSED", "MS", "PROFILES CLAIMED"));
+            for (PassRow row : passRows) {
+                sb.append(String.format("%-36s %-15s %-8s %6d  %s%s%n", row.name(), row.kind(), row.passed() ? "yes" : "NO",
+                        row.millis(), String.join(",", row.profiles()), row.notPassed().isEmpty() ? "" : "  NOT PASSED: " + row.notPassed()));
+            }
         }
         return sb.toString();
     }

@@ -418,9 +418,17 @@ public final class Arm64Variants {
                         lastSteal = runDelayNanos;
                         return base;
                     }
-                }), "ARM-ST-REINITIALISES")
-                // the guest's junk stays in revision and attributes
-                .mayAlsoFail("ARM-REVISION-ZERO", "ARM-ATTRIBUTES-ZERO"));
+                }), "ARM-ST-REINITIALISES"));
+        v.add(FaultyVariant.of("update-stamps-reserved-bytes", "every update also stores a count of updates in bytes 16..23 (beyond the 16 meaningful bytes)",
+                stolenTime(ram -> new StolenTime(ram) {
+                    private long updates;
+
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(stolen);
+                        ram.putLong(base + 16, ++updates);
+                    }
+                }), "ARM-RESERVED-UNTOUCHED"));
         v.add(FaultyVariant.of("st-zeroes-only-16-bytes", "PV_TIME_ST zeroes only the 16 meaningful bytes, not the 64 (Linux zeroes all 64)",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -467,7 +475,9 @@ public final class Arm64Variants {
                         }
                         wasIdle = false;
                     }
-                }), "ARM-MONOTONIC"));
+                }), "ARM-MONOTONIC")
+                // re-initialising zeroes all 64 bytes, the reserved ones too
+                .mayAlsoFail("ARM-RESERVED-UNTOUCHED"));
         v.add(FaultyVariant.of("stolen-time-in-microseconds", "stolen_time counts microseconds, not nanoseconds",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
