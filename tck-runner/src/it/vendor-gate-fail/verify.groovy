@@ -14,5 +14,8 @@ def results = (dir.listFiles() ?: []).findAll { it.name.endsWith('-result.json')
 def failedStories = results.findAll { it.status in ['failed', 'broken'] }
         .collectMany { r -> r.labels.findAll { it.name == 'story' }*.value }.unique().sort()
 assert failedStories.any { it.startsWith('X86-FLAGS-ZERO: ') } : "failed rules: ${failedStories}"
+// `mvn allure:report` after the failed gate: one self-contained HTML file
+def html = new File(basedir, 'target/site/allure-maven-plugin/index.html')
+assert html.isFile() && html.length() > 100_000 : "no Allure HTML report at ${html}"
 println "vendor-gate-fail: the build failed on rule(s) ${failedStories.collect { it.substring(0, it.indexOf(':')) }}"
 return true

@@ -22,5 +22,9 @@ results.each { r ->
 }
 // only the claimed profiles (groups) ran: nothing advisory
 assert results.every { r -> !label(r, 'tag').contains('advisory') }
+// the gate ends in the browsable report: one self-contained HTML file (opens from disk)
+def html = new File(basedir, 'target/site/allure-maven-plugin/index.html')
+assert html.isFile() && html.length() > 100_000 : "no Allure HTML report at ${html}"
+assert log.contains('Report successfully generated') : 'allure-maven did not report generating the HTML'
 println "vendor-gate-pass: ${run} TCK tests passed against the 'acme' provider; ${results.size()} labelled Allure results"
 return true

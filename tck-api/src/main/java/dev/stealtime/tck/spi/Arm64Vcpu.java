@@ -3,6 +3,16 @@ package dev.stealtime.tck.spi;
 /**
  * The arm64 facet of a vCPU: the VMM's device attributes and the guest's SMCCC calls.
  * Errors are negative errno values as the kernel returns them (e.g. {@code -6} for {@code -ENXIO}).
+ *
+ * <p><b>Who zeroes the structure.</b> The TCK, as the VMM: it writes 64 zero bytes at the IPA
+ * through {@link GuestMemory#write} before it sets the IPA (as a VMM hands the guest fresh memory for
+ * the reserved region). No required rule relies on the hypervisor zeroing it. Linux KVM's
+ * {@code PV_TIME_ST} also zeroes the 64 bytes and restarts counting ({@code ARM-ST-REINITIALISES},
+ * linux-abi); only {@code ARM-RESERVED-UNTOUCHED} (advisory) plants canaries in bytes 16..63, after
+ * {@code PV_TIME_ST}, and asks updates to leave them.
+ *
+ * <p><b>Rejections.</b> An aligned IPA outside every RAM region must be rejected; any negative errno
+ * will do (seed 002 lists {@code -EINVAL} only for misalignment; Linux KVM answers {@code -EINVAL}).
  */
 public interface Arm64Vcpu extends Vcpu {
 
@@ -25,7 +35,13 @@ public interface Arm64Vcpu extends Vcpu {
 
     /**
      * The guest issues an SMCCC call through the hypervisor conduit (HVC) with function id in w0
-     * and arguments in x1.., and this returns x0 afterwards. The vCPU runs to do it.
+     * and arguments in x1.., and this returns x0 afterwards. The vCPU runs to do it (a guest entry,
+     * which may carry an update).
+     *
+     * <p>The function id queried by {@code PV_TIME_FEATURES} and {@code SMCCC_ARCH_FEATURES} is passed
+     * in {@code args[0]} zero-extended (bits 63:32 clear), so a hypervisor may read it as 32 bits
+     * (seed 002: "PV_call_id: (uint32)"; Linux KVM: {@code smccc_get_arg1} truncated to {@code u32})
+     * or as 64 bits: the TCK never sets the upper half.
      */
     long smccc(int functionId, long... args);
 

@@ -4,6 +4,14 @@ import java.nio.ByteBuffer;
 
 /**
  * Guest-physical memory as the host sees it. KVM: the userspace mapping behind each memory slot.
+ *
+ * <p><b>Which ranges are whose.</b> The first 64 KiB of the first RAM region
+ * ({@code [0, 0x10000)}) belong to the provider (guest code, vectors, stack): the TCK never reads
+ * or writes them. Everything from {@code 0x10000} up is the TCK's: it places structures on page
+ * boundaries {@code 0x10000 + n * 0x1000} in low RAM, in the last 64 bytes of each region and at
+ * 4 GiB + 0x1000 (with {@link Capability#HIGH_MEMORY}), plants canaries in the pages around them,
+ * and compares all of it before and after an out-of-RAM registration. A provider must keep nothing
+ * of its own there.
  */
 public interface GuestMemory {
 

@@ -14,9 +14,11 @@ import java.util.List;
 
 /**
  * Base of every suite class: finds the provider, turns a missing architecture, capability or an
- * unavailable provider into NOT APPLICABLE (with the reason), and closes every VM a test opened.
+ * unavailable provider into NOT APPLICABLE (with the reason), turns any other skip into a failure
+ * ({@link UndeclaredSkipIsFailure}, also under a vendor's plain surefire), and closes every VM a test
+ * opened.
  */
-public abstract class TckTest {
+public abstract class TckTest extends UndeclaredSkipIsFailure {
 
     private final List<Vm> open = new ArrayList<>();
 

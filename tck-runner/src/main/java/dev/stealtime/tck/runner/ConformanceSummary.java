@@ -81,6 +81,13 @@ public final class ConformanceSummary {
             m.put("tests", r.tests().size());
             m.put("millis", r.millis());
             m.put("message", r.message());
+            // every failing test's full message (a race's histogram, a hex dump): complete even without the HTML report
+            m.put("failures", r.tests().stream().filter(t -> t.outcome() == Outcome.FAIL).map(t -> {
+                Map<String, Object> f = new LinkedHashMap<>();
+                f.put("test", t.name());
+                f.put("message", t.message());
+                return f;
+            }).toList());
             m.put("statement", r.rule().statement());
             m.put("source", r.rule().source());
             return m;

@@ -19,8 +19,9 @@ public final class RaceAssert extends AbstractAssert<RaceAssert, RaceResult> {
     /** Not one forbidden observation. */
     public RaceAssert hasNoForbiddenObservation() {
         if (actual.forbidden() > 0) {
-            throw failure("%,d forbidden observation(s) among %,d samples in %s:%n%s",
-                    actual.forbidden(), actual.samples(), actual.spec().name(), actual.histogram());
+            // the first line is complete on its own (summaries and consoles show only it): what fired, how often
+            throw failure("%,d forbidden observation(s) among %,d samples in %s: %s%n%s",
+                    actual.forbidden(), actual.samples(), actual.spec().name(), actual.forbiddenSummary(), actual.histogram());
         }
         return this;
     }
@@ -28,8 +29,8 @@ public final class RaceAssert extends AbstractAssert<RaceAssert, RaceResult> {
     /** The race really raced: at least {@code updates} writer updates and {@code samples} samples. */
     public RaceAssert racedAtLeast(long updates, long samples) {
         if (actual.updates() < updates || actual.samples() < samples) {
-            throw failure("the race did not exercise enough: expected at least %,d updates and %,d samples, saw %,d and %,d%n%s",
-                    updates, samples, actual.updates(), actual.samples(), actual.histogram());
+            throw failure("the race did not exercise enough: expected at least %,d updates and %,d samples, saw %,d and %,d (%s)%n%s",
+                    updates, samples, actual.updates(), actual.samples(), actual.spec().name(), actual.histogram());
         }
         return this;
     }

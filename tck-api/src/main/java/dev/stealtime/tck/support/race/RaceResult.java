@@ -28,6 +28,25 @@ public record RaceResult(RaceSpec spec, long[] counts, long updates, List<String
         return n;
     }
 
+    /**
+     * One line: which forbidden outcomes fired, with their counts, and the first forbidden
+     * observation, e.g. {@code torn: above the ceiling × 1,095; first: read 0x... above the ceiling ...}.
+     * Empty when none fired.
+     */
+    public String forbiddenSummary() {
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < counts.length; i++) {
+            Outcome o = spec.outcomes().get(i);
+            if (o.grade() == Grade.FORBIDDEN && counts[i] > 0) {
+                sb.append(sb.length() == 0 ? "" : ", ").append(String.format("%s × %,d", o.name(), counts[i]));
+            }
+        }
+        if (sb.length() > 0 && !forbiddenExamples.isEmpty()) {
+            sb.append("; first: ").append(forbiddenExamples.get(0));
+        }
+        return sb.toString();
+    }
+
     public double samplesPerSecond() {
         return samples() / Math.max(1e-9, elapsed.toNanos() / 1e9);
     }

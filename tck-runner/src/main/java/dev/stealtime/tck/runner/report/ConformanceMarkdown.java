@@ -108,6 +108,17 @@ public final class ConformanceMarkdown {
             md.append('\n');
         }
 
+        List<Map<String, Object>> failed = rules.stream().filter(r -> r.get("failures") instanceof List<?> l && !l.isEmpty()).toList();
+        if (!failed.isEmpty()) {
+            md.append("## Failures in full\n\n");
+            for (Map<String, Object> r : failed) {
+                for (Map<String, Object> f : (List<Map<String, Object>>) r.get("failures")) {
+                    md.append("### `").append(r.get("id")).append("` ").append(f.get("test")).append("\n\n```\n")
+                            .append(str(f.get("message")).replace("```", "'''")).append("\n```\n\n");
+                }
+            }
+        }
+
         Map<String, Object> report = (Map<String, Object>) s.get("report");
         if (report != null) {
             md.append("## Report\n\n");

@@ -21,8 +21,9 @@ import java.util.TreeSet;
  */
 public final class DetectionTable {
 
+    /** @param why the message of each falsely accusing rule (what its failing tests said) */
     public record Row(FaultyVariant variant, List<String> failed, boolean caught, Set<String> falseAccusations,
-                      long millis) {
+                      long millis, Map<String, String> why) {
     }
 
     /**
@@ -128,7 +129,9 @@ public final class DetectionTable {
         allowed.addAll(v.mayAlsoFail());
         Set<String> accused = new TreeSet<>(failed);
         accused.removeAll(allowed);
-        Row row = new Row(v, failed, caught, accused, r.elapsed().toMillis());
+        Map<String, String> why = new LinkedHashMap<>();
+        accused.forEach(id -> why.put(id, r.rule(id).message()));
+        Row row = new Row(v, failed, caught, accused, r.elapsed().toMillis(), why);
         rows.add(row);
         return row;
     }
@@ -146,7 +149,8 @@ public final class DetectionTable {
                 out.add(row.variant().name() + " ESCAPED: " + missing + " did not fail (failed: " + row.failed() + ")");
             }
             if (!row.falseAccusations().isEmpty()) {
-                out.add(row.variant().name() + " FALSELY ACCUSED: " + row.falseAccusations() + " failed but the defect does not violate them");
+                out.add(row.variant().name() + " FALSELY ACCUSED: " + row.falseAccusations() + " failed but the defect does not violate them: "
+                        + row.why());
             }
         }
         for (PassRow row : passRows) {
