@@ -38,15 +38,7 @@ public final class Arm64LegalVariants {
         v.add(LegalVariant.of("reserved-bytes-used", "every update also stores the hypervisor's own update count in bytes 16..23; "
                         + "ARM-RESERVED-UNTOUCHED (advisory) asks otherwise",
                 "A total of 16 bytes from the IPA returned are guaranteed to be meaningfully filled by the hypervisor",
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long updates;
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        super.writeStolenTime(stolen);
-                        ram.putLong(base + 16, ++updates);
-                    }
-                })).legalAt(Level.REQUIRED_GROUP, Level.LINUX_ABI_GROUP));
+                Arm64Variants.stampsReservedBytes()).legalAt(Level.REQUIRED_GROUP, Level.LINUX_ABI_GROUP));
         v.add(LegalVariant.of("st-only-answers", "PV_TIME_ST only returns the IPA: it neither zeroes the structure nor restarts "
                         + "counting (Linux does both: ARM-ST-REINITIALISES, linux-abi)",
                 "PV_TIME_ST ... Return value: (int64) IPA of the stolen time data structure for this VCPU.",

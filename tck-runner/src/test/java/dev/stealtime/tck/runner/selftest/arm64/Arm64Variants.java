@@ -419,16 +419,9 @@ public final class Arm64Variants {
                         return base;
                     }
                 }), "ARM-ST-REINITIALISES"));
+        // legal at required and linux-abi: Arm64LegalVariants runs it as "reserved-bytes-used"
         v.add(FaultyVariant.of("update-stamps-reserved-bytes", "every update also stores a count of updates in bytes 16..23 (beyond the 16 meaningful bytes)",
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long updates;
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        super.writeStolenTime(stolen);
-                        ram.putLong(base + 16, ++updates);
-                    }
-                }), "ARM-RESERVED-UNTOUCHED"));
+                stampsReservedBytes(), "ARM-RESERVED-UNTOUCHED"));
         v.add(FaultyVariant.of("st-zeroes-only-16-bytes", "PV_TIME_ST zeroes only the 16 meaningful bytes, not the 64 (Linux zeroes all 64)",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -571,6 +564,19 @@ public final class Arm64Variants {
             }
             super.onScheduledIn(total);
         }
+    }
+
+    /** Every update also stores the hypervisor's own update count in bytes 16..23. */
+    static ReferenceParts stampsReservedBytes() {
+        return stolenTime(ram -> new StolenTime(ram) {
+            private long updates;
+
+            @Override
+            protected void writeStolenTime(long stolen) {
+                super.writeStolenTime(stolen);
+                ram.putLong(base + 16, ++updates);
+            }
+        });
     }
 
     // ------------------------------------------------------------------ building parts
