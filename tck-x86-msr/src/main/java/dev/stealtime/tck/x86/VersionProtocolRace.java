@@ -195,6 +195,7 @@ public final class VersionProtocolRace {
             } else {
                 bounds.ceiling = value + MEASURED_CEILING_NANOS;
             }
+            long stepStarted = System.nanoTime();
             cpu.preempt(preempt);
             if (exact) {
                 hostMeasured();
@@ -223,6 +224,15 @@ public final class VersionProtocolRace {
             value = now;
             version = v;
             bounds.floor = now;
+            if (exact) {
+                // virtual time costs nothing, so without a pause the writer would be inside an update
+                // nearly all the time and a slow but correct update would starve the readers: the
+                // guest "runs" between two steps as long as the step took
+                long until = System.nanoTime() + (System.nanoTime() - stepStarted);
+                while (System.nanoTime() < until) {
+                    Thread.onSpinWait();
+                }
+            }
         }
 
         /** Adds the host's measure since the last reading to the unpublished steal. */
