@@ -14,7 +14,9 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -136,24 +138,52 @@ public final class OutDir {
 
     /**
      * Puts a freshly generated report in place: its {@code index.html} into {@code report/} (nothing
-     * else there is touched) and its history into {@code allure-results/history/}, where the next
-     * run's generation finds it (the report's Trend then shows the runs into this directory).
+     * else there is touched). Then adds this run to {@code allure-results/history/history-trend.json},
+     * which the next run's generation reads (the single-file report writes no history of its own):
+     * the report's Trend shows the runs into this directory.
      */
-    public Path installReport(Path staging) throws IOException {
+    public Path installReport(Path staging, String runName) throws IOException {
         Files.createDirectories(report());
         Path index = report().resolve("index.html");
         Files.move(staging.resolve("index.html"), index, StandardCopyOption.REPLACE_EXISTING);
-        Path history = staging.resolve("history");
-        if (Files.isDirectory(history)) {
-            Path keep = allureResults().resolve("history");
-            Files.createDirectories(keep);
-            try (Stream<Path> s = Files.list(history)) {
-                for (Path p : s.toList()) {
-                    Files.copy(p, keep.resolve(p.getFileName()), StandardCopyOption.REPLACE_EXISTING);
-                }
+        recordTrend(runName);
+        return index;
+    }
+
+    /** The most runs the Trend keeps. */
+    static final int TREND_RUNS = 20;
+
+    private void recordTrend(String runName) throws IOException {
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        Map<String, Integer> counts = new LinkedHashMap<>();
+        for (String k : List.of("failed", "broken", "skipped", "passed", "unknown")) {
+            counts.put(k, 0);
+        }
+        int total = 0;
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(allureResults(), "*-result.json")) {
+            for (Path p : ds) {
+                String status = json.readTree(p.toFile()).path("status").asText("unknown");
+                counts.merge(counts.containsKey(status) ? status : "unknown", 1, Integer::sum);
+                total++;
             }
         }
-        return index;
+        Path trend = allureResults().resolve("history").resolve("history-trend.json");
+        List<Object> runs = new ArrayList<>();
+        if (Files.isRegularFile(trend)) {
+            try {
+                runs.addAll(json.readValue(trend.toFile(), List.class));
+            } catch (IOException unreadable) {
+                // a damaged history starts afresh
+            }
+        }
+        Map<String, Object> data = new LinkedHashMap<>(counts);
+        data.put("total", total);
+        Map<String, Object> entry = new LinkedHashMap<>();
+        entry.put("buildOrder", runs.size() + 1);
+        entry.put("reportName", runName);
+        entry.put("data", data);
+        runs.add(0, entry);   // newest first, as Allure writes it
+        writeAtomically(trend, json.writerWithDefaultPrettyPrinter().writeValueAsString(runs.subList(0, Math.min(runs.size(), TREND_RUNS))));
     }
 
     /** A private staging directory for the report generator inside the output directory (removed on exit). */

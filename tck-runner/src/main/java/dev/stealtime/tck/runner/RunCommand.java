@@ -167,9 +167,9 @@ final class RunCommand implements Callable<Integer> {
                 AllureResultsDir.complete(allureResults, allureEnvironment(p, config, suites, result.verdict()));
                 Path staging = dir.reportStaging();
                 try {
-                    AllureHtml.locate().generate(List.of(allureResults), staging,
-                            "Steal-Time TCK — " + p.id() + ": " + result.verdict().words);
-                    index = dir.installReport(staging);
+                    String name = "Steal-Time TCK — " + p.id() + ": " + result.verdict().words;
+                    AllureHtml.locate().generate(List.of(allureResults), staging, name);
+                    index = dir.installReport(staging, name);
                 } finally {
                     AllureHtml.deleteQuietly(staging);
                     Leftovers.untrack(staging);
