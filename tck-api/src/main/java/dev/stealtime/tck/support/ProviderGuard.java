@@ -41,16 +41,18 @@ import java.util.stream.Collectors;
  *       from {@code open}, {@code IllegalStateException} from {@code hostGetMsr}).
  *       {@code availability()} that throws or returns null is "unavailable" with that reason.</li>
  *   <li><b>Bounded time.</b> Every call that makes the hypervisor work (availability, open, close,
- *       the vCPU's run/preempt/idle, guest and host MSR and attribute calls, SMCCC, the host measure)
+ *       the vCPU's run/preempt/idle, guest and host MSR and attribute calls, SMCCC)
  *       runs on a worker thread (one per vCPU, so a vCPU is still driven from one thread at a time)
  *       and must return within {@code tck.call.timeout} × {@code tck.timing.multiplier}, plus the
  *       duration the call itself asks for. Otherwise the test fails with "provider call X did not return
  *       within T", the stuck thread's frames in the message and a full thread dump attached; the VM
  *       is abandoned (later calls on it fail at once, the next test opens a fresh VM). After
- *       {@value #GIVE_UP_AFTER} timeouts in a row the provider is not called again in this JVM.</li>
+ *       {@value #GIVE_UP_AFTER} timeouts in a row of one call (say {@code Vcpu.run}) the provider is
+ *       not called again in this run.</li>
  * </ul>
- * Memory reads and writes, the live view, and the declarations (id, architectures, ...) are called
- * directly: they must be cheap, and races read memory at full speed.
+ * Memory reads and writes, the live view, the host's steal measure and the declarations (id,
+ * architectures, ...) are called directly (exceptions still translated): they must be cheap, and
+ * races call them at full speed.
  */
 public final class ProviderGuard {
 
@@ -59,13 +61,14 @@ public final class ProviderGuard {
 
     private static final Set<String> TIMED = Set.of("availability", "open", "close", "run", "preempt", "idle",
             "guestWrmsr", "guestRdmsr", "hostSetMsr", "hostGetMsr", "cpuid", "hasDeviceAttr", "setDeviceAttr",
-            "getDeviceAttr", "smccc", "hostStealMeasureNanos");
+            "getDeviceAttr", "smccc");
 
     private final HypervisorProvider target;
     private final String id;
     private final Duration limit;
     private final String limitOrigin;
-    private final AtomicInteger consecutiveTimeouts = new AtomicInteger();
+    /** Per call name, how many of its calls in a row did not return (a call that returns resets its count). */
+    private final Map<String, AtomicInteger> consecutiveTimeouts = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile String givenUp;
 
     private ProviderGuard(HypervisorProvider target, Duration limit, String limitOrigin) {
@@ -179,6 +182,9 @@ public final class ProviderGuard {
                     Object a = guard.timed(this, method, args, call);
                     return a == null ? Availability.no("availability() returned null") : a;
                 } catch (ProviderTimeoutException e) {
+                    if (!e.attempted()) {
+                        throw e;   // given up earlier: the tests fail, they do not become NOT APPLICABLE
+                    }
                     return Availability.no(firstLine(e.getMessage()));
                 } catch (ProviderException e) {
                     return Availability.no("availability() threw " + ProviderException.vendorMessage(e.getCause() == null ? e : e.getCause()));
@@ -262,11 +268,11 @@ public final class ProviderGuard {
     private Object timed(Handler h, Method method, Object[] args, String call) {
         if (h.lanes() != null && h.lanes().abandoned != null) {
             throw new ProviderTimeoutException("provider call " + call + " not made: this VM was abandoned after "
-                    + h.lanes().abandoned);
+                    + h.lanes().abandoned, false);
         }
         if (givenUp != null) {
             throw new ProviderTimeoutException("provider call " + call + " not made: provider '" + id + "' was given up after "
-                    + GIVE_UP_AFTER + " calls in a row did not return (last: " + givenUp + ")");
+                    + GIVE_UP_AFTER + " calls in a row did not return (last: " + givenUp + ")", false);
         }
         Duration own = args == null ? Duration.ZERO : Arrays.stream(args).filter(a -> a instanceof Duration)
                 .map(a -> (Duration) a).findFirst().orElse(Duration.ZERO);
@@ -275,39 +281,40 @@ public final class ProviderGuard {
         ExecutorService lane = h.lanes() == null
                 ? Executors.newSingleThreadExecutor(r -> daemon(r, "tck-provider-call " + call))
                 : h.lanes().lane(h.target(), call.substring(0, call.indexOf('.')));
-        Thread[] worker = new Thread[1];
+        java.util.concurrent.atomic.AtomicReference<Thread> running = new java.util.concurrent.atomic.AtomicReference<>();
         Future<Object> f = lane.submit(() -> {
-            worker[0] = Thread.currentThread();
+            running.set(Thread.currentThread());
             try {
                 return method.invoke(h.target(), args);
             } finally {
-                worker[0] = null;
+                running.set(null);
             }
         });
         try {
             Object r = f.get(allowed.toNanos(), TimeUnit.NANOSECONDS);
-            consecutiveTimeouts.set(0);
+            timeouts(method).set(0);
             return r;
         } catch (ExecutionException e) {
-            consecutiveTimeouts.set(0);
+            timeouts(method).set(0);
             Throwable cause = e.getCause() instanceof InvocationTargetException ite ? ite.getCause() : e.getCause();
             throw translate(h.target(), method, call, cause);
         } catch (TimeoutException e) {
-            Thread stuck = worker[0];
+            Thread stuck = running.get();
             String what = "provider call " + call + " did not return within " + TckConfig.format(allowed)
                     + " (" + limitOrigin + (own.isZero() ? "" : " + the call's own " + TckConfig.format(own)) + ")";
             if (h.lanes() != null) {
                 h.lanes().abandoned = what;
             }
-            if (consecutiveTimeouts.incrementAndGet() >= GIVE_UP_AFTER) {
+            if (timeouts(method).incrementAndGet() >= GIVE_UP_AFTER) {
                 givenUp = what;
             }
+            StackTraceElement[] frames = stuck == null ? new StackTraceElement[0] : stuck.getStackTrace();
             String dump = threadDump(stuck);
             Evidence.text("thread dump: " + call + " did not return", dump);
-            f.cancel(true);
+            f.cancel(true);   // an interrupt, in case the provider listens
             throw new ProviderTimeoutException(what + "; the VM is abandoned and the next test opens a fresh one. "
                     + "Stuck thread" + (stuck == null ? " (finished meanwhile)" : " '" + stuck.getName() + "'") + ":\n"
-                    + (stuck == null ? "" : ProviderException.frames(stuck.getStackTrace(), 8)));
+                    + ProviderException.frames(frames, 8), true);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             f.cancel(true);
@@ -326,6 +333,10 @@ public final class ProviderGuard {
     static String firstLine(String s) {
         int nl = s.indexOf('\n');
         return nl < 0 ? s : s.substring(0, nl);
+    }
+
+    private AtomicInteger timeouts(Method m) {
+        return consecutiveTimeouts.computeIfAbsent(m.getDeclaringClass().getSimpleName() + "." + m.getName(), k -> new AtomicInteger());
     }
 
     private static Thread daemon(Runnable r, String name) {

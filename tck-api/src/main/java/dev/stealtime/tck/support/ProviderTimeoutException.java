@@ -8,7 +8,15 @@ package dev.stealtime.tck.support;
  */
 public final class ProviderTimeoutException extends ProviderException {
 
-    public ProviderTimeoutException(String message) {
+    private final boolean attempted;
+
+    public ProviderTimeoutException(String message, boolean attempted) {
         super(message, null);
+        this.attempted = attempted;
+    }
+
+    /** False when the call was not even made (its VM was abandoned, or the provider given up, earlier). */
+    public boolean attempted() {
+        return attempted;
     }
 }

@@ -121,7 +121,11 @@ public final class OutDir {
     /** Writes {@code file} through a temporary file next to it and an atomic rename. */
     public static Path writeAtomically(Path file, String content) throws IOException {
         Files.createDirectories(file.toAbsolutePath().getParent());
-        Path tmp = Leftovers.track(file.resolveSibling("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid()));
+        Path tmp = Leftovers.create(() -> {
+            Path t = sibling(file);
+            Files.deleteIfExists(t);
+            return Files.createFile(t);
+        });
         try {
             Files.writeString(tmp, content, StandardCharsets.UTF_8);
             try {
@@ -186,11 +190,15 @@ public final class OutDir {
         writeAtomically(trend, json.writerWithDefaultPrettyPrinter().writeValueAsString(runs.subList(0, Math.min(runs.size(), TREND_RUNS))));
     }
 
+    private static Path sibling(Path file) {
+        return file.resolveSibling("." + file.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+    }
+
     /** A private staging directory for the report generator inside the output directory (removed on exit). */
     public Path reportStaging() throws IOException {
         Path s = dir.resolve(".report-staging-" + ProcessHandle.current().pid());
         AllureHtml.deleteQuietly(s);
-        return Leftovers.track(Files.createDirectories(s));
+        return Leftovers.create(() -> Files.createDirectories(s));
     }
 
     private static List<String> entries(Path dir) {

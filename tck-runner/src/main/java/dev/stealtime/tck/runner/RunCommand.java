@@ -131,19 +131,15 @@ final class RunCommand implements Callable<Integer> {
             con.printf("%-5s %-4s %-26s %-9s %9s %10s%n", "SUITE", "", "RULE", "LEVEL", "TESTS", "TIME");
         }
         TckRun run = new TckRun(p, config, suites, new ConsoleProgress(con, v, claimed)).allureResults(allureResults);
-        Thread hook = new Thread(() -> onInterrupt(run, p, origin, config, suites, dir, err), "tck-interrupted");
-        Runtime.getRuntime().addShutdownHook(hook);
+        Runnable onInterrupt = () -> onInterrupt(run, p, origin, config, suites, dir, err);
+        Leftovers.onShutdown(onInterrupt);
         try {
             return finish(run.execute(), p, origin, config, suites, dir, con, err, v, claimed);
         } finally {
             synchronized (summaryLock) {
                 finished = true;
             }
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // the hook is running or has run: it wrote the INTERRUPTED summary
-            }
+            Leftovers.removeOnShutdown(onInterrupt);
         }
     }
 
@@ -220,7 +216,10 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    /** The shutdown hook: an unfinished run leaves a summary that says INTERRUPTED, with what it had, and no temp files. */
+    /**
+     * At shutdown (Ctrl-C, SIGTERM): an unfinished run leaves a summary that says INTERRUPTED, with
+     * what it had. {@link Leftovers} then stops the report generator and removes the temp files.
+     */
     private void onInterrupt(TckRun run, HypervisorProvider p, ProviderSources.Resolved origin, TckConfig config, List<Suite> suites,
                              OutDir dir, PrintWriter err) {
         synchronized (summaryLock) {
@@ -239,7 +238,6 @@ final class RunCommand implements Callable<Integer> {
                 err.flush();
             }
         }
-        Leftovers.cleanUp();
     }
 
     private static List<String> gatingLevels(List<String> claimed) {

@@ -43,12 +43,12 @@ public class GuestRam implements GuestMemory {
 
     private static MappedByteBuffer map(MemoryRegion region) {
         try {
-            Path file = dev.stealtime.tck.runner.Leftovers.track(Files.createTempFile("tck-guest-ram-", ".bin",
+            Path file = dev.stealtime.tck.runner.Leftovers.create(() -> Files.createTempFile("tck-guest-ram-", ".bin",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))));
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 return ch.map(FileChannel.MapMode.READ_WRITE, 0, region.size());
             } finally {
-                Files.delete(file);
+                Files.deleteIfExists(file);   // (a shutdown hook may have deleted it already)
                 dev.stealtime.tck.runner.Leftovers.untrack(file);
             }
         } catch (IOException e) {

@@ -110,7 +110,7 @@ public final class AllureHtml {
         }
         Path work = null;
         try {
-            work = Leftovers.track(Files.createTempDirectory("tck-allure"));
+            work = Leftovers.create(() -> Files.createTempDirectory("tck-allure"));
             Path logConfig = work.resolve("logback.xml");
             Files.writeString(logConfig, """
                     <configuration>
