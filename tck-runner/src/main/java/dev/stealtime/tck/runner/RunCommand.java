@@ -165,7 +165,12 @@ final class RunCommand implements Callable<Integer> {
                 try {
                     String name = "Steal-Time TCK — " + p.id() + ": " + result.verdict().words;
                     AllureHtml.locate().generate(List.of(allureResults), staging, name);
-                    index = dir.installReport(staging, name);
+                    synchronized (summaryLock) {
+                        if (interrupted) {
+                            return TckCli.INTERRUPTED;   // no report next to an INTERRUPTED summary
+                        }
+                        index = dir.installReport(staging, name);
+                    }
                 } finally {
                     AllureHtml.deleteQuietly(staging);
                     Leftovers.untrack(staging);
@@ -229,6 +234,7 @@ final class RunCommand implements Callable<Integer> {
                     RunResult partial = run.partialResult();
                     Map<String, Object> summary = ConformanceSummary.toMap(partial, p, origin, config, suites,
                             new ConformanceSummary.ReportInfo(dir.allureResults().toAbsolutePath().toString(), null, "not generated: run interrupted"));
+                    java.nio.file.Files.deleteIfExists(dir.report().resolve("index.html"));   // this run's, if it got that far
                     ConformanceSummary.write(dir.path(), summary);
                     Path md = ConformanceSummary.writeMarkdown(dir.path(), summary);
                     err.printf("%ntck: INTERRUPTED after %d test result(s); partial summary: %s%n", partial.tests().size(), md.toAbsolutePath());

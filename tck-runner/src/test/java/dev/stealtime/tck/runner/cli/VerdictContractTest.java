@@ -205,6 +205,31 @@ public class VerdictContractTest {
         }
     }
 
+    /** A file the single-file Allure report embeds, decoded. */
+    static String embedded(Path index, String name) throws IOException {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("d\\('" + java.util.regex.Pattern.quote(name) + "','([^']*)'\\)")
+                .matcher(Files.readString(index));
+        assertThat(m.find()).as("%s embeds %s", index, name).isTrue();
+        return new String(java.util.Base64.getDecoder().decode(m.group(1)), java.nio.charset.StandardCharsets.UTF_8);
+    }
+
+    @Test
+    public void theReportsOverviewStatesTheVerdictAndItsTrendKeepsTheRunsIntoTheSameOut() throws IOException {
+        Path out = out("trend");
+        Path jar = jar("trend-down.jar", Acme.Down.class);
+        assertThat(tck("run", "--provider-jar", jar.toString(), "--suite", "arm64", "--out", out.toString()).code()).isEqualTo(4);
+        CliContractTest.Result second = tck("run", "--race-budget", "400ms", "--suite", "arm64", "--out", out.toString());
+        assertThat(second.code()).as(second.out() + second.err()).isZero();
+        Path index = out.resolve("report/index.html");
+        JsonNode summary = new ObjectMapper().readTree(embedded(index, "widgets/summary.json"));
+        assertThat(summary.path("reportName").asText()).isEqualTo("Steal-Time TCK — reference: CONFORMS");
+        assertThat(embedded(index, "widgets/environment.json")).contains("{\"values\":[\"CONFORMS\"],\"name\":\"Verdict\"}");
+        JsonNode trend = new ObjectMapper().readTree(embedded(index, "widgets/history-trend.json"));
+        assertThat(trend.size()).as("this run and the one before: %s", trend).isEqualTo(2);
+        assertThat(trend.get(1).path("reportName").asText()).isEqualTo("Steal-Time TCK — acme-down: NOT TESTED");
+        assertThat(trend.get(1).path("data").path("skipped").asInt()).isPositive();
+    }
+
     @Test
     public void smallerItems() {
         CliContractTest.Result both = tck("run", "-q", "-v");
