@@ -553,61 +553,49 @@ public final class ProviderGuard {
 
         @Override
         public void run(Duration d) {
-            Watch w = g.watching(lanes);
-            if (w == null) {
-                timed("run", new Object[]{d}, () -> {
-                    inner.run(d);
-                    return null;
-                });
-                return;
-            }
-            w.start(g, lanes, inner, "run", null, d);
-            try {
-                inner.run(d);
-            } catch (RuntimeException | Error e) {
-                throw g.translate(inner, "run", new Object[]{d}, e);
-            } finally {
-                w.stop();
-            }
+            workload(RUN, d);
         }
 
         @Override
         public void preempt(Duration d) {
+            workload(PREEMPT, d);
+        }
+
+        @Override
+        public void idle(Duration d) {
+            workload(IDLE, d);
+        }
+
+        private static final String RUN = "run";
+        private static final String PREEMPT = "preempt";
+        private static final String IDLE = "idle";
+
+        private void workload(String name, Duration d) {
             Watch w = g.watching(lanes);
             if (w == null) {
-                timed("preempt", new Object[]{d}, () -> {
-                    inner.preempt(d);
+                timed(name, new Object[]{d}, () -> {
+                    callWorkload(name, d);
                     return null;
                 });
                 return;
             }
-            w.start(g, lanes, inner, "preempt", null, d);
+            w.start(g, lanes, inner, name, null, d);
             try {
-                inner.preempt(d);
+                callWorkload(name, d);
             } catch (RuntimeException | Error e) {
-                throw g.translate(inner, "preempt", new Object[]{d}, e);
+                throw g.translate(inner, name, new Object[]{d}, e);
             } finally {
                 w.stop();
             }
         }
 
-        @Override
-        public void idle(Duration d) {
-            Watch w = g.watching(lanes);
-            if (w == null) {
-                timed("idle", new Object[]{d}, () -> {
-                    inner.idle(d);
-                    return null;
-                });
-                return;
-            }
-            w.start(g, lanes, inner, "idle", null, d);
-            try {
+        private void callWorkload(String name, Duration d) {
+            if (name == RUN) {
+                inner.run(d);
+            } else if (name == PREEMPT) {
+                inner.preempt(d);
+            } else {
                 inner.idle(d);
-            } catch (RuntimeException | Error e) {
-                throw g.translate(inner, "idle", new Object[]{d}, e);
-            } finally {
-                w.stop();
             }
         }
 
