@@ -37,6 +37,11 @@ public record TimingPrecision(boolean isExact, Duration tolerance) {
 
     @Override
     public String toString() {
-        return isExact ? "exact" : "measured(±" + tolerance.toNanos() / 1000 + " µs)";
+        if (isExact) {
+            return "exact";
+        }
+        long ns = tolerance.toNanos();
+        String t = ns % 1_000_000 == 0 ? ns / 1_000_000 + " ms" : ns % 1000 == 0 ? ns / 1000 + " µs" : ns + " ns";
+        return "measured(±" + t + ")";
     }
 }

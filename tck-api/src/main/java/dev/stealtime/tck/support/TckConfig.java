@@ -20,7 +20,8 @@ public final class TckConfig {
         PROVIDER("tck.provider", "reference", "provider id"),
         PROFILES("tck.profiles", "required,linux-abi,advisory", "profiles claimed (levels whose rules are run)"),
         RACE_BUDGET("tck.race.budget", "2s", "time budget of each race (torn-read) test"),
-        TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)");
+        TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)"),
+        CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)");
 
         public final String property;
         public final String defaultValue;
@@ -101,6 +102,10 @@ public final class TckConfig {
         return parseDuration(Key.RACE_BUDGET, raw(Key.RACE_BUDGET));
     }
 
+    public Duration callTimeout() {
+        return parseDuration(Key.CALL_TIMEOUT, raw(Key.CALL_TIMEOUT));
+    }
+
     public double timingMultiplier() {
         String v = raw(Key.TIMING_MULTIPLIER).trim();
         try {
@@ -120,6 +125,7 @@ public final class TckConfig {
         profiles();
         raceBudget();
         timingMultiplier();
+        callTimeout();
         return this;
     }
 
@@ -127,9 +133,34 @@ public final class TckConfig {
     public Map<String, String> effective() {
         Map<String, String> m = new LinkedHashMap<>();
         for (Key k : Key.values()) {
-            m.put(k.property, raw(k) + " (" + origin(k) + ")");
+            m.put(k.property, shown(k) + " (" + origin(k) + ")");
         }
         return m;
+    }
+
+    /** The value as given; a duration given as a bare number also says how it was read ({@code 500 = 500ms}). */
+    private String shown(Key k) {
+        String v = raw(k);
+        if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT) && v.trim().matches("\\d+")) {
+            return v.trim() + " = " + format(parseDuration(k, v));
+        }
+        return v;
+    }
+
+    /** {@code 500ms}, {@code 2s}, {@code 1.5s}, {@code 2m}: how durations are printed everywhere. */
+    public static String format(Duration d) {
+        long ms = d.toMillis();
+        if (ms < 1000 && d.toNanos() % 1_000_000 != 0) {
+            long us = d.toNanos() / 1000;
+            return us % 1000 == 0 ? (us / 1000) + "ms" : us + "µs";
+        }
+        if (ms < 1000) {
+            return ms + "ms";
+        }
+        if (ms % 60_000 == 0) {
+            return (ms / 60_000) + "m";
+        }
+        return ms % 1000 == 0 ? (ms / 1000) + "s" : String.format(Locale.ROOT, "%.3gs", ms / 1000.0).replaceAll("\\.?0+s$", "s");
     }
 
     /**

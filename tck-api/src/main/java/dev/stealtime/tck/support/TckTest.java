@@ -6,6 +6,8 @@ import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
+import org.testng.IHookCallBack;
+import org.testng.ITestResult;
 import org.testng.annotations.AfterMethod;
 import org.testng.annotations.BeforeMethod;
 
@@ -19,6 +21,46 @@ import java.util.List;
  * opened.
  */
 public abstract class TckTest extends UndeclaredSkipIsFailure {
+
+    /** How often the hook looks at the test thread's current provider call. */
+    private static final long WATCH_MILLIS = 20;
+
+    /**
+     * Runs each test method on a thread of its own and watches its provider calls
+     * ({@link ProviderGuard.Watch}): a call that overruns its limit fails the test with
+     * "provider call X did not return within T" and the thread is left behind, so the run goes on
+     * with the next test (and a fresh VM). Under {@code tck run} and a vendor's surefire build alike.
+     * A skip the test ended with that is not a declared NOT APPLICABLE then fails it
+     * ({@link UndeclaredSkipIsFailure}).
+     */
+    @Override
+    public void run(IHookCallBack callBack, ITestResult testResult) {
+        ProviderGuard.Watch watch = new ProviderGuard.Watch();
+        Thread test = new Thread(() -> {
+            ProviderGuard.Watch.watchCurrentThread(watch);
+            callBack.runTestMethod(testResult);
+        }, "tck-test " + testResult.getMethod().getMethodName());
+        test.setDaemon(true);
+        test.start();
+        try {
+            while (true) {
+                test.join(WATCH_MILLIS);
+                if (!test.isAlive()) {
+                    // TestNG reads the outcome the callback recorded
+                    failIfUndeclaredSkip(testResult.getThrowable(), "skipped");
+                    return;
+                }
+                ProviderTimeoutException overrun = watch.overrun(test);
+                if (overrun != null) {
+                    throw overrun;
+                }
+            }
+        } catch (InterruptedException e) {
+            test.interrupt();
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while the test ran", e);
+        }
+    }
 
     private final List<Vm> open = new ArrayList<>();
 

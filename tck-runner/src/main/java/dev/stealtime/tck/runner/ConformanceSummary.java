@@ -46,10 +46,19 @@ public final class ConformanceSummary {
 
     public static Map<String, Object> toMap(RunResult result, HypervisorProvider provider, TckConfig config,
                                             List<Suite> suites, ReportInfo report) {
+        return toMap(result, provider, null, config, suites, report);
+    }
+
+    /**
+     * @param origin where the provider was loaded from (null: not recorded); only its jar is hashed
+     */
+    public static Map<String, Object> toMap(RunResult result, HypervisorProvider provider, ProviderSources.Resolved origin,
+                                            TckConfig config, List<Suite> suites, ReportInfo report) {
         Map<String, Object> root = new LinkedHashMap<>();
         Map<String, Object> tck = new LinkedHashMap<>();
         tck.put("version", tckVersion());
-        tck.put("jars", TckJars.find(ConformanceSummary.class.getClassLoader()).stream().map(j -> {
+        tck.put("jars", TckJars.find(ConformanceSummary.class.getClassLoader(), TckJars.artifactsFor(suites.stream().map(s -> s.artifact).toList()))
+                .stream().map(j -> {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("artifact", j.artifact());
             m.put("sha256", j.sha256());
@@ -59,11 +68,27 @@ public final class ConformanceSummary {
         root.put("tck", tck);
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("id", provider.id());
-        p.put("description", provider.description());
-        p.put("version", provider.version());
-        p.put("timing", provider.timing().toString());
-        p.put("capabilities", provider.capabilities().stream().map(Enum::name).sorted().toList());
+        p.put("description", declared("description()", provider::description));
+        p.put("version", declared("version()", provider::version));
+        p.put("timing", declared("timing()", () -> String.valueOf(provider.timing())));
+        p.put("capabilities", declaredList("capabilities()", () -> provider.capabilities().stream().map(Enum::name).sorted().toList()));
+        p.put("architectures", declaredList("architectures()", () -> provider.architectures().stream().map(Enum::name).sorted().toList()));
+        if (origin != null) {
+            p.put("source", origin.source());
+            if (origin.jar() != null) {
+                Map<String, Object> jar = new LinkedHashMap<>();
+                jar.put("path", origin.jar().toString());
+                jar.put("sha256", sha256OrReason(origin.jar()));
+                p.put("jar", jar);
+            }
+        }
         root.put("provider", p);
+        Verdict verdict = result.verdict();
+        root.put("verdict", verdict.name());
+        root.put("verdictText", verdict.words);
+        List<String> gatingLevels = java.util.Arrays.stream(Level.values())
+                .filter(l -> TckRun.gates(l, config.profiles())).map(Level::group).toList();
+        root.put("verdictExplanation", result.verdictExplanation(gatingLevels));
         root.put("environment", environment());
         root.put("suites", suites.stream().map(s -> s.cliName).toList());
         List<String> profiles = config.profiles();
@@ -96,6 +121,8 @@ public final class ConformanceSummary {
         totals.put("pass", result.count(Outcome.PASS));
         totals.put("fail", result.count(Outcome.FAIL));
         totals.put("notApplicable", result.count(Outcome.NOT_APPLICABLE));
+        totals.put("notRun", result.count(Outcome.NOT_RUN));
+        totals.put("gatingRulesTested", result.gatingRulesTested());
         totals.put("tests", result.tests().size());
         root.put("totals", totals);
         Map<String, Object> byLevel = new LinkedHashMap<>();
@@ -105,11 +132,12 @@ public final class ConformanceSummary {
             m.put("pass", rs.stream().filter(r -> r.outcome() == Outcome.PASS).count());
             m.put("fail", rs.stream().filter(r -> r.outcome() == Outcome.FAIL).count());
             m.put("notApplicable", rs.stream().filter(r -> r.outcome() == Outcome.NOT_APPLICABLE).count());
+            m.put("notRun", rs.stream().filter(r -> r.outcome() == Outcome.NOT_RUN).count());
             m.put("gates", TckRun.gates(level, profiles));
             byLevel.put(level.group(), m);
         }
         root.put("byLevel", byLevel);
-        root.put("conforms", result.conforms());
+        root.put("conforms", verdict == Verdict.CONFORMS);
         root.put("gatingFailures", result.rules().stream().filter(RuleResult::gatingFailure).map(r -> r.rule().id()).toList());
         root.put("finishedAt", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         root.put("elapsedMillis", result.elapsed().toMillis());
@@ -121,6 +149,35 @@ public final class ConformanceSummary {
             root.put("report", rep);
         }
         return root;
+    }
+
+    /** A provider's declaration for the record; one that throws is recorded as what it threw. */
+    static String declared(String call, java.util.function.Supplier<String> value) {
+        try {
+            String v = value.get();
+            return v == null ? "(" + call + " returned null)" : v;
+        } catch (RuntimeException e) {
+            return "(" + call + " threw " + dev.stealtime.tck.support.ProviderException.vendorMessage(
+                    e instanceof dev.stealtime.tck.support.ProviderException && e.getCause() != null ? e.getCause() : e) + ")";
+        }
+    }
+
+    static List<String> declaredList(String call, java.util.function.Supplier<List<String>> value) {
+        try {
+            return value.get();
+        } catch (RuntimeException e) {
+            return List.of(declared(call, () -> {
+                throw e;
+            }));
+        }
+    }
+
+    private static String sha256OrReason(Path jar) {
+        try {
+            return TckJars.sha256(jar);
+        } catch (IOException e) {
+            return "unreadable: " + e.getMessage();
+        }
     }
 
     /** JDK, OS and kernel of the machine the run happened on. */
@@ -153,17 +210,12 @@ public final class ConformanceSummary {
 
     /** Writes {@code conformance.json} from a map made by {@link #toMap}. */
     public static Path write(Path dir, Map<String, Object> summary) throws IOException {
-        Files.createDirectories(dir);
-        Path file = dir.resolve("conformance.json");
-        new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValue(file.toFile(), summary);
-        return file;
+        return OutDir.writeAtomically(dir.resolve(OutDir.JSON),
+                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
     }
 
     /** Writes {@code conformance.md} from a map made by {@link #toMap}. */
     public static Path writeMarkdown(Path dir, Map<String, Object> summary) throws IOException {
-        Files.createDirectories(dir);
-        Path file = dir.resolve("conformance.md");
-        Files.writeString(file, ConformanceMarkdown.render(summary), StandardCharsets.UTF_8);
-        return file;
+        return OutDir.writeAtomically(dir.resolve(OutDir.MARKDOWN), ConformanceMarkdown.render(summary));
     }
 }

@@ -156,6 +156,7 @@ final class ConsoleProgress implements ProgressListener, ITestListener, IClassLi
             case PASS -> "PASS";
             case FAIL -> "FAIL";
             case NOT_APPLICABLE -> "N/A";
+            case NOT_RUN -> "----";
         };
     }
 }

@@ -3,9 +3,9 @@ package dev.stealtime.tck.runner;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
-import dev.stealtime.tck.runner.report.TckJars;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,7 +13,6 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -31,25 +30,34 @@ import java.util.concurrent.Callable;
         description = {"Run the conformance suites against a hypervisor provider. Writes into DIR:",
                 "  conformance.json, conformance.md  the conformance summary (rule by rule, grouped by level)",
                 "  report/index.html                 the Allure HTML report (one file, opens from disk)",
-                "  allure-results/                   the raw Allure results (cleaned at the start of each run)",
+                "  allure-results/                   the raw Allure results (history/ kept for the report's Trend)",
+                "DIR must be new, empty, or written by an earlier run (marker " + OutDir.MARKER + "); the TCK",
+                "deletes only its own files there.",
                 "Every setting is also a system property and an environment variable (flag > property > env):",
-                "  --provider tck.provider TCK_PROVIDER, --profile tck.profiles TCK_PROFILES,",
-                "  --race-budget tck.race.budget TCK_RACE_BUDGET, --timing-multiplier tck.timing.multiplier TCK_TIMING_MULTIPLIER."},
-        footer = {"", "Exit codes: 0 every gating (required, linux-abi) rule claimed passed; 1 a gating rule failed;",
-                "2 usage or configuration error; 3 internal error. Advisory failures are reported and never gate.",
+                "  --provider           tck.provider           TCK_PROVIDER",
+                "  --profile            tck.profiles           TCK_PROFILES",
+                "  --race-budget        tck.race.budget        TCK_RACE_BUDGET",
+                "  --timing-multiplier  tck.timing.multiplier  TCK_TIMING_MULTIPLIER",
+                "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT"},
+        footer = {"", "Verdicts and exit codes:",
+                "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
+                "                        applicable, and at least one was tested",
+                "  1   DOES NOT CONFORM  a claimed gating rule failed (advisory failures never gate)",
+                "  2   usage or configuration error (one line on stderr)",
+                "  3   internal error of the TCK itself",
+                "  4   NOT TESTED        nothing failed, but no claimed gating rule could be tested (provider",
+                "                        unavailable, or every such rule NOT APPLICABLE): no verdict",
+                "  130 INTERRUPTED       Ctrl-C or SIGTERM: the summary says INTERRUPTED, with partial results",
                 "A report that cannot be generated is a one-line message; it does not change the exit code."})
 final class RunCommand implements Callable<Integer> {
-
-    static final String ALLURE_RESULTS = "allure-results";
-    static final String REPORT = "report";
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference; see 'tck providers').")
+    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference, or the one provider of --provider-jar; see 'tck providers').")
     String provider;
 
-    @Option(names = "--provider-jar", paramLabel = "JAR", description = "Jar with a vendor HypervisorProvider (repeatable).")
+    @Option(names = "--provider-jar", paramLabel = "JAR", description = "Jar with a vendor HypervisorProvider (repeatable). With one provider in it, that one is tested.")
     List<Path> jars = new ArrayList<>();
 
     @Option(names = "--suite", paramLabel = "x86|arm64|all", defaultValue = "all", description = "Which suite(s) to run (default: ${DEFAULT-VALUE}).")
@@ -61,11 +69,14 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "tck-out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--race-budget", paramLabel = "DURATION", description = "Time budget of each torn-read race, e.g. 500ms, 2s (default: 2s).")
+    @Option(names = "--race-budget", paramLabel = "DURATION", description = "Time budget of each torn-read race, e.g. 500ms, 2s; a bare number is milliseconds (default: 2s).")
     String raceBudget;
 
-    @Option(names = "--timing-multiplier", paramLabel = "X", description = "Scales workload durations and tolerances on slow machines (default: 1).")
+    @Option(names = "--timing-multiplier", paramLabel = "X", description = "Scales workload durations, tolerances and the call timeout on slow machines (default: 1).")
     String timingMultiplier;
+
+    @Option(names = "--call-timeout", paramLabel = "DURATION", description = "Time limit of each provider call, scaled by the timing multiplier, plus the call's own workload duration (default: 10s).")
+    String callTimeout;
 
     @Option(names = "--no-report", description = "Do not generate the HTML report (allure-results and the summaries are still written).")
     boolean noReport;
@@ -76,33 +87,39 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = {"-v", "--verbose"}, description = "Also one line per test as it completes, failure and not-applicable messages in full, and every rule in the summary.")
     boolean verbose;
 
+    /** Guards the summaries: the shutdown hook and the run never both write them. */
+    private final Object summaryLock = new Object();
+    private boolean finished;
+    private boolean interrupted;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter con = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
-        List<Suite> suites = Suite.parse(suite);
-        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier);
-        HypervisorProvider p = new ProviderLoader(jars).byId(config.providerId());
-        checkOutDir();
-        Path allureResults = out.resolve(ALLURE_RESULTS);
-        Path reportDir = out.resolve(REPORT);
-        try {
-            AllureResultsDir.clean(allureResults);
-            AllureHtml.deleteQuietly(reportDir);   // a report left from an earlier run must not pass for this one
-        } catch (IOException e) {
-            throw new UsageException("cannot clean " + allureResults + ": " + e.getMessage());
+        if (quiet && verbose) {
+            throw new UsageException("-q/--quiet and -v/--verbose contradict each other: give one of them");
         }
+        List<Suite> suites = Suite.parse(suite);
+        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout).validate();
+        ProviderSources.Resolved origin = new ProviderSources(jars).resolve(config);
+        HypervisorProvider p = ProviderGuard.wrap(origin.provider(), config);
+        OutDir dir = OutDir.claim(out);
+        dir.clearPrevious();
+        Path allureResults = dir.allureResults();
 
         con.printf("Steal-Time TCK %s%n", ConformanceSummary.tckVersion());
-        con.printf("  provider               %s — %s (version %s, timing %s)%n", p.id(), p.description(), p.version(), p.timing());
+        con.printf("  provider               %s — %s (version %s, timing %s)%n", p.id(), ConformanceSummary.declared("description()", p::description),
+                ConformanceSummary.declared("version()", p::version), ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())));
+        con.printf("  %-22s %s%n", "loaded from", origin.source());
         con.printf("  suites                 %s%n", suites.stream().map(s -> s.cliName).toList());
         for (Map.Entry<String, String> e : config.effective().entrySet()) {
             con.printf("  %-22s %s%n", e.getKey(), e.getValue());
         }
-        con.printf("  %-22s %s%n", "output", out.toAbsolutePath());
+        con.printf("  %-22s %s%n", "output", out.toAbsolutePath().normalize());
         Availability a = p.availability();
         if (!a.available()) {
-            con.printf("  WARNING: provider '%s' is unavailable here (%s): its tests will be NOT APPLICABLE%n", p.id(), a.reason());
+            con.printf("  provider '%s' is UNAVAILABLE here: %s%n  Nothing can be tested: its tests are NOT APPLICABLE and the verdict is NOT TESTED (exit 4).%n",
+                    p.id(), a.reason());
         }
         con.println();
         con.flush();
@@ -113,15 +130,28 @@ final class RunCommand implements Callable<Integer> {
         if (v != ConsoleProgress.Verbosity.QUIET) {
             con.printf("%-5s %-4s %-26s %-9s %9s %10s%n", "SUITE", "", "RULE", "LEVEL", "TESTS", "TIME");
         }
-        RunResult result = new TckRun(p, config, suites, new ConsoleProgress(con, v, claimed))
-                .allureResults(allureResults).execute();
+        TckRun run = new TckRun(p, config, suites, new ConsoleProgress(con, v, claimed)).allureResults(allureResults);
+        Runnable onInterrupt = () -> onInterrupt(run, p, origin, config, suites, dir, err);
+        Leftovers.onShutdown(onInterrupt);
+        try {
+            return finish(run.execute(), p, origin, config, suites, dir, con, err, v, claimed);
+        } finally {
+            synchronized (summaryLock) {
+                finished = true;
+            }
+            Leftovers.removeOnShutdown(onInterrupt);
+        }
+    }
 
+    private Integer finish(RunResult result, HypervisorProvider p, ProviderSources.Resolved origin, TckConfig config, List<Suite> suites,
+                           OutDir dir, PrintWriter con, PrintWriter err, ConsoleProgress.Verbosity v, List<String> claimed) throws IOException {
+        Path allureResults = dir.allureResults();
         // The summaries first: whatever happens to the HTML report, the results are on disk.
         ConformanceSummary.ReportInfo pending = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(), null, null);
-        Map<String, Object> summary = withProviderJars(ConformanceSummary.toMap(result, p, config, suites, pending));
-        Path json = ConformanceSummary.write(out, summary);
-        Path md = ConformanceSummary.writeMarkdown(out, summary);
-
+        Path[] written = writeSummaries(dir, ConformanceSummary.toMap(result, p, origin, config, suites, pending));
+        if (written == null) {
+            return TckCli.INTERRUPTED;
+        }
         String reportError = null;
         Path index = null;
         long reportMillis = 0;
@@ -130,18 +160,30 @@ final class RunCommand implements Callable<Integer> {
         } else {
             long t0 = System.nanoTime();
             try {
-                AllureResultsDir.complete(allureResults, allureEnvironment(p, config, suites));
-                index = AllureHtml.locate().generate(List.of(allureResults), reportDir,
-                        "Steal-Time TCK — " + p.id());
+                AllureResultsDir.complete(allureResults, allureEnvironment(p, config, suites, result.verdict()));
+                Path staging = dir.reportStaging();
+                try {
+                    String name = "Steal-Time TCK — " + p.id() + ": " + result.verdict().words;
+                    AllureHtml.locate().generate(List.of(allureResults), staging, name);
+                    synchronized (summaryLock) {
+                        if (interrupted) {
+                            return TckCli.INTERRUPTED;   // no report next to an INTERRUPTED summary
+                        }
+                        index = dir.installReport(staging, name);
+                    }
+                } finally {
+                    AllureHtml.deleteQuietly(staging);
+                    Leftovers.untrack(staging);
+                }
             } catch (AllureHtml.ReportException | IOException | RuntimeException | LinkageError e) {
                 reportError = e instanceof AllureHtml.ReportException ? e.getMessage() : oneLine(e);
             }
             reportMillis = (System.nanoTime() - t0) / 1_000_000;
             ConformanceSummary.ReportInfo info = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(),
                     index == null ? null : index.toAbsolutePath().toString(), reportError);
-            summary = withProviderJars(ConformanceSummary.toMap(result, p, config, suites, info));
-            ConformanceSummary.write(out, summary);
-            ConformanceSummary.writeMarkdown(out, summary);
+            if (writeSummaries(dir, ConformanceSummary.toMap(result, p, origin, config, suites, info)) == null) {
+                return TckCli.INTERRUPTED;
+            }
         }
 
         printSummary(con, result, claimed, v);
@@ -155,30 +197,57 @@ final class RunCommand implements Callable<Integer> {
             err.flush();
             con.printf("report             NOT generated (%s)%n", reportError);
         }
-        con.printf("summary            %s%n", md.toAbsolutePath());
-        con.printf("                   %s%n", json.toAbsolutePath());
+        con.printf("summary            %s%n", written[1].toAbsolutePath());
+        con.printf("                   %s%n", written[0].toAbsolutePath());
         con.printf("allure results     %s%n", allureResults.toAbsolutePath());
+        Verdict verdict = result.verdict();
         con.printf("%d passed, %d failed, %d not applicable (rules) in %.1f s: %s%n",
                 result.count(Outcome.PASS), result.count(Outcome.FAIL), result.count(Outcome.NOT_APPLICABLE),
-                result.elapsed().toMillis() / 1000.0, result.conforms() ? "CONFORMS" : "DOES NOT CONFORM");
+                result.elapsed().toMillis() / 1000.0, verdict.words);
+        if (verdict == Verdict.NOT_TESTED) {
+            con.printf("NOT TESTED: %s%n", result.verdictExplanation(gatingLevels(claimed)));
+        }
         con.flush();
-        return result.conforms() ? TckCli.CONFORMS : TckCli.GATING_FAILURE;
+        return verdict.exitCode;
     }
 
-    /** The vendor jars given with --provider-jar, with their SHA-256, into the summary's provider entry. */
-    @SuppressWarnings("unchecked")
-    private Map<String, Object> withProviderJars(Map<String, Object> summary) throws IOException {
-        if (!jars.isEmpty()) {
-            List<Map<String, Object>> list = new ArrayList<>();
-            for (Path jar : jars) {
-                Map<String, Object> m = new LinkedHashMap<>();
-                m.put("path", jar.toAbsolutePath().toString());
-                m.put("sha256", TckJars.sha256(jar));
-                list.add(m);
+    /** Writes both summaries unless the run was interrupted meanwhile (then the hook has written them): {json, md} or null. */
+    private Path[] writeSummaries(OutDir dir, Map<String, Object> summary) throws IOException {
+        synchronized (summaryLock) {
+            if (interrupted) {
+                return null;
             }
-            ((Map<String, Object>) summary.get("provider")).put("jars", list);
+            return new Path[]{ConformanceSummary.write(dir.path(), summary), ConformanceSummary.writeMarkdown(dir.path(), summary)};
         }
-        return summary;
+    }
+
+    /**
+     * At shutdown (Ctrl-C, SIGTERM): an unfinished run leaves a summary that says INTERRUPTED, with
+     * what it had. {@link Leftovers} then stops the report generator and removes the temp files.
+     */
+    private void onInterrupt(TckRun run, HypervisorProvider p, ProviderSources.Resolved origin, TckConfig config, List<Suite> suites,
+                             OutDir dir, PrintWriter err) {
+        synchronized (summaryLock) {
+            if (!finished) {
+                interrupted = true;
+                try {
+                    RunResult partial = run.partialResult();
+                    Map<String, Object> summary = ConformanceSummary.toMap(partial, p, origin, config, suites,
+                            new ConformanceSummary.ReportInfo(dir.allureResults().toAbsolutePath().toString(), null, "not generated: run interrupted"));
+                    java.nio.file.Files.deleteIfExists(dir.report().resolve("index.html"));   // this run's, if it got that far
+                    ConformanceSummary.write(dir.path(), summary);
+                    Path md = ConformanceSummary.writeMarkdown(dir.path(), summary);
+                    err.printf("%ntck: INTERRUPTED after %d test result(s); partial summary: %s%n", partial.tests().size(), md.toAbsolutePath());
+                } catch (IOException | RuntimeException e) {
+                    err.println("tck: INTERRUPTED; the partial summary could not be written: " + oneLine(e));
+                }
+                err.flush();
+            }
+        }
+    }
+
+    private static List<String> gatingLevels(List<String> claimed) {
+        return java.util.Arrays.stream(Level.values()).filter(l -> TckRun.gates(l, claimed)).map(Level::group).toList();
     }
 
     private static String oneLine(Throwable e) {
@@ -188,27 +257,14 @@ final class RunCommand implements Callable<Integer> {
         return nl < 0 ? s : s.substring(0, nl);
     }
 
-    private void checkOutDir() {
-        if (Files.exists(out) && !Files.isDirectory(out)) {
-            throw new UsageException("--out " + out + " exists and is not a directory");
-        }
-        try {
-            Files.createDirectories(out);
-        } catch (IOException e) {
-            throw new UsageException("cannot create --out directory " + out + ": " + e.getMessage());
-        }
-        if (!Files.isWritable(out)) {
-            throw new UsageException("--out directory " + out + " is not writable");
-        }
-    }
-
     /** The report's Environment table. */
-    static Map<String, String> allureEnvironment(HypervisorProvider p, TckConfig config, List<Suite> suites) {
+    static Map<String, String> allureEnvironment(HypervisorProvider p, TckConfig config, List<Suite> suites, Verdict verdict) {
         Map<String, String> env = new LinkedHashMap<>();
+        env.put("Verdict", verdict.words);
         env.put("TCK version", ConformanceSummary.tckVersion());
-        env.put("Provider", p.id() + " — " + p.description());
-        env.put("Provider version", p.version());
-        env.put("Provider timing", String.valueOf(p.timing()));
+        env.put("Provider", p.id() + " — " + ConformanceSummary.declared("description()", p::description));
+        env.put("Provider version", ConformanceSummary.declared("version()", p::version));
+        env.put("Provider timing", ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())));
         env.put("Suites", String.join(", ", suites.stream().map(s -> s.cliName).toList()));
         for (Map.Entry<String, String> e : config.effective().entrySet()) {
             env.put(e.getKey(), e.getValue());

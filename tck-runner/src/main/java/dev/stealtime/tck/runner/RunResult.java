@@ -3,16 +3,59 @@ package dev.stealtime.tck.runner;
 import java.time.Duration;
 import java.util.List;
 
-/** Everything a run produced, rule by rule. */
-public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed) {
+/**
+ * Everything a run produced, rule by rule.
+ *
+ * @param interrupted the run was stopped before it finished (the rules not reached are NOT_RUN)
+ */
+public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed, boolean interrupted) {
+
+    public RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed) {
+        this(rules, tests, elapsed, false);
+    }
 
     public long count(Outcome outcome) {
         return rules.stream().filter(r -> r.outcome() == outcome).count();
     }
 
-    /** True when no gating rule failed: exit code 0. */
+    /** Rules of a gating level that were claimed and really tested (they passed or failed). */
+    public long gatingRulesTested() {
+        return rules.stream().filter(r -> r.rule().level().gating()
+                && (r.outcome() == Outcome.PASS || r.outcome() == Outcome.FAIL)).count();
+    }
+
+    /** See {@link Verdict}. */
+    public Verdict verdict() {
+        if (interrupted) {
+            return Verdict.INTERRUPTED;
+        }
+        if (rules.stream().anyMatch(RuleResult::gatingFailure)) {
+            return Verdict.DOES_NOT_CONFORM;
+        }
+        return gatingRulesTested() == 0 ? Verdict.NOT_TESTED : Verdict.CONFORMS;
+    }
+
+    /** True when the verdict is CONFORMS: exit code 0. */
     public boolean conforms() {
-        return rules.stream().noneMatch(RuleResult::gatingFailure);
+        return verdict() == Verdict.CONFORMS;
+    }
+
+    /** Why the verdict is what it is, in one sentence. */
+    public String verdictExplanation(List<String> gatingLevels) {
+        String levels = gatingLevels.isEmpty() ? "none claimed" : String.join(", ", gatingLevels);
+        return switch (verdict()) {
+            case CONFORMS -> "every rule of the claimed gating levels (" + levels + ") passed or is not applicable; "
+                    + gatingRulesTested() + " of them were tested.";
+            case DOES_NOT_CONFORM -> {
+                List<String> ids = rules.stream().filter(RuleResult::gatingFailure).map(r -> "`" + r.rule().id() + "`").toList();
+                yield ids.size() + " gating rule(s) failed: " + String.join(", ", ids) + ".";
+            }
+            case NOT_TESTED -> "no rule of the claimed gating levels (" + levels + ") could be tested"
+                    + rules.stream().filter(r -> r.outcome() == Outcome.NOT_APPLICABLE && r.rule().level().gating())
+                    .map(r -> ": " + TckRun.firstLine(r.message())).findFirst().orElse("") + ". This is no verdict on conformance.";
+            case INTERRUPTED -> "the run was interrupted after " + tests.size() + " test result(s); "
+                    + count(Outcome.NOT_RUN) + " rule(s) were not reached. These results are partial.";
+        };
     }
 
     public RuleResult rule(String id) {

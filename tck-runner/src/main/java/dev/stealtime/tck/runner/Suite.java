@@ -6,14 +6,18 @@ import java.util.Locale;
 
 /** The conformance suites, by their command-line names. */
 public enum Suite {
-    X86("x86", "dev.stealtime.tck.x86"),
-    ARM64("arm64", "dev.stealtime.tck.arm64");
+    X86("x86", "dev.stealtime.tck.x86", "tck-x86-msr"),
+    ARM64("arm64", "dev.stealtime.tck.arm64", "tck-arm64-pvtime");
 
     public final String cliName;
     /** Java package holding the suite's test classes (they ship in the suite's jar). */
     public final String testPackage;
 
-    Suite(String cliName, String testPackage) {
+    /** The Maven artifact (jar) the suite ships in. */
+    public final String artifact;
+
+    Suite(String cliName, String testPackage, String artifact) {
+        this.artifact = artifact;
         this.cliName = cliName;
         this.testPackage = testPackage;
     }

@@ -4,6 +4,9 @@ import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.ProviderException;
+import dev.stealtime.tck.support.ProviderGuard;
+import dev.stealtime.tck.support.Providers;
 import dev.stealtime.tck.support.TckConfig;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -13,9 +16,13 @@ import java.io.PrintWriter;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
-/** {@code tck}: the command line. Exit codes: 0 conforms, 1 a gating rule failed, 2 bad usage or configuration, 3 internal error. */
+/**
+ * {@code tck}: the command line. Exit codes: 0 CONFORMS, 1 DOES NOT CONFORM (a gating rule failed),
+ * 2 bad usage or configuration, 3 internal error of the TCK, 4 NOT TESTED, 130 INTERRUPTED.
+ */
 @Command(name = "tck", mixinStandardHelpOptions = true, versionProvider = TckCli.Version.class,
         description = {
                 "Steal-Time TCK: tests a hypervisor's steal-time interfaces (x86 MSR_KVM_STEAL_TIME, arm64 PV time)",
@@ -31,14 +38,19 @@ import java.util.concurrent.Callable;
                 "  tck run --provider kvm --suite x86     this machine's Linux KVM",
                 "  tck run --provider-jar my.jar --provider mine --profile required",
                 "",
-                "Exit codes: 0 every gating rule passed, 1 a gating rule failed,",
-                "            2 usage or configuration error, 3 internal error."})
+                "Exit codes: 0 CONFORMS, 1 DOES NOT CONFORM (a gating rule failed), 2 usage or configuration",
+                "error, 3 internal error of the TCK, 4 NOT TESTED (nothing claimed could be tested),",
+                "130 INTERRUPTED. 'tck run --help' explains each."})
 public final class TckCli implements Callable<Integer> {
 
     public static final int CONFORMS = 0;
     public static final int GATING_FAILURE = 1;
     public static final int USAGE = 2;
     public static final int INTERNAL = 3;
+    public static final int NOT_TESTED = 4;
+    public static final int INTERRUPTED = 130;
+    /** Wide enough that no description or property name is cut. */
+    static final int HELP_WIDTH = 120;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -52,6 +64,7 @@ public final class TckCli implements Callable<Integer> {
         CommandLine cl = new CommandLine(new TckCli());
         cl.setOut(out);
         cl.setErr(err);
+        cl.setUsageHelpWidth(HELP_WIDTH);
         cl.setParameterExceptionHandler((ex, a) -> {
             err.println("tck: " + ex.getMessage());
             CommandLine c = ex.getCommandLine();
@@ -62,6 +75,11 @@ public final class TckCli implements Callable<Integer> {
             if (ex instanceof UsageException || ex instanceof IllegalArgumentException) {
                 err.println("tck: " + ex.getMessage());
                 return USAGE;
+            }
+            if (ex instanceof ProviderException) {
+                // the vendor's error, not the TCK's: its message and first frames
+                err.println("tck: " + ex.getMessage());
+                return GATING_FAILURE;
             }
             err.println("tck: internal error: " + ex);
             if (Boolean.getBoolean("tck.debug")) {
@@ -114,7 +132,10 @@ public final class TckCli implements Callable<Integer> {
     }
 
     @Command(name = "providers", mixinStandardHelpOptions = true,
-            description = "List the hypervisor providers found (built in, and in --provider-jar jars), whether each is available here, and why not.")
+            description = {"List the hypervisor providers found (built in, and in --provider-jar jars): whether each is available",
+                    "here and why not, its architectures, timing and declared capabilities (a missing capability makes",
+                    "the tests needing it NOT APPLICABLE), and where it was loaded from. A provider that fails to load",
+                    "gets a line with the vendor's reason; an id declared twice is flagged (tck run refuses it)."})
     static final class ProvidersCommand implements Callable<Integer> {
         @CommandLine.Spec
         CommandLine.Model.CommandSpec spec;
@@ -125,14 +146,47 @@ public final class TckCli implements Callable<Integer> {
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
-            out.printf("%-14s %-11s %-30s %s%n", "PROVIDER", "AVAILABLE", "ARCHITECTURES / TIMING", "DESCRIPTION");
-            for (HypervisorProvider p : new ProviderLoader(jars).all()) {
+            ProviderSources sources = new ProviderSources(jars);
+            Providers.Catalog catalog = sources.catalog();
+            TckConfig config = TckConfig.fromEnvironment();
+            List<String[]> rows = new ArrayList<>();
+            rows.add(new String[]{"PROVIDER", "AVAILABLE", "ARCHITECTURES", "TIMING", "DESCRIPTION"});
+            List<List<String>> details = new ArrayList<>();
+            for (Providers.Found f : catalog.found()) {
+                HypervisorProvider p = ProviderGuard.wrap(f.provider(), config);
                 Availability a = p.availability();
-                out.printf("%-14s %-11s %-30s %s%n", p.id(), a.available() ? "yes" : "no",
-                        p.architectures() + " " + p.timing(), p.description());
+                rows.add(new String[]{f.id(), a.available() ? "yes" : "no",
+                        String.join(",", ConformanceSummary.declaredList("architectures()", () -> p.architectures().stream().map(Enum::name).sorted().toList())),
+                        ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())),
+                        ConformanceSummary.declared("description()", p::description)});
+                List<String> d = new ArrayList<>();
                 if (!a.available()) {
-                    out.printf("%-14s %-11s why: %s%n", "", "", a.reason());
+                    d.add("why not:      " + a.reason());
                 }
+                d.add("capabilities: " + String.join(", ", ConformanceSummary.declaredList("capabilities()",
+                        () -> p.capabilities().stream().map(Enum::name).sorted().toList())));
+                d.add("loaded from:  " + sources.describe(f));
+                details.add(d);
+            }
+            int[] w = new int[4];
+            for (String[] r : rows) {
+                for (int i = 0; i < w.length; i++) {
+                    w[i] = Math.max(w[i], r[i].length());
+                }
+            }
+            String fmt = "%-" + w[0] + "s  %-" + w[1] + "s  %-" + w[2] + "s  %-" + w[3] + "s  %s%n";
+            out.printf(fmt, (Object[]) rows.get(0));
+            for (int i = 1; i < rows.size(); i++) {
+                out.printf(fmt, (Object[]) rows.get(i));
+                for (String d : details.get(i - 1)) {
+                    out.printf("%" + (w[0] + 2) + "s%s%n", "", d);
+                }
+            }
+            for (Map.Entry<String, List<Providers.Found>> c : catalog.collisions().entrySet()) {
+                out.printf("CONFLICT: %s%n", Providers.Catalog.collision(c.getKey(), c.getValue()));
+            }
+            for (Providers.Broken b : catalog.broken()) {
+                out.printf("NOT LOADED: %s%n", b);
             }
             return CONFORMS;
         }

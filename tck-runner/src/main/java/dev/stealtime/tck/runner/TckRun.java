@@ -4,6 +4,7 @@ import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
 import dev.stealtime.tck.support.TckContext;
 import dev.stealtime.tck.runner.report.AllureScope;
@@ -32,8 +33,12 @@ public final class TckRun {
     /** Where allure-testng writes this run's results; null: discarded (see AllureScope). */
     private Path allureResults;
 
+    private final ResultCollector collector;
+    private final long t0 = System.nanoTime();
+
     public TckRun(HypervisorProvider provider, TckConfig config, List<Suite> suites, ProgressListener progress) {
-        this.provider = provider;
+        this.provider = ProviderGuard.wrap(provider, config);
+        this.collector = new ResultCollector(progress);
         this.config = config;
         this.suites = List.copyOf(suites);
         this.progress = progress;
@@ -47,12 +52,10 @@ public final class TckRun {
 
     public RunResult execute() {
         List<String> profiles = config.profiles();
-        long t0 = System.nanoTime();
-        ResultCollector collector = new ResultCollector(progress);
         TckContext.install(provider, config);
         Thread thread = Thread.currentThread();
         ClassLoader previous = thread.getContextClassLoader();
-        thread.setContextClassLoader(provider.getClass().getClassLoader());
+        thread.setContextClassLoader(ProviderGuard.unwrap(provider).getClass().getClassLoader());
         try {
             TestNG testng = new TestNG(false);
             testng.setUseDefaultListeners(false);
@@ -70,7 +73,16 @@ public final class TckRun {
             TckContext.clear();
         }
         List<TestOutcome> tests = collector.outcomes();
-        return new RunResult(grade(tests, profiles), tests, Duration.ofNanos(System.nanoTime() - t0));
+        return new RunResult(grade(tests, profiles, false), tests, Duration.ofNanos(System.nanoTime() - t0));
+    }
+
+    /**
+     * What the run has produced so far, as an INTERRUPTED result: rules whose tests have not
+     * (all) run are NOT_RUN. Safe to call from another thread (a shutdown hook) while the run goes on.
+     */
+    public RunResult partialResult() {
+        List<TestOutcome> tests = collector.outcomes();
+        return new RunResult(grade(tests, config.profiles(), true), tests, Duration.ofNanos(System.nanoTime() - t0), true);
     }
 
     private XmlSuite xmlSuite(List<String> profiles) {
@@ -87,11 +99,17 @@ public final class TckRun {
     }
 
     /** Every catalogue rule of the selected suites gets an outcome; nothing is silently left out. */
-    private List<RuleResult> grade(List<TestOutcome> tests, List<String> profiles) {
+    private List<RuleResult> grade(List<TestOutcome> tests, List<String> profiles, boolean interrupted) {
         List<RuleResult> out = new ArrayList<>();
         for (Suite s : suites) {
             for (Rule rule : RuleCatalogue.get().suite(s.cliName)) {
-                out.add(gradeRule(rule, tests, profiles));
+                RuleResult r = gradeRule(rule, tests, profiles);
+                if (interrupted && (r.outcome() != Outcome.FAIL || r.tests().isEmpty()) && profiles.contains(rule.level().group())) {
+                    // a PASS or N/A on part of a rule's tests is not that rule's outcome
+                    r = new RuleResult(rule, Outcome.NOT_RUN, r.tests(), "run interrupted"
+                            + (r.tests().isEmpty() ? " before this rule's tests" : " after " + r.tests().size() + " of its tests"), r.millis());
+                }
+                out.add(r);
             }
         }
         return out;

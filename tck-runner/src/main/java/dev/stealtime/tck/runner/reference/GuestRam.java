@@ -43,12 +43,13 @@ public class GuestRam implements GuestMemory {
 
     private static MappedByteBuffer map(MemoryRegion region) {
         try {
-            Path file = Files.createTempFile("tck-guest-ram-", ".bin",
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            Path file = dev.stealtime.tck.runner.Leftovers.create(() -> Files.createTempFile("tck-guest-ram-", ".bin",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))));
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 return ch.map(FileChannel.MapMode.READ_WRITE, 0, region.size());
             } finally {
-                Files.delete(file);
+                Files.deleteIfExists(file);   // (a shutdown hook may have deleted it already)
+                dev.stealtime.tck.runner.Leftovers.untrack(file);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot map guest RAM " + region, e);

@@ -1,5 +1,7 @@
 package dev.stealtime.tck.runner.report;
 
+import dev.stealtime.tck.runner.Leftovers;
+
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.net.URL;
@@ -108,7 +110,7 @@ public final class AllureHtml {
         }
         Path work = null;
         try {
-            work = Files.createTempDirectory("tck-allure");
+            work = Leftovers.create(() -> Files.createTempDirectory("tck-allure"));
             Path logConfig = work.resolve("logback.xml");
             Files.writeString(logConfig, """
                     <configuration>
@@ -132,12 +134,13 @@ public final class AllureHtml {
             pb.environment().put("APP_HOME", home.toAbsolutePath().toString());
             // no analytics: the generator otherwise reports to Google Analytics and puts its tag in the page
             pb.environment().put("ALLURE_NO_ANALYTICS", "true");   // read as a boolean by the page template
-            Process process = pb.start();
+            Process process = Leftovers.track(pb.start());
             process.getOutputStream().close();
             if (!process.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
                 process.destroyForcibly();
                 throw new ReportException("allure generate did not finish within " + TIMEOUT_MINUTES + " minutes");
             }
+            Leftovers.untrack(process);
             if (process.exitValue() != 0) {
                 throw new ReportException("allure generate failed (exit " + process.exitValue() + "): " + lastLine(log));
             }
@@ -148,6 +151,9 @@ public final class AllureHtml {
             throw new ReportException("interrupted while generating the report", e);
         } finally {
             deleteQuietly(work);
+            if (work != null) {
+                Leftovers.untrack(work);
+            }
         }
         Path index = reportDir.resolve("index.html");
         if (!Files.isRegularFile(index)) {

@@ -25,30 +25,26 @@ public final class ConformanceMarkdown {
         List<String> profiles = (List<String>) s.get("profiles");
         List<String> gating = (List<String>) s.getOrDefault("gatingLevels", List.of());
         List<Map<String, Object>> rules = (List<Map<String, Object>>) s.get("rules");
-        List<String> gatingFailures = (List<String>) s.getOrDefault("gatingFailures", List.of());
-        boolean conforms = Boolean.TRUE.equals(s.get("conforms"));
+        String verdict = s.get("verdictText") != null ? str(s.get("verdictText"))
+                : Boolean.TRUE.equals(s.get("conforms")) ? "CONFORMS" : "DOES NOT CONFORM";
 
         md.append("# Steal-Time TCK conformance summary\n\n");
-        md.append("**Result: ").append(conforms ? "CONFORMS" : "DOES NOT CONFORM").append("** — ");
-        if (conforms) {
-            md.append("every rule of the claimed gating levels (").append(String.join(", ", gating))
-                    .append(") passed or is not applicable.\n\n");
-        } else {
-            md.append(gatingFailures.size()).append(" gating rule(s) failed: ")
-                    .append(String.join(", ", gatingFailures.stream().map(id -> "`" + id + "`").toList())).append(".\n\n");
-        }
+        md.append("**Result: ").append(verdict).append("** — ").append(str(s.get("verdictExplanation"))).append("\n\n");
 
         md.append("| | |\n|---|---|\n");
         row(md, "TCK version", str(tck.get("version")));
         row(md, "Provider", "`" + provider.get("id") + "` — " + provider.get("description"));
         row(md, "Provider version", str(provider.get("version")));
-        if (provider.get("jars") instanceof List<?> jars) {
-            for (Object o : jars) {
-                Map<String, Object> j = (Map<String, Object>) o;
-                row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
-            }
+        if (provider.get("source") != null) {
+            row(md, "Provider loaded from", str(provider.get("source")));
+        }
+        if (provider.get("jar") instanceof Map<?, ?> j) {
+            row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
         }
         row(md, "Provider timing", str(provider.get("timing")));
+        if (provider.get("architectures") != null) {
+            row(md, "Provider architectures", String.join(", ", (List<String>) provider.get("architectures")));
+        }
         row(md, "Provider capabilities", String.join(", ", (List<String>) provider.get("capabilities")));
         row(md, "Suites", String.join(", ", (List<String>) s.get("suites")));
         row(md, "Profiles claimed", String.join(", ", profiles));
@@ -74,7 +70,10 @@ public final class ConformanceMarkdown {
         }
         md.append('\n');
 
-        md.append("## Totals\n\n| level | gates | PASS | FAIL | NOT_APPLICABLE |\n|---|---|---|---|---|\n");
+        Map<String, Object> totals = (Map<String, Object>) s.get("totals");
+        boolean notRun = totals.get("notRun") instanceof Number n && n.longValue() > 0;
+        md.append("## Totals\n\n| level | gates | PASS | FAIL | NOT_APPLICABLE |").append(notRun ? " NOT_RUN |" : "")
+                .append("\n|---|---|---|---|---|").append(notRun ? "---|" : "").append("\n");
         Map<String, Object> byLevel = (Map<String, Object>) s.get("byLevel");
         for (String level : LEVELS) {
             Map<String, Object> c = byLevel == null ? null : (Map<String, Object>) byLevel.get(level);
@@ -83,11 +82,15 @@ public final class ConformanceMarkdown {
             }
             md.append("| ").append(level).append(" | ").append(Boolean.TRUE.equals(c.get("gates")) ? "yes" : "no")
                     .append(" | ").append(c.get("pass")).append(" | ").append(c.get("fail"))
-                    .append(" | ").append(c.get("notApplicable")).append(" |\n");
+                    .append(" | ").append(c.get("notApplicable")).append(" |").append(notRun ? " " + c.get("notRun") + " |" : "").append("\n");
         }
-        Map<String, Object> totals = (Map<String, Object>) s.get("totals");
         md.append("| **all** | | **").append(totals.get("pass")).append("** | **").append(totals.get("fail"))
-                .append("** | **").append(totals.get("notApplicable")).append("** |\n\n");
+                .append("** | **").append(totals.get("notApplicable")).append("** |")
+                .append(notRun ? " **" + totals.get("notRun") + "** |" : "").append("\n\n");
+        if (totals.get("gatingRulesTested") != null) {
+            md.append(totals.get("gatingRulesTested")).append(" rule(s) of the claimed gating levels were tested (passed or failed); ")
+                    .append("NOT_APPLICABLE rules were not tested, each for the reason given.\n\n");
+        }
         md.append(totals.get("tests")).append(" test results behind ").append(rules.size()).append(" rules.\n\n");
 
         for (String level : LEVELS) {

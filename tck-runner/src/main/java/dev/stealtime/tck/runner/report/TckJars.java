@@ -35,8 +35,20 @@ public final class TckJars {
     }
 
     public static List<Entry> find(ClassLoader loader) {
+        return find(loader, ARTIFACTS);
+    }
+
+    /** The jars of the suites that ran, then tck-api and tck-runner. */
+    public static List<String> artifactsFor(List<String> suiteArtifacts) {
+        List<String> out = new ArrayList<>(suiteArtifacts);
+        out.add("tck-api");
+        out.add("tck-runner");
+        return out;
+    }
+
+    public static List<Entry> find(ClassLoader loader, List<String> artifacts) {
         List<Entry> out = new ArrayList<>();
-        for (String a : ARTIFACTS) {
+        for (String a : artifacts) {
             out.add(find(loader, a));
         }
         return out;

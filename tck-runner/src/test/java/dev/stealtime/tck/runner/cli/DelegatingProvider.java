@@ -11,11 +11,11 @@ import dev.stealtime.tck.spi.VmSpec;
 import java.util.Set;
 
 /** A provider that forwards to another: the base for wrappers that change one declaration. */
-class DelegatingProvider implements HypervisorProvider {
+public class DelegatingProvider implements HypervisorProvider {
 
     protected final HypervisorProvider inner;
 
-    DelegatingProvider(HypervisorProvider inner) {
+    public DelegatingProvider(HypervisorProvider inner) {
         this.inner = inner;
     }
 

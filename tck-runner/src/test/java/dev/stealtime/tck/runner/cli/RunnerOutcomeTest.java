@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner.cli;
 import dev.stealtime.tck.runner.Outcome;
 import dev.stealtime.tck.runner.RuleResult;
 import dev.stealtime.tck.runner.RunResult;
+import dev.stealtime.tck.runner.Verdict;
 import dev.stealtime.tck.runner.Suite;
 import dev.stealtime.tck.runner.TestOutcome;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
@@ -42,7 +43,10 @@ public class RunnerOutcomeTest {
             assertThat(rule.outcome()).isEqualTo(Outcome.NOT_APPLICABLE);
             assertThat(rule.message()).contains("does not support ARM64");
         });
-        assertThat(r.conforms()).isTrue();
+        // nothing claimed was tested: that is no verdict, never CONFORMS
+        assertThat(r.verdict()).isEqualTo(Verdict.NOT_TESTED);
+        assertThat(r.conforms()).isFalse();
+        assertThat(r.verdictExplanation(List.of("required", "linux-abi"))).contains("could be tested").contains("does not support ARM64");
     }
 
     @Test
@@ -56,6 +60,64 @@ public class RunnerOutcomeTest {
         RunResult r = DetectionTable.run(absent, Suite.X86);
         assertThat(r.rules()).allSatisfy(rule -> assertThat(rule.message()).contains("/dev/kvm: No such file or directory"));
         assertThat(r.count(Outcome.NOT_APPLICABLE)).isEqualTo(r.rules().size());
+        assertThat(r.verdict()).isEqualTo(Verdict.NOT_TESTED);
+    }
+
+    @Test
+    public void aMissingCapabilityWithOtherRulesTestedStillConforms() {
+        var noMulti = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Set<Capability> capabilities() {
+                return EnumSet.complementOf(EnumSet.of(Capability.MULTI_VCPU));
+            }
+        };
+        RunResult r = DetectionTable.run(noMulti, Suite.ARM64);
+        assertThat(r.count(Outcome.NOT_APPLICABLE)).as("ARM-PER-VCPU needs MULTI_VCPU").isPositive();
+        assertThat(r.verdict()).isEqualTo(Verdict.CONFORMS);
+    }
+
+    @Test
+    public void aProviderExceptionIsTheProvidersWithItsMessageAndFirstFrames() {
+        var broken = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Vm open(VmSpec spec) {
+                throw new IllegalStateException("KVM_CREATE_VM: Cannot allocate memory");
+            }
+        };
+        RunResult r = DetectionTable.run(broken, Suite.X86);
+        assertThat(r.tests()).filteredOn(t -> t.outcome() == Outcome.FAIL).isNotEmpty().anySatisfy(t -> assertThat(t.message())
+                .startsWith("provider 'wrapped-reference' failed in HypervisorProvider.open(")
+                .contains("java.lang.IllegalStateException: KVM_CREATE_VM: Cannot allocate memory")
+                .contains("at dev.stealtime.tck.runner.cli.RunnerOutcomeTest$"));
+    }
+
+    @Test
+    public void aHangingCallFailsWithTheCallTheLimitAndTheStuckFrames() {
+        java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+        var hanging = new DelegatingProvider(new ReferenceProvider()) {
+            @Override
+            public Vm open(VmSpec spec) {
+                try {
+                    never.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return inner.open(spec);
+            }
+        };
+        TckConfig cfg = DetectionTable.selfTestConfig().with(TckConfig.Key.CALL_TIMEOUT, "200ms");
+        try {
+            RunResult r = new TckRun(hanging, cfg, List.of(Suite.ARM64), ProgressListener.SILENT).execute();
+            assertThat(r.verdict()).isEqualTo(Verdict.DOES_NOT_CONFORM);
+            List<TestOutcome> failed = r.tests().stream().filter(t -> t.outcome() == Outcome.FAIL).toList();
+            assertThat(failed).isNotEmpty();
+            assertThat(failed.get(0).message()).startsWith("provider call HypervisorProvider.open(")
+                    .contains("did not return within 200ms (tck.call.timeout 200ms)").contains("Stuck thread").contains("CountDownLatch.await");
+            assertThat(failed).filteredOn(t -> t.message().contains("given up after " + dev.stealtime.tck.support.ProviderGuard.GIVE_UP_AFTER))
+                    .as("after %d timeouts in a row the provider is not called again", dev.stealtime.tck.support.ProviderGuard.GIVE_UP_AFTER).isNotEmpty();
+        } finally {
+            never.countDown();
+        }
     }
 
     @Test
