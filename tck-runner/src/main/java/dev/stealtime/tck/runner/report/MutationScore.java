@@ -129,7 +129,9 @@ public final class MutationScore {
         List<String> problems = new ArrayList<>();
         out.println("[mutation] ---------------------------------------------------------------------------");
         out.println("[mutation] Mutation score of the reference hypervisor under both conformance suites");
-        out.printf(Locale.ROOT, "[mutation]   killed / total          = %d / %d = %s%n", killed, total, pct(killed, total));
+        long timedOut = mutants.stream().filter(m -> m.status().equals("TIMED_OUT")).count();
+        out.printf(Locale.ROOT, "[mutation]   killed / total          = %d / %d = %s   (%d of the kills by timing out)%n",
+                killed, total, pct(killed, total), timedOut);
         out.printf(Locale.ROOT, "[mutation]   killed / non-equivalent = %d / %d = %s   (%d equivalent, listed in %s)%n",
                 killed, total - equivalent, pct(killed, total - equivalent), equivalent, listFile);
         for (Mutant m : survivors) {
