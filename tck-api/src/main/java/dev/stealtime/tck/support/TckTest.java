@@ -9,7 +9,6 @@ import dev.stealtime.tck.spi.VmSpec;
 import org.testng.IHookCallBack;
 import org.testng.ITestResult;
 import org.testng.annotations.AfterMethod;
-import org.testng.annotations.BeforeMethod;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -19,6 +18,11 @@ import java.util.List;
  * unavailable provider into NOT APPLICABLE (with the reason), turns any other skip into a failure
  * ({@link UndeclaredSkipIsFailure}, also under a vendor's plain surefire), and closes every VM a test
  * opened.
+ *
+ * <p>The provider is checked inside each test's own invocation ({@link #run}), not in a
+ * configuration method: a provider that cannot be found or throws while answering fails every test
+ * as an ordinary test failure, in every runner (TestNG counts a failed {@code @BeforeMethod} as a
+ * skip of the tests after it, which some runners report as passing).
  */
 public abstract class TckTest extends UndeclaredSkipIsFailure {
 
@@ -31,10 +35,12 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
      * "provider call X did not return within T" and the thread is left behind, so the run goes on
      * with the next test (and a fresh VM). Under {@code tck run} and a vendor's surefire build alike.
      * A skip the test ended with that is not a declared NOT APPLICABLE then fails it
-     * ({@link UndeclaredSkipIsFailure}).
+     * ({@link UndeclaredSkipIsFailure}). Before that, on TestNG's thread, the provider must be available
+     * and support this suite's architecture ({@link #requireProviderSupportsSuite}).
      */
     @Override
     public void run(IHookCallBack callBack, ITestResult testResult) {
+        requireProviderSupportsSuite();
         ProviderGuard.Watch watch = new ProviderGuard.Watch();
         Thread test = new Thread(() -> {
             ProviderGuard.Watch.watchCurrentThread(watch);
@@ -83,8 +89,8 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         return GuestLayout.forProvider(provider());
     }
 
-    @BeforeMethod(alwaysRun = true)
-    public void requireProviderSupportsSuite() {
+    /** NOT APPLICABLE unless the provider is available here and supports this suite's architecture. */
+    protected void requireProviderSupportsSuite() {
         HypervisorProvider p = provider();
         Availability a = p.availability();
         if (!a.available()) {

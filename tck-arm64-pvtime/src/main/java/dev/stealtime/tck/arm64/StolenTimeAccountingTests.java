@@ -193,6 +193,13 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         firstEntryAfterPreemptionSeesIt("a short run", PvTimeVcpu::runBriefly);
     }
 
+    /** The guest's first entry after the preemption is one that halts at once (WFI): it was scheduled in, so it was updated. */
+    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @Test(groups = REQUIRED_GROUP)
+    public void ARM_UPDATED_BEFORE_RUN_theEntryThatWaitsRightAfterAPreemptionAlreadySeesIt() {
+        firstEntryAfterPreemptionSeesIt("an entry that executes WFI at once (idle 1 ms)", v -> v.idle(millis(1)));
+    }
+
     /**
      * After preempt(d), the structure shows the preemption by the first guest entry, and nothing
      * of it appears only later: what is added by further runs is no more than the host measured

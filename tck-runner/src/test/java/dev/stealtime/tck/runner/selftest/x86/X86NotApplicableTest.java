@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * NOT APPLICABLE in the x86 suite arises only from a declared lack, with the reason, whether the
  * NotApplicableException is thrown in a test body (a data-driven case needing HIGH_MEMORY), in a
  * {@code @BeforeMethod} of the suite class (PerVcpuIsolationTests needs MULTI_VCPU) or in TckTest's
- * own {@code @BeforeMethod} (architecture) — and it is never a failure, never a pass.
+ * own check inside each test's invocation (architecture) — and it is never a failure, never a pass.
  */
 public class X86NotApplicableTest {
 
