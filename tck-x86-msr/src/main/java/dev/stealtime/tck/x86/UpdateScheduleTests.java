@@ -10,8 +10,10 @@ import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
 import java.time.Duration;
+import java.util.List;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
+import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
@@ -26,8 +28,11 @@ import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
 public class UpdateScheduleTests extends X86TckTest {
 
     /**
-     * After each preemption exactly one guest entry (a short run) follows, and the structure must
-     * already show the steal: at least the induced delay (less the tolerance) was published.
+     * Each kind of guest entry the SPI offers is "the next entry": after a preemption exactly one
+     * entry of that kind follows (a short run, CPUID, RDMSR, a WRMSR re-writing the registered value,
+     * and last a WRMSR that disables: Linux records steal when it enters the guest, before the guest
+     * executes the instruction), and the structure must already show the steal: at least the induced
+     * delay (less the tolerance) was published.
      */
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-UPDATE-EVERY-ENTRY")
@@ -41,21 +46,27 @@ public class UpdateScheduleTests extends X86TckTest {
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
         });
+        List<Op> entries = List.of(
+                new Op("a short run", c -> c.run(shortRun())),
+                new Op("CPUID 0x40000001", c -> c.cpuid(0x40000001)),
+                new Op("RDMSR", c -> c.guestRdmsr(MSR)),
+                new Op("WRMSR " + hex(gpa | ENABLE) + " (the registered value again)", c -> writeValid(c, gpa | ENABLE)),
+                new Op("WRMSR 0 (disable)", c -> writeValid(c, 0)));
         Snapshot previous = settle(vm, cpu, gpa, "after registering");
-        StringBuilder seq = new StringBuilder(String.format("%-28s %14s%n", "after", "steal delta"));
+        StringBuilder seq = new StringBuilder(String.format("%-60s %14s%n", "entry after preempt " + ms(d), "steal delta"));
         try {
-            for (int i = 1; i <= 6; i++) {
-                int round = i;
+            for (Op entry : entries) {
                 Snapshot before = previous;
-                Snapshot now = step("round " + round + ": preempt " + ms(d) + ", then exactly one guest entry", () -> {
+                Snapshot now = step("preempt " + ms(d) + ", then exactly one guest entry: " + entry.name(), () -> {
                     cpu.preempt(d);
-                    cpu.run(shortRun());
-                    return record(vm, cpu, gpa, "after preempt " + ms(d) + " and one entry (#" + round + ")");
+                    entry.action().accept(cpu);
+                    return record(vm, cpu, gpa, "after preempt " + ms(d) + " and one entry (" + entry.name() + ")");
                 });
-                seq.append(String.format("%-28s %,14d%n", "preempt + 1 entry #" + round, steal(now) - steal(before)));
+                seq.append(String.format("%-60s %,14d%n", entry.name(), steal(now) - steal(before)));
                 assertThatRecord(now).hasStealDeltaBetween(before, d.toNanos() - tol, Long.MAX_VALUE,
                         "Linux updates on the very next guest entry after steal accrued; this hypervisor had not published the "
-                                + ms(d) + " preemption after one entry (seed 000 allows that; a KVM drop-in does not)");
+                                + ms(d) + " preemption after one entry (" + entry.name()
+                                + ") (seed 000 allows that; a KVM drop-in does not)");
                 previous = now;
             }
         } finally {
