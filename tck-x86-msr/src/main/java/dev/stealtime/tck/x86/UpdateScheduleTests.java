@@ -32,7 +32,8 @@ public class UpdateScheduleTests extends X86TckTest {
      * entry of that kind follows (a short run, CPUID, RDMSR, a WRMSR re-writing the registered value,
      * and last a WRMSR that disables: Linux records steal when it enters the guest, before the guest
      * executes the instruction), and the structure must already show the steal: at least the induced
-     * delay (less the tolerance) was published.
+     * delay (less the tolerance) was published. Whether a WRMSR is accepted is other rules' business
+     * (X86-MSR-ACCESS, X86-DISABLE): here it is only an entry, so its result is not looked at.
      */
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-UPDATE-EVERY-ENTRY")
@@ -50,8 +51,8 @@ public class UpdateScheduleTests extends X86TckTest {
                 new Op("a short run", c -> c.run(shortRun())),
                 new Op("CPUID 0x40000001", c -> c.cpuid(0x40000001)),
                 new Op("RDMSR", c -> c.guestRdmsr(MSR)),
-                new Op("WRMSR " + hex(gpa | ENABLE) + " (the registered value again)", c -> writeValid(c, gpa | ENABLE)),
-                new Op("WRMSR 0 (disable)", c -> writeValid(c, 0)));
+                new Op("WRMSR " + hex(gpa | ENABLE) + " (the registered value again)", c -> c.guestWrmsr(MSR, gpa | ENABLE)),
+                new Op("WRMSR 0 (disable)", c -> c.guestWrmsr(MSR, 0)));
         Snapshot previous = settle(vm, cpu, gpa, "after registering");
         StringBuilder seq = new StringBuilder(String.format("%-60s %14s%n", "entry after preempt " + ms(d), "steal delta"));
         try {
