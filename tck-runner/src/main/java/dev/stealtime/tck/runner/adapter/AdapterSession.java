@@ -450,8 +450,18 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             this.mapped = mapped;
         }
 
+        /**
+         * With shared memory, guest RAM is the mapped file: reads and writes go straight to it (the
+         * very pages the hypervisor uses, so it is what {@code memory.read}/{@code memory.write}
+         * would do, without a round trip each).
+         */
         @Override
         public byte[] read(long gpa, int length) {
+            if (mapped != null) {
+                byte[] out = new byte[length];
+                liveView(gpa, length).get(out);
+                return out;
+            }
             ObjectNode p = vmParams(vm.handle).put("length", length);
             Wire.putU64(p, "gpa", gpa);
             ObjectNode r = call("memory.read", p, 0);
@@ -468,6 +478,10 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
 
         @Override
         public void write(long gpa, byte[] bytes) {
+            if (mapped != null) {
+                liveView(gpa, bytes.length).put(bytes);
+                return;
+            }
             ObjectNode p = vmParams(vm.handle).put("bytes", Wire.hex(bytes));
             Wire.putU64(p, "gpa", gpa);
             call("memory.write", p, 0);

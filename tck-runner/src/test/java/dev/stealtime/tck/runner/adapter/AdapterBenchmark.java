@@ -24,7 +24,8 @@ import java.util.Map;
  * protocol adds under 50 %), and the torn-read race's graded samples per second in-process, through
  * the shared RAM file, and through sampling.
  * <pre>
- *   ./mvnw -B -q -pl tck-runner -am test-compile exec:java -Dexec.classpathScope=test \
+ *   TESTCONTAINERS_RYUK_DISABLED=true TESTCONTAINERS_HOST_OVERRIDE=localhost \
+ *   ./mvnw -B -q -pl tck-runner test-compile exec:java -Dexec.classpathScope=test \
  *       -Dexec.mainClass=dev.stealtime.tck.runner.adapter.AdapterBenchmark [-Dexec.args="RUNS"]
  * </pre>
  */
@@ -33,11 +34,23 @@ public final class AdapterBenchmark {
     private AdapterBenchmark() {
     }
 
+    /** This program's classpath (under exec:java it is the class loader's, not java.class.path). */
+    static String classpath() throws Exception {
+        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader u && u.getURLs().length > 0) {
+            StringBuilder sb = new StringBuilder();
+            for (java.net.URL url : u.getURLs()) {
+                sb.append(sb.length() == 0 ? "" : File.pathSeparator).append(Path.of(url.toURI()));
+            }
+            return sb.toString();
+        }
+        return System.getProperty("java.class.path");
+    }
+
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 2;
         TckConfig config = TckConfig.fromEnvironment();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        String cp = System.getProperty("java.class.path");
+        String cp = classpath();
         String serve = java + " -cp " + cp + " dev.stealtime.tck.runner.TckCli serve --provider reference --stdio";
 
         Map<String, HypervisorProvider> providers = new LinkedHashMap<>();
@@ -51,7 +64,7 @@ public final class AdapterBenchmark {
             docker = false;
         }
         if (docker) {
-            ProcessBuilder pb = new ProcessBuilder("../scripts/build-adapter-image", ContainerAdapterTest.IMAGE, "reference").inheritIO();
+            ProcessBuilder pb = new ProcessBuilder(ContainerAdapterTest.buildScript().toString(), ContainerAdapterTest.IMAGE, "reference").inheritIO();
             pb.environment().put("TCK_CLASSPATH", cp.replace(File.pathSeparator, ":"));
             if (pb.start().waitFor() == 0) {
                 providers.put("container:", AdapterSources.resolve("container:" + ContainerAdapterTest.IMAGE, null).orElseThrow());

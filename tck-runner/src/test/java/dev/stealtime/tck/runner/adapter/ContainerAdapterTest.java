@@ -34,6 +34,12 @@ public class ContainerAdapterTest {
 
     static final String IMAGE = "tck-adapter-selftest:latest";
 
+    /** scripts/build-adapter-image, from the module's directory (surefire) or the root (exec:java). */
+    static Path buildScript() {
+        Path here = Path.of("scripts/build-adapter-image").toAbsolutePath();
+        return Files.exists(here) ? here : Path.of("..").toAbsolutePath().normalize().resolve("scripts/build-adapter-image");
+    }
+
     @Test
     public void theReferenceInAContainerGivesTheSameOutcomesAsInProcess() throws Exception {
         boolean docker;
@@ -45,9 +51,8 @@ public class ContainerAdapterTest {
         if (!docker) {
             throw new SkipException("no Docker engine answers on this machine: the container adapter is not tested here (.ci/run starts one)");
         }
-        Path root = Path.of("..").toAbsolutePath().normalize();
         String cp = System.getProperty("java.class.path");
-        ProcessBuilder pb = new ProcessBuilder(root.resolve("scripts/build-adapter-image").toString(), IMAGE, "reference")
+        ProcessBuilder pb = new ProcessBuilder(buildScript().toString(), IMAGE, "reference")
                 .redirectErrorStream(true);
         pb.environment().put("TCK_CLASSPATH", cp.replace(File.pathSeparator, ":"));
         Process build = pb.start();
