@@ -51,6 +51,11 @@ public final class LiveMemory {
         return width == 8 ? b.getLong() : Integer.toUnsignedLong(b.getInt());
     }
 
+    /** True when the provider samples guest RAM (no live view): loads in a race are replayed in order. */
+    public boolean sampled() {
+        return view == null;
+    }
+
     /** The guest memory this window is on. */
     public GuestMemory memory() {
         return memory;

@@ -226,9 +226,11 @@ public final class VersionProtocolRace {
             while (true) {
                 v = live.u32(VERSION);
                 s = live.u64(STEAL);
-                int again = live.u32(VERSION);          // always re-read, as the guest's loop does
-                if ((v & 1) == 0 && v == again) {
+                if ((v & 1) == 0 && v == live.u32(VERSION)) {
                     break;
+                }
+                if ((v & 1) != 0 && live.sampled()) {
+                    live.u32(VERSION);   // sampled memory: every attempt makes the same three loads (replayed in order)
                 }
                 if (++retries >= MAX_RETRIES) {
                     return GAVE_UP;

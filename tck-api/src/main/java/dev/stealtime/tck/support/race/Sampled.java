@@ -25,9 +25,10 @@ import java.util.List;
  * Records seen many times in a row are graded by replaying until the probe reaches a fixed point
  * (two samples in a row inside the record's repeats with the same outcome and length), then
  * counting the rest of the repeats as samples of that outcome.
- * The provider never grades anything; the probes do, as they do live. A probe must make the same
- * loads in the same order in every attempt (no short-circuited load), so that its attempts line up
- * with the program's iterations.
+ * The provider never grades anything; the probes do, as they do live. On sampled memory a probe
+ * must make the same loads in the same order in every attempt (no short-circuited load:
+ * {@link dev.stealtime.tck.support.LiveMemory#sampled()}), so that its attempts line up with the
+ * program's iterations.
  */
 final class Sampled {
 

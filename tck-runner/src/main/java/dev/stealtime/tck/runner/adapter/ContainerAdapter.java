@@ -130,13 +130,23 @@ public final class ContainerAdapter {
                 Thread.sleep(20);
             }
             String origin = "container:" + image.asCanonicalNameString() + (devices.isEmpty() ? "" : " " + devices);
-            return new UnixLink(socket, origin, ram, RAM_DIR, tail::text, () -> {
+            while (true) {
                 try {
-                    c.stop();                        // stops and removes the container
-                } finally {
-                    LinkFiles.deleteTree(dir);
+                    return new UnixLink(socket, origin, ram, RAM_DIR, tail::text, () -> {
+                        try {
+                            c.stop();                        // stops and removes the container
+                        } finally {
+                            LinkFiles.deleteTree(dir);
+                        }
+                    });
+                } catch (java.io.UncheckedIOException refused) {
+                    // the socket file exists from bind(); connections are refused until listen()
+                    if (!c.isRunning() || System.nanoTime() > deadline) {
+                        throw refused;
+                    }
+                    Thread.sleep(20);
                 }
-            });
+            }
         } catch (Exception e) {
             try {
                 c.stop();

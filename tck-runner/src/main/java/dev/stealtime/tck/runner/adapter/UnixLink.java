@@ -28,7 +28,8 @@ public final class UnixLink implements AdapterLink {
     /**
      * Connects.
      *
-     * @param shared           the session's shared directory on the TCK's side (deleted on close)
+     * @param shared           the session's shared directory on the TCK's side (deleted on close, not
+     *                         when the connection cannot be made)
      * @param sharedForAdapter the same directory as the adapter sees it
      * @param log              the adapter's log tail, or "" when it is not at hand
      * @param onClose          run after disconnecting (e.g. nothing, or stopping a container)
@@ -44,7 +45,6 @@ public final class UnixLink implements AdapterLink {
         try {
             this.channel = SocketChannel.open(UnixDomainSocketAddress.of(socket));
         } catch (IOException e) {
-            LinkFiles.deleteTree(shared);
             throw new UncheckedIOException("cannot connect to the adapter's socket " + socket + ": " + e.getMessage(), e);
         }
         this.in = SocketStreams.input(channel);
@@ -53,7 +53,13 @@ public final class UnixLink implements AdapterLink {
 
     /** A session with an adapter already listening on {@code socket} on this machine. */
     public static UnixLink connect(Path socket) {
-        return new UnixLink(socket, "unix:" + socket, LinkFiles.sharedDir(), null, () -> "", () -> { });
+        Path shared = LinkFiles.sharedDir();
+        try {
+            return new UnixLink(socket, "unix:" + socket, shared, null, () -> "", () -> { });
+        } catch (UncheckedIOException e) {
+            LinkFiles.deleteTree(shared);
+            throw e;
+        }
     }
 
     @Override
