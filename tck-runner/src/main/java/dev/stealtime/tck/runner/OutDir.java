@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * The {@code --out} directory of a run. The TCK deletes only what it wrote itself: a directory it
  * writes into carries the marker file {@value #MARKER}; a non-empty directory without it is not the
  * TCK's and is refused (exit 2), and inside its own directory the TCK removes only its own files (the
- * summaries, {@code report/index.html}, the Allure result files), never anything else a user put
+ * summaries, {@code junit.xml}, {@code adapter-stderr.log}, {@code report/index.html}, the Allure result files), never anything else a user put
  * there. Files are written to a temporary name and renamed, so a reader never sees half a summary.
  */
 public final class OutDir {
@@ -34,6 +34,8 @@ public final class OutDir {
     public static final String REPORT = "report";
     public static final String JSON = "conformance.json";
     public static final String MARKDOWN = "conformance.md";
+    public static final String JUNIT = "junit.xml";
+    public static final String ADAPTER_LOG = "adapter-stderr.log";
 
     /** The files allure-testng and the TCK write into allure-results (the history/ folder is kept for the Trend). */
     private static final Pattern ALLURE_FILE = Pattern.compile(
@@ -81,7 +83,8 @@ public final class OutDir {
         OutDir d = new OutDir(out);
         try {
             d.write(MARKER, "This directory is written by the Steal-Time TCK (tck run --out). The TCK deletes only its own files here:\n"
-                    + JSON + ", " + MARKDOWN + ", " + REPORT + "/index.html and the Allure result files in " + ALLURE_RESULTS + "/.\n");
+                    + JSON + ", " + MARKDOWN + ", " + JUNIT + ", " + ADAPTER_LOG + ", " + REPORT + "/index.html and the Allure result files in "
+                    + ALLURE_RESULTS + "/.\n");
         } catch (IOException e) {
             throw new UsageException("cannot write into --out directory " + out + ": " + reason(e));
         }
@@ -96,6 +99,8 @@ public final class OutDir {
         try {
             Files.deleteIfExists(dir.resolve(JSON));
             Files.deleteIfExists(dir.resolve(MARKDOWN));
+            Files.deleteIfExists(dir.resolve(JUNIT));
+            Files.deleteIfExists(dir.resolve(ADAPTER_LOG));
             Files.deleteIfExists(report().resolve("index.html"));
             Path results = allureResults();
             if (Files.isDirectory(results)) {

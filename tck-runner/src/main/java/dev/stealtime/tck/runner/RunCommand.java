@@ -3,7 +3,9 @@ package dev.stealtime.tck.runner;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
+import dev.stealtime.tck.runner.report.JunitXml;
 import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
@@ -33,6 +35,10 @@ import java.util.concurrent.Callable;
                 "  allure-results/                   the raw Allure results (history/ kept for the report's Trend)",
                 "DIR must be new, empty, or written by an earlier run (marker " + OutDir.MARKER + "); the TCK",
                 "deletes only its own files there.",
+                "  junit.xml                         a testcase per rule, for CI test reporters (GitLab, Jenkins, GitHub)",
+                "  adapter-stderr.log                what an adapter (exec:, unix:, container:) wrote to stderr",
+                "--provider also takes an adapter (docs/adapter-protocol.md): exec:COMMAND ARGS..., unix:PATH,",
+                "  container:IMAGE[:TAG] (with --device /dev/kvm to pass a device through).",
                 "Every setting is also a system property and an environment variable (flag > property > env):",
                 "  --provider           tck.provider           TCK_PROVIDER",
                 "  --profile            tck.profiles           TCK_PROFILES",
@@ -54,11 +60,14 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference, or the one provider of --provider-jar; see 'tck providers').")
+    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference, or the one provider of --provider-jar; see 'tck providers'), or an adapter: exec:COMMAND..., unix:PATH, container:IMAGE[:TAG].")
     String provider;
 
     @Option(names = "--provider-jar", paramLabel = "JAR", description = "Jar with a vendor HypervisorProvider (repeatable). With one provider in it, that one is tested.")
     List<Path> jars = new ArrayList<>();
+
+    @Option(names = "--device", paramLabel = "PATH", description = "A host device a container: adapter gets, e.g. /dev/kvm (repeatable; none by default).")
+    List<String> devices = new ArrayList<>();
 
     @Option(names = "--suite", paramLabel = "x86|arm64|all", defaultValue = "all", description = "Which suite(s) to run (default: ${DEFAULT-VALUE}).")
     String suite;
@@ -101,10 +110,21 @@ final class RunCommand implements Callable<Integer> {
         }
         List<Suite> suites = Suite.parse(suite);
         TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout).validate();
-        ProviderSources.Resolved origin = new ProviderSources(jars).resolve(config);
+        ProviderSources.Resolved origin;
+        OutDir dir;
+        if (AdapterSources.isAdapter(config.providerId())) {
+            // an adapter starts now and logs its stderr into DIR: the directory is taken first
+            dir = OutDir.claim(out);
+            dir.clearPrevious();
+            HypervisorProvider adapter = AdapterSources.resolve(config.providerId(), dir.path().resolve(OutDir.ADAPTER_LOG), devices)
+                    .orElseThrow();
+            origin = new ProviderSources.Resolved(adapter, "adapter " + config.providerId(), null);
+        } else {
+            origin = new ProviderSources(jars).resolve(config);
+            dir = OutDir.claim(out);
+            dir.clearPrevious();
+        }
         HypervisorProvider p = ProviderGuard.wrap(origin.provider(), config);
-        OutDir dir = OutDir.claim(out);
-        dir.clearPrevious();
         Path allureResults = dir.allureResults();
 
         con.printf("Steal-Time TCK %s%n", ConformanceSummary.tckVersion());
@@ -152,6 +172,7 @@ final class RunCommand implements Callable<Integer> {
         if (written == null) {
             return TckCli.INTERRUPTED;
         }
+        Path junit = JunitXml.write(dir.path(), result, p.id());
         String reportError = null;
         Path index = null;
         long reportMillis = 0;
@@ -199,6 +220,7 @@ final class RunCommand implements Callable<Integer> {
         }
         con.printf("summary            %s%n", written[1].toAbsolutePath());
         con.printf("                   %s%n", written[0].toAbsolutePath());
+        con.printf("                   %s%n", junit.toAbsolutePath());
         con.printf("allure results     %s%n", allureResults.toAbsolutePath());
         Verdict verdict = result.verdict();
         con.printf("%d passed, %d failed, %d not applicable (rules) in %.1f s: %s%n",
