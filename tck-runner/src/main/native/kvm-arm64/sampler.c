@@ -1,0 +1,168 @@
+/*
+ * sampler.c - see sampler.h.
+ */
+#define _GNU_SOURCE
+#include "sampler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reader {
+	struct sampler *s;
+	pthread_t thread;
+	uint64_t *values;
+	uint64_t iterations, capacity;   /* capacity in iterations */
+	int started;
+};
+
+struct sampler {
+	struct sample_load program[SAMPLER_MAX_LOADS];
+	int nloads, nreaders;
+	uint64_t max_iterations;
+	int stop;                        /* read with acquire by the readers */
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int running;                     /* readers that began their first iteration */
+	char error[ERR_LEN];
+	struct reader readers[SAMPLER_MAX_READERS];
+};
+
+/* One load: a single LDAR of the given width (no later load is performed before it). */
+static inline uint64_t load(const struct sample_load *l)
+{
+	if (l->width == 8)
+		return __atomic_load_n((const volatile uint64_t *)l->host, __ATOMIC_ACQUIRE);
+	return __atomic_load_n((const volatile uint32_t *)l->host, __ATOMIC_ACQUIRE);
+}
+
+static int grow(struct reader *r)
+{
+	struct sampler *s = r->s;
+	uint64_t cap = r->capacity ? r->capacity * 2 : 4096;
+	if (cap > s->max_iterations)
+		cap = s->max_iterations;
+	uint64_t *v = realloc(r->values, cap * (uint64_t)s->nloads * sizeof(uint64_t));
+	if (!v)
+		return -1;
+	r->values = v;
+	r->capacity = cap;
+	return 0;
+}
+
+static void *reader_loop(void *arg)
+{
+	struct reader *r = arg;
+	struct sampler *s = r->s;
+	uint64_t scratch[SAMPLER_MAX_LOADS];
+	int first = 1;
+	for (;;) {
+		/* an iteration that begins after stop was seen started after the TCK's last update */
+		int stopping = __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
+		int recording = r->iterations < s->max_iterations;
+		if (recording && r->iterations == r->capacity && grow(r)) {
+			pthread_mutex_lock(&s->lock);
+			if (!s->error[0])
+				fail_msg(s->error, "a reader ran out of memory after %llu iterations",
+					 (unsigned long long)r->iterations);
+			pthread_mutex_unlock(&s->lock);
+			recording = 0;
+		}
+		if (first) {
+			pthread_mutex_lock(&s->lock);
+			s->running++;
+			pthread_cond_broadcast(&s->cond);
+			pthread_mutex_unlock(&s->lock);
+			first = 0;
+		}
+		uint64_t *out = recording ? r->values + r->iterations * (uint64_t)s->nloads : scratch;
+		for (int i = 0; i < s->nloads; i++)
+			out[i] = load(&s->program[i]);
+		if (!recording)
+			break;            /* enough recorded: stop looping */
+		r->iterations++;
+		if (stopping)
+			break;
+	}
+	return NULL;
+}
+
+struct sampler *sampler_start(const struct sample_load *program, int nloads, int readers,
+			      uint64_t max_iterations, char *err)
+{
+	if (nloads < 1 || nloads > SAMPLER_MAX_LOADS) {
+		fail_msg(err, "a program of %d loads (1..%d supported)", nloads, SAMPLER_MAX_LOADS);
+		return NULL;
+	}
+	if (readers < 1 || readers > SAMPLER_MAX_READERS) {
+		fail_msg(err, "%d readers (1..%d supported)", readers, SAMPLER_MAX_READERS);
+		return NULL;
+	}
+	if (max_iterations < 1) {
+		fail_msg(err, "max_iterations must be at least 1");
+		return NULL;
+	}
+	struct sampler *s = calloc(1, sizeof(*s));
+	if (!s) {
+		fail_msg(err, "out of memory");
+		return NULL;
+	}
+	memcpy(s->program, program, (size_t)nloads * sizeof(*program));
+	s->nloads = nloads;
+	s->max_iterations = max_iterations;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->cond, NULL);
+	for (int i = 0; i < readers; i++) {
+		s->readers[i].s = s;
+		int e = pthread_create(&s->readers[i].thread, NULL, reader_loop, &s->readers[i]);
+		if (e) {
+			sys_fail(err, e, "pthread_create (sampling reader %d)", i);
+			sampler_stop(s);
+			sampler_free(s);
+			return NULL;
+		}
+		s->nreaders = i + 1;
+	}
+	pthread_mutex_lock(&s->lock);
+	while (s->running < s->nreaders)
+		pthread_cond_wait(&s->cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	return s;
+}
+
+void sampler_stop(struct sampler *s)
+{
+	__atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < s->nreaders; i++)
+		pthread_join(s->readers[i].thread, NULL);
+}
+
+int sampler_readers(const struct sampler *s)
+{
+	return s->nreaders;
+}
+
+int sampler_loads(const struct sampler *s)
+{
+	return s->nloads;
+}
+
+const uint64_t *sampler_values(const struct sampler *s, int r, uint64_t *iterations)
+{
+	*iterations = s->readers[r].iterations;
+	return s->readers[r].values;
+}
+
+const char *sampler_error(const struct sampler *s)
+{
+	return s->error;
+}
+
+void sampler_free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < s->nreaders; i++)
+		free(s->readers[i].values);
+	free(s);
+}
