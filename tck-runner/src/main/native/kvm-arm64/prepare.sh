@@ -14,6 +14,8 @@ CACHE=$1
 SRC=$2
 umask 077
 mkdir -p "$CACHE"
+exec 9>"$CACHE/.lock"    # one preparation at a time (concurrent runs wait here)
+flock 9
 
 # ---- 1. Debian arm64 kernel and busybox (once) ------------------------------------------------
 MODULES="virtio_ring virtio virtio_mmio virtio_console"   # in load order

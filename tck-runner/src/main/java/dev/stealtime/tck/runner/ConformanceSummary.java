@@ -63,6 +63,9 @@ public final class ConformanceSummary {
         p.put("version", provider.version());
         p.put("timing", provider.timing().toString());
         p.put("capabilities", provider.capabilities().stream().map(Enum::name).sorted().toList());
+        if (provider instanceof MachineDescription d && !d.machine().isEmpty()) {
+            p.put("machine", d.machine());
+        }
         root.put("provider", p);
         root.put("environment", environment());
         root.put("suites", suites.stream().map(s -> s.cliName).toList());

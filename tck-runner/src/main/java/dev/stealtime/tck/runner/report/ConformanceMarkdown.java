@@ -48,6 +48,9 @@ public final class ConformanceMarkdown {
                 row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
             }
         }
+        if (provider.get("machine") instanceof Map<?, ?> machine) {
+            machine.forEach((k, v) -> row(md, "Provider machine: " + k, str(v)));
+        }
         row(md, "Provider timing", str(provider.get("timing")));
         row(md, "Provider capabilities", String.join(", ", (List<String>) provider.get("capabilities")));
         row(md, "Suites", String.join(", ", (List<String>) s.get("suites")));
