@@ -5,6 +5,7 @@ import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
 import dev.stealtime.tck.runner.report.TckJars;
 import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
 import picocli.CommandLine;
@@ -82,8 +83,9 @@ final class RunCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         List<Suite> suites = Suite.parse(suite);
         TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier);
-        HypervisorProvider p = new ProviderLoader(jars).byId(config.providerId());
         checkOutDir();
+        HypervisorProvider p = AdapterSources.resolve(config.providerId(), out.resolve(AdapterSources.LOG))
+                .orElseGet(() -> new ProviderLoader(jars).byId(config.providerId()));
         Path allureResults = out.resolve(ALLURE_RESULTS);
         Path reportDir = out.resolve(REPORT);
         try {

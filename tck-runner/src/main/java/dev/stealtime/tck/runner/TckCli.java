@@ -2,6 +2,7 @@ package dev.stealtime.tck.runner;
 
 import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
@@ -21,7 +22,8 @@ import java.util.concurrent.Callable;
                 "Steal-Time TCK: tests a hypervisor's steal-time interfaces (x86 MSR_KVM_STEAL_TIME, arm64 PV time)",
                 "rule by rule against the catalogue, and reports where it conforms.",
                 ""},
-        subcommands = {TckCli.RulesCommand.class, TckCli.ProvidersCommand.class, RunCommand.class, CoverageCommand.class},
+        subcommands = {TckCli.RulesCommand.class, TckCli.ProvidersCommand.class, RunCommand.class, CoverageCommand.class,
+                ServeCommand.class},
         footer = {"",
                 "Examples:",
                 "  tck rules                              list every rule with its level",
@@ -71,7 +73,11 @@ public final class TckCli implements Callable<Integer> {
             }
             return INTERNAL;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } finally {
+            AdapterSources.closeAll();
+        }
     }
 
     @Override

@@ -3,10 +3,12 @@ package dev.stealtime.tck.runner.kvm;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
+import dev.stealtime.tck.runner.adapter.SharedRam;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
 
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -18,7 +20,7 @@ import java.util.List;
  * <p>After {@link #unmap()} every buffer handed out by {@link #liveView} is dangling: reading it
  * would crash the JVM. The TCK must not use a live view after closing the VM.
  */
-final class KvmMemory implements GuestMemory {
+final class KvmMemory implements GuestMemory, SharedRam.Backed {
 
     /** One slot: guest range and its host mapping. */
     private record Slot(int id, MemoryRegion region, Pointer host) {
@@ -26,13 +28,33 @@ final class KvmMemory implements GuestMemory {
 
     private final List<Slot> slots = new ArrayList<>();
     private volatile boolean unmapped;
+    private final Path sharedFile;
+    private final List<MemoryRegion> regions;
 
-    /** Maps each region and registers it with the VM; on failure unmaps what it mapped. */
+    /**
+     * Maps each region and registers it with the VM; on failure unmaps what it mapped. Under
+     * {@code tck serve} ({@link SharedRam#requested()}) the regions are mapped {@code MAP_SHARED}
+     * from the one shared file the adapter reports, so the TCK maps the very pages KVM updates.
+     */
     KvmMemory(int vmFd, List<MemoryRegion> regions) {
+        this.regions = List.copyOf(regions);
+        this.sharedFile = SharedRam.requested().orElse(null);
+        int fd = -1;
         try {
+            if (sharedFile != null) {
+                SharedRam.create(sharedFile, regions);
+                fd = LibC.INSTANCE.open(sharedFile.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+                if (fd < 0) {
+                    throw new KvmException("open " + sharedFile, Native.getLastError());
+                }
+            }
+            List<Long> offsets = SharedRam.offsets(regions);
             for (MemoryRegion region : regions) {
-                Pointer host = LibC.INSTANCE.mmap(null, region.size(), LibC.PROT_READ | LibC.PROT_WRITE,
-                        LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0);
+                Pointer host = fd < 0
+                        ? LibC.INSTANCE.mmap(null, region.size(), LibC.PROT_READ | LibC.PROT_WRITE,
+                        LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0)
+                        : LibC.INSTANCE.mmap(null, region.size(), LibC.PROT_READ | LibC.PROT_WRITE,
+                        LibC.MAP_SHARED, fd, offsets.get(slots.size()));
                 if (Os.isMapFailed(host)) {
                     throw new KvmException("mmap " + region.size() + " bytes for guest RAM " + region,
                             Native.getLastError());
@@ -50,7 +72,24 @@ final class KvmMemory implements GuestMemory {
         } catch (RuntimeException e) {
             unmap();
             throw e;
+        } finally {
+            if (fd >= 0) {
+                LibC.INSTANCE.close(fd);
+            }
         }
+    }
+
+    @Override
+    public Path ramFile() {
+        if (sharedFile == null) {
+            throw new IllegalStateException("this guest RAM is not in a shared file");
+        }
+        return sharedFile;
+    }
+
+    @Override
+    public long fileOffset(int index) {
+        return SharedRam.offsets(regions).get(index);
     }
 
     @Override

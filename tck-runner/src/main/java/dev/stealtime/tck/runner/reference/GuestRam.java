@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.reference;
 
+import dev.stealtime.tck.runner.adapter.SharedRam;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
 
@@ -26,19 +27,50 @@ import java.util.List;
  * <p>The hypervisor side uses {@link #putLong}/{@link #putInt}: single naturally aligned
  * little-endian stores with release ordering, the counterpart of the guest's acquire loads.
  */
-public class GuestRam implements GuestMemory {
+public class GuestRam implements GuestMemory, SharedRam.Backed {
 
     private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
 
     private final List<MemoryRegion> regions;
     private final List<MappedByteBuffer> backing = new ArrayList<>();
+    private final Path sharedFile;
 
+    /**
+     * Maps each region; under {@code tck serve} ({@link SharedRam#requested()}) all of them from
+     * the one shared file the adapter reports, at {@link SharedRam#offsets}.
+     */
     public GuestRam(List<MemoryRegion> regions) {
         this.regions = List.copyOf(regions);
-        for (MemoryRegion r : regions) {
-            backing.add(map(r));
+        this.sharedFile = SharedRam.requested().orElse(null);
+        if (sharedFile == null) {
+            for (MemoryRegion r : regions) {
+                backing.add(map(r));
+            }
+        } else {
+            SharedRam.create(sharedFile, regions);
+            List<Long> offsets = SharedRam.offsets(regions);
+            try (FileChannel ch = FileChannel.open(sharedFile, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                for (int i = 0; i < regions.size(); i++) {
+                    backing.add(ch.map(FileChannel.MapMode.READ_WRITE, offsets.get(i), regions.get(i).size()));
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot map guest RAM from " + sharedFile, e);
+            }
         }
+    }
+
+    @Override
+    public Path ramFile() {
+        if (sharedFile == null) {
+            throw new IllegalStateException("this guest RAM is not in a shared file");
+        }
+        return sharedFile;
+    }
+
+    @Override
+    public long fileOffset(int index) {
+        return SharedRam.offsets(regions).get(index);
     }
 
     private static MappedByteBuffer map(MemoryRegion region) {
