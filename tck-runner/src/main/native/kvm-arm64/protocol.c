@@ -317,9 +317,16 @@ static int m_memory_write(struct call *c)
 	}
 	uint8_t *p = param_ram(c, vm, gpa, n);
 	if (p) {
-		/* as the guest would with plain stores: aligned 8-byte pieces as single 64-bit stores,
-		 * so a concurrent sampling reader never sees half of a seeded value */
+		/* as the guest would with plain stores; an aligned 4 or 8 bytes is one single store
+		 * (the TCK seeds words this way while readers sample them), so are aligned 8-byte
+		 * pieces of longer writes */
 		size_t i = 0;
+		if (n == 4 && gpa % 4 == 0) {
+			uint32_t w;
+			memcpy(&w, buf, 4);
+			__atomic_store_n((uint32_t *)(void *)p, w, __ATOMIC_RELEASE);
+			i = n;
+		}
 		for (; i < n && ((gpa + i) % 8 || n - i < 8); i++)
 			__atomic_store_n(p + i, buf[i], __ATOMIC_RELAXED);
 		for (; i + 8 <= n; i += 8) {
@@ -392,14 +399,21 @@ static int m_sample_stop(struct call *c)
 	begin_result(c);
 	jb_lit(c->out, "\"readers\":[");
 	for (int r = 0; r < sampler_readers(s); r++) {
-		uint64_t iterations;
-		const uint64_t *v = sampler_values(s, r, &iterations);
-		jb_printf(c->out, "%s{\"iterations\":%llu,\"values\":[", r ? "," : "", (unsigned long long)iterations);
-		uint64_t n = iterations * (uint64_t)sampler_loads(s);
+		uint64_t records;
+		const uint64_t *counts;
+		const uint64_t *v = sampler_values(s, r, &records, &counts);
+		jb_printf(c->out, "%s{\"iterations\":%llu,\"values\":[", r ? "," : "", (unsigned long long)records);
+		uint64_t n = records * (uint64_t)sampler_loads(s);
 		for (uint64_t i = 0; i < n; i++) {
 			if (i)
 				jb_lit(c->out, ",");
 			jb_u64(c->out, v[i]);
+		}
+		jb_lit(c->out, "],\"counts\":[");
+		for (uint64_t i = 0; i < records; i++) {
+			if (i)
+				jb_lit(c->out, ",");
+			jb_u64(c->out, counts[i]);
 		}
 		jb_lit(c->out, "]}");
 	}

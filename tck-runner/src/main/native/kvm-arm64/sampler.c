@@ -8,12 +8,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A reader keeps records: the values of one iteration and how many iterations in a row loaded
+ * exactly those values (lossless run-length encoding, adapter-protocol.md section 6), so it can
+ * loop at full speed for seconds and still send back only what changed.
+ */
 struct reader {
 	struct sampler *s;
 	pthread_t thread;
-	uint64_t *values;
-	uint64_t iterations, capacity;   /* capacity in iterations */
-	int started;
+	uint64_t *values;                /* records x nloads */
+	uint64_t *counts;                /* one per record */
+	uint64_t records, capacity;      /* capacity in records */
 };
 
 struct sampler {
@@ -46,6 +51,10 @@ static int grow(struct reader *r)
 	if (!v)
 		return -1;
 	r->values = v;
+	uint64_t *c = realloc(r->counts, cap * sizeof(uint64_t));
+	if (!c)
+		return -1;
+	r->counts = c;
 	r->capacity = cap;
 	return 0;
 }
@@ -54,33 +63,35 @@ static void *reader_loop(void *arg)
 {
 	struct reader *r = arg;
 	struct sampler *s = r->s;
-	uint64_t scratch[SAMPLER_MAX_LOADS];
-	int first = 1;
+	uint64_t now[SAMPLER_MAX_LOADS];
+	size_t bytes = (size_t)s->nloads * sizeof(uint64_t);
+
+	pthread_mutex_lock(&s->lock);
+	s->running++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 	for (;;) {
 		/* an iteration that begins after stop was seen started after the TCK's last update */
 		int stopping = __atomic_load_n(&s->stop, __ATOMIC_ACQUIRE);
-		int recording = r->iterations < s->max_iterations;
-		if (recording && r->iterations == r->capacity && grow(r)) {
-			pthread_mutex_lock(&s->lock);
-			if (!s->error[0])
-				fail_msg(s->error, "a reader ran out of memory after %llu iterations",
-					 (unsigned long long)r->iterations);
-			pthread_mutex_unlock(&s->lock);
-			recording = 0;
-		}
-		if (first) {
-			pthread_mutex_lock(&s->lock);
-			s->running++;
-			pthread_cond_broadcast(&s->cond);
-			pthread_mutex_unlock(&s->lock);
-			first = 0;
-		}
-		uint64_t *out = recording ? r->values + r->iterations * (uint64_t)s->nloads : scratch;
 		for (int i = 0; i < s->nloads; i++)
-			out[i] = load(&s->program[i]);
-		if (!recording)
-			break;            /* enough recorded: stop looping */
-		r->iterations++;
+			now[i] = load(&s->program[i]);
+		uint64_t *last = r->records ? r->values + (r->records - 1) * (uint64_t)s->nloads : NULL;
+		if (last && memcmp(last, now, bytes) == 0) {
+			r->counts[r->records - 1]++;
+		} else {
+			if (r->records == s->max_iterations)
+				break;                    /* as many records as asked for: stop looping */
+			if (r->records == r->capacity && grow(r)) {
+				pthread_mutex_lock(&s->lock);
+				if (!s->error[0])
+					fail_msg(s->error, "a sampling reader ran out of memory after %llu records",
+						 (unsigned long long)r->records);
+				pthread_mutex_unlock(&s->lock);
+				break;
+			}
+			memcpy(r->values + r->records * (uint64_t)s->nloads, now, bytes);
+			r->counts[r->records++] = 1;
+		}
 		if (stopping)
 			break;
 	}
@@ -147,9 +158,10 @@ int sampler_loads(const struct sampler *s)
 	return s->nloads;
 }
 
-const uint64_t *sampler_values(const struct sampler *s, int r, uint64_t *iterations)
+const uint64_t *sampler_values(const struct sampler *s, int r, uint64_t *records, const uint64_t **counts)
 {
-	*iterations = s->readers[r].iterations;
+	*records = s->readers[r].records;
+	*counts = s->readers[r].counts;
 	return s->readers[r].values;
 }
 
@@ -162,7 +174,9 @@ void sampler_free(struct sampler *s)
 {
 	if (!s)
 		return;
-	for (int i = 0; i < s->nreaders; i++)
+	for (int i = 0; i < s->nreaders; i++) {
 		free(s->readers[i].values);
+		free(s->readers[i].counts);
+	}
 	free(s);
 }

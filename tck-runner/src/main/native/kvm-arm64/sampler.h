@@ -20,17 +20,23 @@ struct sample_load {
 
 struct sampler;
 
-/* Starts the readers; returns once each has begun its first iteration. NULL with err set. */
+/*
+ * Starts the readers; returns once each has begun its first iteration. A reader keeps at most
+ * max_records records (see sampler.c). NULL with err set.
+ */
 struct sampler *sampler_start(const struct sample_load *program, int nloads, int readers,
-			      uint64_t max_iterations, char *err);
+			      uint64_t max_records, char *err);
 
 /* Stops the readers (each finishes its iteration in progress) and waits for them. */
 void sampler_stop(struct sampler *s);
 
 int sampler_readers(const struct sampler *s);
 int sampler_loads(const struct sampler *s);
-/* What reader r recorded: *iterations complete iterations, values in program order. */
-const uint64_t *sampler_values(const struct sampler *s, int r, uint64_t *iterations);
+/*
+ * What reader r recorded: *records records of nloads values each (program order), and per record
+ * the number of iterations in a row that loaded exactly those values.
+ */
+const uint64_t *sampler_values(const struct sampler *s, int r, uint64_t *records, const uint64_t **counts);
 /* Non-empty when a reader ran out of memory (its recording stopped there). */
 const char *sampler_error(const struct sampler *s);
 

@@ -18,7 +18,7 @@ import java.util.regex.Pattern;
 /**
  * One emulated arm64 machine: {@code qemu-system-aarch64 -M virt,virtualization=on} (so the guest
  * kernel runs at EL2 and offers {@code /dev/kvm}) booting the {@link MachineImage}, whose /init
- * starts the C adapter on a virtio console. On the host that console is a Unix socket in this
+ * starts the C adapter on a virtio-serial port. On the host that console is a Unix socket in this
  * machine's private (0700) directory; the serial console (kernel and adapter log) is kept as a
  * tail for fault messages. {@link #stop} kills QEMU and removes the directory.
  */
@@ -63,7 +63,7 @@ final class EmulatedMachine implements AutoCloseable {
                 "-append", "console=ttyAMA0 rdinit=/init panic=-1 quiet",
                 "-device", "virtio-serial-device",
                 "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
-                "-device", "virtconsole,chardev=tck");
+                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck");
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true)

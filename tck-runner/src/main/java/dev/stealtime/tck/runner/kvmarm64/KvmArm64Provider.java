@@ -28,7 +28,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Real Linux KVM/arm64, hosted in an emulated arm64 machine: QEMU ({@code -M virt,virtualization=on})
  * boots Debian's arm64 kernel, which offers {@code /dev/kvm} with PV time; the C adapter
  * {@code tck-kvm-arm64} (sources in {@code tck-runner/src/main/native/kvm-arm64}) drives it there and
- * speaks the adapter protocol (docs/adapter-protocol.md) over a virtio console that is a Unix socket
+ * speaks the adapter protocol (docs/adapter-protocol.md) over a virtio-serial port that is a Unix socket
  * on this side. Guest RAM lives inside the emulated machine, out of this process's reach, so the
  * adapter answers {@code "memory":"sampled"} and the races read through its sampling calls.
  *
