@@ -13,8 +13,8 @@ final class HostTools {
 
     /** One needed file and the package that installs it. */
     record Need(String what, String pkg, List<Path> anyOf) {
-        boolean present() {
-            return anyOf.stream().anyMatch(p -> p.isAbsolute() ? Files.isRegularFile(p) : onPath(p.toString()));
+        boolean present(String searchPath) {
+            return anyOf.stream().anyMatch(p -> p.isAbsolute() ? Files.isRegularFile(p) : onPath(p.toString(), searchPath));
         }
     }
 
@@ -32,9 +32,14 @@ final class HostTools {
 
     /** The packages to install, in order; empty when everything is there. */
     static List<String> missingPackages() {
+        return missingPackages(searchPath());
+    }
+
+    /** The same, looking for commands in {@code searchPath} (a PATH value). */
+    static List<String> missingPackages(String searchPath) {
         List<String> missing = new ArrayList<>();
         for (Need n : NEEDS) {
-            if (!n.present() && !missing.contains(n.pkg())) {
+            if (!n.present(searchPath) && !missing.contains(n.pkg())) {
                 missing.add(n.pkg());
             }
         }
@@ -42,8 +47,15 @@ final class HostTools {
     }
 
     static boolean onPath(String command) {
-        String path = System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
-        for (String dir : path.split(":")) {
+        return onPath(command, searchPath());
+    }
+
+    private static String searchPath() {
+        return System.getenv().getOrDefault("PATH", "/usr/bin:/bin");
+    }
+
+    private static boolean onPath(String command, String searchPath) {
+        for (String dir : searchPath.split(":")) {
             if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, command))) {
                 return true;
             }
