@@ -65,7 +65,7 @@ public interface GuestMemory {
      * its own actions; treat every load alike and never judge values. Only for
      * {@link Sharing#SAMPLED} memory.
      *
-     * @param maxIterations a reader records at most this many iterations
+     * @param maxIterations a reader keeps at most this many records (see {@link Recorded})
      * @throws IndexOutOfBoundsException     when a load is not inside one RAM region
      * @throws IllegalArgumentException      when a load is misaligned or its width is not 4 or 8
      * @throws UnsupportedOperationException when guest RAM is {@link Sharing#LIVE}
@@ -90,10 +90,26 @@ public interface GuestMemory {
     interface Sampling {
         /**
          * Stops the readers after the iteration each has in progress and returns, per reader in
-         * reader order, every value it loaded: iteration after iteration, each in program order
-         * (so {@code values[r].length} is a multiple of the program's length). Nothing dropped from
-         * the middle, reordered or filtered.
+         * reader order, what it loaded.
          */
-        long[][] stop();
+        List<Recorded> stop();
+    }
+
+    /**
+     * What one reader loaded: {@code values} holds the records one after the other, each in program
+     * order ({@code values.length} is a multiple of the program's length); {@code counts[j]} says
+     * how many times in a row the reader performed an iteration with exactly record j's values
+     * (lossless run-length encoding). Nothing dropped from the middle, reordered or filtered.
+     */
+    record Recorded(long[] values, long[] counts) {
+        public Recorded {
+            if (counts == null) {
+                throw new IllegalArgumentException("counts: one per record (all 1 when not run-length encoded)");
+            }
+        }
+
+        public int records() {
+            return counts.length;
+        }
     }
 }

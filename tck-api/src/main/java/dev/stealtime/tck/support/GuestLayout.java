@@ -36,6 +36,16 @@ public final class GuestLayout {
         return PROVIDER_RESERVED + n * 0x1000L;
     }
 
+    /**
+     * Where a race on the structure at {@code structureGpa} keeps its generation word when the
+     * provider samples guest RAM: 8 bytes in the other half of the structure's page, which no test
+     * of a race uses.
+     */
+    public static long raceScratch(long structureGpa) {
+        long page = structureGpa & ~0xfffL;
+        return (structureGpa & 0xfff) < 0x800 ? page + 0xc00 : page + 0x400;
+    }
+
     /** The last 64 bytes of low RAM. */
     public static final long LOW_EDGE = LOW.end() - 64;
     /** A 64-byte aligned address in the hole between LOW and MID. */

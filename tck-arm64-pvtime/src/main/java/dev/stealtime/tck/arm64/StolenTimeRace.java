@@ -1,9 +1,11 @@
 package dev.stealtime.tck.arm64;
 
 import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.race.Outcome;
 import dev.stealtime.tck.support.race.Probe;
+import dev.stealtime.tck.support.race.Published;
 import dev.stealtime.tck.support.race.Race;
 import dev.stealtime.tck.support.race.RaceResult;
 import dev.stealtime.tck.support.race.RaceSpec;
@@ -20,7 +22,8 @@ import java.util.List;
  * measured providers also never below the floor plus the wall-clock time since, since stolen time
  * cannot grow faster than time passes). Each reader loads the floor, then stolen_time, then the
  * ceiling; a value below the floor, above the ceiling, or below the reader's own previous value
- * is forbidden.
+ * is forbidden. The bounds are {@link Published}, so the race also runs on samples a provider
+ * takes itself ({@link dev.stealtime.tck.spi.GuestMemory.Sharing#SAMPLED}).
  *
  * <p>Tearing only shows when the two 32-bit words change together, so every update is made to
  * carry into the upper word. Linux's hypervisor accumulates from guest memory on update, so before
@@ -61,7 +64,7 @@ final class StolenTimeRace {
     private final boolean exact;
     private final long tolerance;
     private final Duration step;
-    private volatile Bounds bounds;
+    private final Published<Bounds> bounds = new Published<>(new Bounds(0, 0, 0));
 
     private boolean seeded;
     private long hostBeforeLastRun;
@@ -110,7 +113,7 @@ final class StolenTimeRace {
                 ? String.format("seeded stolen_time with 0x%x; the hypervisor accumulated onto it (0x%x after one update)", seed, after)
                 : String.format("seeded stolen_time with 0x%x, but the hypervisor wrote 0x%x: it keeps its own accumulator, so the race "
                 + "runs without seeds%s", seed, after, exact ? " (its exact steps of 2^32 - 64 Ki ns still carry into the upper word)" : " and rarely crosses a 32-bit boundary");
-        bounds = new Bounds(after, after, wallBeforeLastRun);
+        bounds.set(new Bounds(after, after, wallBeforeLastRun));
     }
 
     /** One update: (re-seed and) publish the floor, preempt, publish the host-measured ceiling, run. */
@@ -118,14 +121,14 @@ final class StolenTimeRace {
         long current = stolen();
         if (seeded) {
             long seed = seedAbove(current, Math.max(1, lastDelta / 2));
-            bounds = new Bounds(current, seed, wallBeforeLastRun);      // the seed may appear from now on
+            bounds.set(new Bounds(current, seed, wallBeforeLastRun));      // the seed may appear from now on
             live.storeU64(PvTime.STOLEN_TIME, seed);
             current = seed;
-            bounds = new Bounds(current, current + tolerance, wallBeforeLastRun);
+            bounds.set(new Bounds(current, current + tolerance, wallBeforeLastRun));
         }
         vcpu.preempt(step);
         long host = vcpu.hostSteal();
-        bounds = new Bounds(current, current + (host - hostBeforeLastRun) + tolerance, wallBeforeLastRun);
+        bounds.set(new Bounds(current, current + (host - hostBeforeLastRun) + tolerance, wallBeforeLastRun));
         hostBeforeLastRun = host;
         wallBeforeLastRun = System.nanoTime();
         vcpu.runBriefly();
@@ -138,16 +141,16 @@ final class StolenTimeRace {
     }
 
     private final class Reader implements Probe {
-        private long last = bounds.floor();
+        private long last = bounds.get().floor();
 
         @Override
         public int sample(Witness witness) {
-            Bounds before = bounds;
+            Bounds before = bounds.get();
             long value = live.u64(PvTime.STOLEN_TIME);
-            Bounds after = bounds;
+            Bounds after = bounds.get();
             long ceiling = after.ceiling();
             if (!exact) {
-                ceiling = Math.max(ceiling, after.floor() + (System.nanoTime() - after.sinceNanos()) + tolerance);
+                ceiling = Math.max(ceiling, after.floor() + (Race.nanoTime() - after.sinceNanos()) + tolerance);
             }
             if (value < before.floor()) {
                 witness.saw(String.format("read 0x%016x, below the floor 0x%016x (this reader's previous value 0x%016x)", value, before.floor(), last));
@@ -169,7 +172,8 @@ final class StolenTimeRace {
 
     RaceResult run(int readers, Duration budget) {
         String name = String.format("arm64 stolen_time, one 64-bit load (vCPU %d, structure at 0x%x)", vcpu.index(), vcpu.ipa());
-        RaceResult result = Race.run(new RaceSpec(name, OUTCOMES, this::update, Reader::new, readers, budget));
+        RaceResult result = Race.run(new RaceSpec(name, OUTCOMES, this::update, Reader::new, readers, budget)
+                .sampledThrough(live.memory(), GuestLayout.raceScratch(live.gpa())));
         Evidence.text("race writer: " + name, summary());
         return result;
     }

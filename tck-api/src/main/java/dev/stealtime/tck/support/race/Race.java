@@ -10,7 +10,8 @@ import java.util.concurrent.atomic.AtomicReference;
 /**
  * Runs a {@link RaceSpec}: reader threads sample while the calling thread (the vCPU's driver) runs
  * the writer until the budget is spent. Real concurrency against the provider's live memory, no
- * replay. Readers keep sampling until the writer stops, so every update is raced.
+ * replay. Readers keep sampling until the writer stops, so every update is raced. Where the TCK
+ * cannot map guest RAM, the provider's own readers load it and {@link Sampled} grades their loads.
  */
 public final class Race {
 
@@ -19,7 +20,29 @@ public final class Race {
     private Race() {
     }
 
+    /**
+     * Runs the race: with live memory the readers are threads here; with memory the provider
+     * samples ({@link RaceSpec#sampled()}) they are the provider's, and their loads are graded here
+     * afterwards by the same probes ({@link Published}).
+     */
+    /**
+     * {@link System#nanoTime()} for a probe: while a sampled race is graded, a time no earlier than
+     * the sample being graded was taken (so time-based bounds stay as tight as live).
+     */
+    public static long nanoTime() {
+        if (Sampled.grading) {
+            Sampled.Cursor c = Sampled.cursor();
+            if (c != null) {
+                return c.nanoTime();
+            }
+        }
+        return System.nanoTime();
+    }
+
     public static RaceResult run(RaceSpec spec) {
+        if (spec.sampled()) {
+            return Sampled.run(spec);
+        }
         int nOutcomes = spec.outcomes().size();
         long[][] perReader = new long[spec.readers()][nOutcomes];
         List<String> examples = Collections.synchronizedList(new ArrayList<>());

@@ -1,5 +1,7 @@
 package dev.stealtime.tck.support.race;
 
+import dev.stealtime.tck.spi.GuestMemory;
+
 import java.time.Duration;
 import java.util.List;
 import java.util.function.Supplier;
@@ -14,14 +16,37 @@ import java.util.function.Supplier;
  * @param probes   makes one probe per reader thread
  * @param readers  number of reader threads (at least 1)
  * @param budget   how long the writer keeps updating
+ * @param memory   the guest RAM raced, when it may be {@link GuestMemory.Sharing#SAMPLED} (else null)
+ * @param scratchGpa an 8-byte aligned guest address the race may overwrite, for the generation word
+ *                 of a sampled race ({@link Published}); unused with live memory
  */
 public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Supplier<Probe> probes,
-                       int readers, Duration budget) {
+                       int readers, Duration budget, GuestMemory memory, long scratchGpa) {
 
     public RaceSpec {
         outcomes = List.copyOf(outcomes);
         if (readers < 1) {
             throw new IllegalArgumentException("a race needs at least one reader");
         }
+    }
+
+    /** A race on live memory only. */
+    public RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Supplier<Probe> probes, int readers, Duration budget) {
+        this(name, outcomes, writer, probes, readers, budget, null, -1);
+    }
+
+    /**
+     * The same race, runnable also when {@code memory} is sampled by the provider: its probes must
+     * read guest RAM through {@link dev.stealtime.tck.support.LiveMemory} and what the writer
+     * publishes through {@link Published}, and {@code scratchGpa} is 8 bytes of guest RAM nothing
+     * else uses during the race.
+     */
+    public RaceSpec sampledThrough(GuestMemory memory, long scratchGpa) {
+        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa);
+    }
+
+    /** True when the race runs on samples the provider took. */
+    public boolean sampled() {
+        return memory != null && memory.sharing() == GuestMemory.Sharing.SAMPLED;
     }
 }

@@ -402,18 +402,25 @@ public final class AdapterServer {
             throw new IllegalArgumentException("no sampling session " + session + " on VM " + handle);
         }
         samplers.remove(handle);
-        long[][] values = s.stop();
         ArrayNode readers = r.putArray("readers");
-        for (long[] v : values) {
-            ObjectNode o = readers.addObject().put("iterations", v.length / s.programLength);
+        for (GuestMemory.Recorded rec : s.stop()) {
+            ObjectNode o = readers.addObject().put("iterations", rec.records());
             ArrayNode a = o.putArray("values");
-            for (long x : v) {
-                if (x >= 0) {
-                    a.add(x);
-                } else {
-                    a.add(new BigInteger(Long.toUnsignedString(x)));
-                }
+            for (long x : rec.values()) {
+                addU64(a, x);
             }
+            ArrayNode c = o.putArray("counts");
+            for (long x : rec.counts()) {
+                addU64(c, x);
+            }
+        }
+    }
+
+    private static void addU64(ArrayNode a, long x) {
+        if (x >= 0) {
+            a.add(x);
+        } else {
+            a.add(new BigInteger(Long.toUnsignedString(x)));
         }
     }
 
@@ -426,8 +433,7 @@ public final class AdapterServer {
         final int programLength;
         private final GuestMemory.Sampling delegate;
         private final Thread[] threads;
-        private final long[][] recorded;
-        private final int[] lengths;
+        private final GuestMemory.Recorded[] recorded;
         private volatile boolean stop;
 
         Sampler(long session, GuestMemory memory, int readers, List<GuestMemory.Load> program, int maxIterations) {
@@ -437,7 +443,6 @@ public final class AdapterServer {
                 delegate = memory.startSampling(readers, program, maxIterations);
                 threads = null;
                 recorded = null;
-                lengths = null;
                 return;
             }
             delegate = null;
@@ -449,27 +454,34 @@ public final class AdapterServer {
                 wide[i] = l.width() == 8;
             }
             threads = new Thread[readers];
-            recorded = new long[readers][];
-            lengths = new int[readers];
+            recorded = new GuestMemory.Recorded[readers];
             CountDownLatch started = new CountDownLatch(readers);
-            long cap = (long) maxIterations * program.size();
+            int len = views.length;
             for (int r = 0; r < readers; r++) {
                 int reader = r;
                 threads[r] = new Thread(() -> {
-                    long[] buf = new long[Math.min(1 << 16, (int) Math.min(cap, Integer.MAX_VALUE - 8))];
-                    int n = 0;
+                    long[] vals = new long[len * 1024];
+                    long[] counts = new long[1024];
+                    long[] cur = new long[len];
+                    int n = 0;                          // records kept
                     started.countDown();
-                    while (!stop && n + views.length <= cap) {
-                        if (n + views.length > buf.length) {
-                            buf = Arrays.copyOf(buf, (int) Math.min(cap, (long) buf.length * 2));
-                        }
-                        for (int i = 0; i < views.length; i++) {
-                            buf[n++] = wide[i] ? (long) LONG.getAcquire(views[i], 0)
+                    while (!stop && n < maxIterations) {
+                        for (int i = 0; i < len; i++) {
+                            cur[i] = wide[i] ? (long) LONG.getAcquire(views[i], 0)
                                     : Integer.toUnsignedLong((int) INT.getAcquire(views[i], 0));
                         }
+                        if (n > 0 && Arrays.equals(vals, (n - 1) * len, n * len, cur, 0, len)) {
+                            counts[n - 1]++;            // the same values again: lossless run-length encoding
+                            continue;
+                        }
+                        if (n == counts.length) {
+                            counts = Arrays.copyOf(counts, n * 2);
+                            vals = Arrays.copyOf(vals, n * 2 * len);
+                        }
+                        System.arraycopy(cur, 0, vals, n * len, len);
+                        counts[n++] = 1;
                     }
-                    recorded[reader] = buf;
-                    lengths[reader] = n;
+                    recorded[reader] = new GuestMemory.Recorded(Arrays.copyOf(vals, n * len), Arrays.copyOf(counts, n));
                 }, "tck-serve-sampler-" + r);
                 threads[r].setDaemon(true);
                 threads[r].start();
@@ -481,19 +493,21 @@ public final class AdapterServer {
             }
         }
 
-        long[][] stop() {
+        List<GuestMemory.Recorded> stop() {
             if (delegate != null) {
                 return delegate.stop();
             }
             stop = true;
-            long[][] out = new long[threads.length][];
-            for (int r = 0; r < threads.length; r++) {
+            List<GuestMemory.Recorded> out = new ArrayList<>();
+            for (Thread t : threads) {
                 try {
-                    threads[r].join();
+                    t.join();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
-                out[r] = Arrays.copyOf(recorded[r], lengths[r]);
+            }
+            for (GuestMemory.Recorded rec : recorded) {
+                out.add(rec);
             }
             return out;
         }

@@ -515,31 +515,45 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             return () -> stopSampling(session, readers, program, maxIterations);
         }
 
-        private long[][] stopSampling(long session, int readers, List<Load> program, int maxIterations) {
+        private List<Recorded> stopSampling(long session, int readers, List<Load> program, int maxIterations) {
             ObjectNode r = call("memory.sample_stop", vmParams(vm.handle).put("session", session), 0);
             try {
                 JsonNode list = Wire.field(r, "readers");
                 if (!list.isArray() || list.size() != readers) {
                     throw new Wire.Malformed("\"readers\" must list " + readers + " readers, not " + Wire.brief(list));
                 }
-                long[][] out = new long[readers][];
+                List<Recorded> out = new ArrayList<>();
                 for (int i = 0; i < readers; i++) {
                     JsonNode rd = list.get(i);
-                    long iterations = Wire.integer(rd, "iterations", 0, maxIterations);
+                    int records = (int) Wire.integer(rd, "iterations", 0, maxIterations);
                     JsonNode values = Wire.field(rd, "values");
-                    if (!values.isArray() || values.size() != iterations * program.size()) {
-                        throw new Wire.Malformed("reader " + i + " reports " + iterations + " iterations of " + program.size()
+                    if (!values.isArray() || values.size() != (long) records * program.size()) {
+                        throw new Wire.Malformed("reader " + i + " reports " + records + " iterations of " + program.size()
                                 + " loads but " + (values.isArray() ? values.size() : Wire.brief(values)) + " values");
                     }
                     long[] v = new long[values.size()];
                     for (int j = 0; j < v.length; j++) {
                         v[j] = Wire.u64Value(values.get(j), "values[" + j + "]");
-                        int width = program.get(j % program.size()).width();
-                        if (width == 4 && (v[j] >>> 32) != 0) {
+                        if (program.get(j % program.size()).width() == 4 && (v[j] >>> 32) != 0) {
                             throw new Wire.Malformed("reader " + i + " value " + j + " is a 4-byte load but holds " + Long.toUnsignedString(v[j]));
                         }
                     }
-                    out[i] = v;
+                    long[] c = new long[records];
+                    JsonNode counts = rd.get("counts");
+                    if (counts == null || counts.isNull()) {
+                        java.util.Arrays.fill(c, 1);
+                    } else {
+                        if (!counts.isArray() || counts.size() != records) {
+                            throw new Wire.Malformed("reader " + i + " has " + records + " iterations but \"counts\" is " + Wire.brief(counts));
+                        }
+                        for (int j = 0; j < records; j++) {
+                            c[j] = Wire.u64Value(counts.get(j), "counts[" + j + "]");
+                            if (c[j] <= 0) {
+                                throw new Wire.Malformed("reader " + i + " counts[" + j + "] must be positive, not " + Long.toUnsignedString(c[j]));
+                            }
+                        }
+                    }
+                    out.add(new Recorded(v, c));
                 }
                 return out;
             } catch (Wire.Malformed e) {
