@@ -24,16 +24,13 @@ next:
 	b	next
 smccc:
 	hvc	#0                                   // SMCCC: function id in w0, arguments in x1..x3
-	str	x0, [x20, #GUEST_MMIO_RESULT]
-	b	next
+	b	next                                 // x0 is read at the next command read
 busy:
 	subs	x1, x1, #1
 	b.hi	busy
-	str	xzr, [x20, #GUEST_MMIO_TICK]
 	b	next
 wait:
 	wfi
-	str	xzr, [x20, #GUEST_MMIO_WOKE]
 	b	next
 
 	.global guest_code_end

@@ -5,6 +5,7 @@
 #include "sampler.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,6 +66,11 @@ static void *reader_loop(void *arg)
 	struct sampler *s = r->s;
 	uint64_t now[SAMPLER_MAX_LOADS];
 	size_t bytes = (size_t)s->nloads * sizeof(uint64_t);
+
+	/* SCHED_IDLE (best effort): a reader takes only CPU time nobody else wants, so the vCPU threads
+	 * and the protocol thread preempt it at once and the emulated machine's two CPUs stay usable */
+	struct sched_param idle = { .sched_priority = 0 };
+	pthread_setschedparam(pthread_self(), SCHED_IDLE, &idle);
 
 	pthread_mutex_lock(&s->lock);
 	s->running++;

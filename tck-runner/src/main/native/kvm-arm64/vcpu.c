@@ -26,6 +26,7 @@
 #define WAKE_SIGNAL SIGUSR1
 #define VCPU_NICE (-20)               /* unrelated load then rarely delays the vCPU thread */
 #define TICK_NS 1000000ull            /* aim: one busy-loop exit per ms of guest time */
+#define PREEMPT_TICK_NS 100000ull     /* short ticks while preempted: the release is seen soon */
 #define MIN_LOOPS 1000ull
 #define MAX_LOOPS 1000000000ull
 
@@ -35,16 +36,15 @@
 #define REG_VBAR_EL1 ARM64_SYS_REG(3, 0, 12, 0, 0)
 
 /* What one KVM_RUN ended with. */
-enum exit_kind { EXIT_ERROR = -1, EXIT_CMD_READ, EXIT_REPORT, EXIT_INTR };
+enum exit_kind { EXIT_ERROR = -1, EXIT_CMD_READ, EXIT_INTR };
 
 struct vcpu {
 	int index, fd, tid, vm_fd, kvm_fd;
 	struct kvm_run *run;
 	size_t run_size;
 	struct competitor *competitor;
-	uint64_t loops_per_tick;
+	uint64_t loops_per_tick;      /* busy-loop iterations that make about TICK_NS per entry */
 	int at_cmd;                   /* stopped at the guest's command read, the answer owed */
-	uint64_t report_off, report_value;
 
 	pthread_t thread;
 	pthread_mutex_t lock;
@@ -126,7 +126,7 @@ static void consume_wake_signal(void)
 		;
 }
 
-/* One KVM_RUN. A report's offset and value are left in v->report_off/report_value. */
+/* One KVM_RUN: the guest asks for its next command, or a signal ended the run. */
 static enum exit_kind run_once(struct vcpu *v, char *err)
 {
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
@@ -138,26 +138,20 @@ static enum exit_kind run_once(struct vcpu *v, char *err)
 	struct kvm_run *r = v->run;
 	if (r->exit_reason == KVM_EXIT_INTR)
 		return EXIT_INTR;
-	if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.phys_addr >= GUEST_MMIO
-	    && r->mmio.phys_addr < GUEST_MMIO + 0x1000 && r->mmio.len == 8) {
-		uint64_t off = r->mmio.phys_addr - GUEST_MMIO;
+	if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.len == 8) {
+		uint64_t off = r->mmio.phys_addr - GUEST_MMIO, value;
+		memcpy(&value, r->mmio.data, 8);
 		if (!r->mmio.is_write && off == GUEST_MMIO_CMD)
 			return EXIT_CMD_READ;
-		if (r->mmio.is_write) {
-			v->report_off = off;
-			memcpy(&v->report_value, r->mmio.data, 8);
-			if (off == GUEST_MMIO_EXCEPTION) {
-				fail_msg(err, "vCPU %d: the guest took an exception, ESR_EL1 0x%llx, ELR_EL1 0x%llx",
-					 v->index, (unsigned long long)v->report_value,
-					 (unsigned long long)get_reg_or_zero(v, ARM64_SYS_REG(3, 0, 4, 0, 1)));
-				return EXIT_ERROR;
-			}
-			if (off == GUEST_MMIO_BAD_CMD) {
-				fail_msg(err, "vCPU %d: the guest did not know command %llu", v->index,
-					 (unsigned long long)v->report_value);
-				return EXIT_ERROR;
-			}
-			return EXIT_REPORT;
+		if (r->mmio.is_write && off == GUEST_MMIO_EXCEPTION) {
+			fail_msg(err, "vCPU %d: the guest took an exception, ESR_EL1 0x%llx, ELR_EL1 0x%llx",
+				 v->index, (unsigned long long)value,
+				 (unsigned long long)get_reg_or_zero(v, ARM64_SYS_REG(3, 0, 4, 0, 1)));
+			return EXIT_ERROR;
+		}
+		if (r->mmio.is_write && off == GUEST_MMIO_BAD_CMD) {
+			fail_msg(err, "vCPU %d: the guest did not know command %llu", v->index, (unsigned long long)value);
+			return EXIT_ERROR;
 		}
 	}
 	fail_msg(err, "vCPU %d: unexpected exit_reason %u at PC 0x%llx (mmio 0x%llx len %u write %u)",
@@ -166,13 +160,12 @@ static enum exit_kind run_once(struct vcpu *v, char *err)
 	return EXIT_ERROR;
 }
 
-/* Runs until the guest waits for its next command; earlier ticks and wake-ups are spent. */
+/* Runs until the guest waits for its next command (a signal just re-enters). */
 static int reach_command(struct vcpu *v, char *err)
 {
 	while (!v->at_cmd) {
 		switch (run_once(v, err)) {
 		case EXIT_CMD_READ: v->at_cmd = 1; break;
-		case EXIT_REPORT: break;
 		case EXIT_INTR: consume_wake_signal(); break;
 		default: return -1;
 		}
@@ -187,35 +180,22 @@ static void command(struct vcpu *v, uint64_t op)
 	v->at_cmd = 0;
 }
 
-/* Runs until the guest reports at offset want; a signal just re-enters. */
-static int await_report(struct vcpu *v, uint64_t want, uint64_t *value, char *err)
+/* Carries out op (operands already in the registers): one guest entry, back at the command read. */
+static int perform(struct vcpu *v, uint64_t op, char *err)
 {
-	for (;;) {
-		switch (run_once(v, err)) {
-		case EXIT_REPORT:
-			if (v->report_off == want) {
-				if (value)
-					*value = v->report_value;
-				return 0;
-			}
-			return fail_msg(err, "vCPU %d: guest reported at +0x%llx, expected +0x%llx", v->index,
-					(unsigned long long)v->report_off, (unsigned long long)want);
-		case EXIT_INTR: consume_wake_signal(); break;
-		case EXIT_CMD_READ:
-			return fail_msg(err, "vCPU %d: guest asked for a command before reporting", v->index);
-		default: return -1;
-		}
-	}
+	if (reach_command(v, err))
+		return -1;
+	command(v, op);
+	return reach_command(v, err);
 }
 
-/* One round of the guest's busy loop (loops_per_tick iterations); its duration in *ns. */
-static int tick(struct vcpu *v, uint64_t *ns, char *err)
+/* One round of the guest's busy loop, loops iterations; its wall time in *ns. */
+static int tick(struct vcpu *v, uint64_t loops, uint64_t *ns, char *err)
 {
-	if (reach_command(v, err) || set_reg(v, REG_X(1), v->loops_per_tick, "x1", err))
+	if (reach_command(v, err) || set_reg(v, REG_X(1), loops, "x1", err))
 		return -1;
-	command(v, GUEST_OP_BUSY);
 	uint64_t t0 = now_ns();
-	if (await_report(v, GUEST_MMIO_TICK, NULL, err))
+	if (perform(v, GUEST_OP_BUSY, err))
 		return -1;
 	*ns = now_ns() - t0;
 	return 0;
@@ -230,22 +210,14 @@ static uint64_t clamp_loops(double loops)
 	return (uint64_t)loops;
 }
 
-/* Aims the next busy loop at TICK_NS per exit, moving by at most 4x per call. */
-static void retune(struct vcpu *v, uint64_t fastest)
-{
-	double factor = (double)TICK_NS / (double)(fastest ? fastest : 1);
-	factor = factor < 0.25 ? 0.25 : factor > 4.0 ? 4.0 : factor;
-	v->loops_per_tick = clamp_loops((double)v->loops_per_tick * factor);
-}
-
-/* Finds how many iterations of the busy loop make about a millisecond here. */
+/* Finds how many iterations of the busy loop make about TICK_NS per guest entry here. */
 static int calibrate(struct vcpu *v, char *err)
 {
 	v->loops_per_tick = MIN_LOOPS * 10;
 	for (int round = 0; round < 8; round++) {
 		uint64_t fastest = UINT64_MAX, ns;
 		for (int i = 0; i < 3; i++) {
-			if (tick(v, &ns, err))
+			if (tick(v, v->loops_per_tick, &ns, err))
 				return -1;
 			fastest = ns < fastest ? ns : fastest;
 		}
@@ -258,16 +230,26 @@ static int calibrate(struct vcpu *v, char *err)
 	return 0;
 }
 
-/* Busy ticks until stop(arg) says so (asked after every tick; at least one tick). */
-static int busy(struct vcpu *v, int (*stop)(void *), void *arg, char *err)
+/*
+ * Busy ticks of about tick_ns (at most TICK_NS) until stop(arg) says so (asked after every tick;
+ * at least one tick). Full-length ticks retune the calibration, moving by at most 4x per call.
+ */
+static int busy(struct vcpu *v, uint64_t tick_ns, int (*stop)(void *), void *arg, char *err)
 {
+	if (tick_ns > TICK_NS)
+		tick_ns = TICK_NS;
+	uint64_t loops = v->loops_per_tick * tick_ns / TICK_NS;
 	uint64_t fastest = UINT64_MAX, ns;
 	do {
-		if (tick(v, &ns, err))
+		if (tick(v, loops ? loops : 1, &ns, err))
 			return -1;
 		fastest = ns < fastest ? ns : fastest;
 	} while (!stop(arg));
-	retune(v, fastest);
+	if (tick_ns == TICK_NS) {
+		double factor = (double)TICK_NS / (double)(fastest ? fastest : 1);
+		factor = factor < 0.25 ? 0.25 : factor > 4.0 ? 4.0 : factor;
+		v->loops_per_tick = clamp_loops((double)v->loops_per_tick * factor);
+	}
 	return 0;
 }
 
@@ -442,8 +424,12 @@ static int smccc_on_thread(struct vcpu *v, void *arg, char *err)
 		if (set_reg(v, REG_X(i), a->regs[i], name, err))
 			return -1;
 	}
-	command(v, GUEST_OP_SMCCC);
-	return await_report(v, GUEST_MMIO_RESULT, &a->x0, err);
+	if (perform(v, GUEST_OP_SMCCC, err))
+		return -1;
+	struct kvm_one_reg r = { .id = REG_X(0), .addr = (uintptr_t)&a->x0 };
+	if (ioctl(v->fd, KVM_GET_ONE_REG, &r))
+		return sys_fail(err, errno, "KVM_GET_ONE_REG x0 on vCPU %d", v->index);
+	return 0;
 }
 
 int vcpu_smccc(struct vcpu *v, uint32_t function_id, const uint64_t *args, int nargs, uint64_t *x0, char *err)
@@ -480,7 +466,7 @@ static int run_on_thread(struct vcpu *v, void *arg, char *err)
 {
 	struct workload *w = arg;
 	w->deadline = now_ns() + w->duration_ns;
-	return busy(v, past_deadline, w, err);
+	return busy(v, w->duration_ns, past_deadline, w, err);
 }
 
 int vcpu_run(struct vcpu *v, uint64_t duration_ns, char *err)
@@ -517,7 +503,7 @@ static int preempt_on_thread(struct vcpu *v, void *arg, char *err)
 		return -1;
 	/* the real-time competitor takes this CPU at once: this thread stays runnable, off the CPU */
 	competitor_submit(v->competitor, &w->job);
-	int rc = busy(v, released_and_ticked, w, err);
+	int rc = busy(v, PREEMPT_TICK_NS, released_and_ticked, w, err);
 	competitor_await(v->competitor, &w->job);
 	return rc;
 }
@@ -552,18 +538,12 @@ static int idle_on_thread(struct vcpu *v, void *arg, char *err)
 		enum exit_kind k = run_once(v, err);
 		if (k == EXIT_INTR) {
 			consume_wake_signal();
-		} else if (k == EXIT_REPORT && v->report_off == GUEST_MMIO_WOKE) {
+		} else if (k == EXIT_CMD_READ) {
 			/* WFI returned on its own: wait again unless the wake-up came */
-			if (!__atomic_load_n(&w->released, __ATOMIC_ACQUIRE)) {
-				if (reach_command(v, err)) {
-					rc = -1;
-					break;
-				}
+			v->at_cmd = 1;
+			if (!__atomic_load_n(&w->released, __ATOMIC_ACQUIRE))
 				command(v, GUEST_OP_WFI);
-			}
 		} else {
-			if (k != EXIT_ERROR)
-				fail_msg(err, "vCPU %d: unexpected guest exit while in WFI", v->index);
 			rc = -1;
 			break;
 		}
