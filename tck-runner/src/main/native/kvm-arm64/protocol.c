@@ -371,7 +371,7 @@ static int m_sample_start(struct call *c)
 			return -1;
 	}
 	char err[ERR_LEN];
-	vm->sampler = sampler_start(loads, (int)program->n, readers, max_iterations, err);
+	vm->sampler = sampler_start(loads, (int)program->n, readers, max_iterations, vcpu_requests_in_progress, err);
 	if (!vm->sampler)
 		return error(c, E_FAILED, "%s", err);
 	begin_result(c);

@@ -8,6 +8,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /*
  * A reader keeps records: the values of one iteration and how many iterations in a row loaded
@@ -22,7 +23,16 @@ struct reader {
 	uint64_t records, capacity;      /* capacity in records */
 };
 
+/*
+ * Pause between iterations while no vCPU request runs (hot() is 0): the hypervisor cannot update
+ * stolen time then (KVM does it on a vCPU's entry), and a reader spinning flat out would take a
+ * whole emulated CPU, hence a host CPU, from everything else the slow emulated machine does.
+ * Writes the TCK itself makes meanwhile (memory.write) are still sampled, at this pace.
+ */
+#define COOL_PAUSE_NS 50000
+
 struct sampler {
+	int (*hot)(void);
 	struct sample_load program[SAMPLER_MAX_LOADS];
 	int nloads, nreaders;
 	uint64_t max_iterations;
@@ -100,12 +110,16 @@ static void *reader_loop(void *arg)
 		}
 		if (stopping)
 			break;
+		if (s->hot && !s->hot()) {
+			struct timespec pause = { 0, COOL_PAUSE_NS };
+			nanosleep(&pause, NULL);
+		}
 	}
 	return NULL;
 }
 
 struct sampler *sampler_start(const struct sample_load *program, int nloads, int readers,
-			      uint64_t max_iterations, char *err)
+			      uint64_t max_iterations, int (*hot)(void), char *err)
 {
 	if (nloads < 1 || nloads > SAMPLER_MAX_LOADS) {
 		fail_msg(err, "a program of %d loads (1..%d supported)", nloads, SAMPLER_MAX_LOADS);
@@ -125,6 +139,7 @@ struct sampler *sampler_start(const struct sample_load *program, int nloads, int
 		return NULL;
 	}
 	memcpy(s->program, program, (size_t)nloads * sizeof(*program));
+	s->hot = hot;
 	s->nloads = nloads;
 	s->max_iterations = max_iterations;
 	pthread_mutex_init(&s->lock, NULL);

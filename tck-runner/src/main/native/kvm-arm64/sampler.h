@@ -22,10 +22,11 @@ struct sampler;
 
 /*
  * Starts the readers; returns once each has begun its first iteration. A reader keeps at most
- * max_records records (see sampler.c). NULL with err set.
+ * max_records records (see sampler.c). It loads back to back while hot() is nonzero, and about
+ * every COOL_PAUSE_NS otherwise (hot may be NULL: always hot). NULL with err set.
  */
 struct sampler *sampler_start(const struct sample_load *program, int nloads, int readers,
-			      uint64_t max_records, char *err);
+			      uint64_t max_records, int (*hot)(void), char *err);
 
 /* Stops the readers (each finishes its iteration in progress) and waits for them. */
 void sampler_stop(struct sampler *s);

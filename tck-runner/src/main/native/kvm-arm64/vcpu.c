@@ -57,6 +57,13 @@ struct vcpu {
 
 /* ------------------------------------------------------------------------- the vCPU thread */
 
+static int requests_in_progress;   /* vCPU requests being carried out, all VMs (atomic) */
+
+int vcpu_requests_in_progress(void)
+{
+	return __atomic_load_n(&requests_in_progress, __ATOMIC_RELAXED);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -68,7 +75,9 @@ static void *vcpu_thread(void *arg)
 			break;
 		pthread_mutex_unlock(&v->lock);
 		v->work_err[0] = '\0';
+		__atomic_add_fetch(&requests_in_progress, 1, __ATOMIC_RELAXED);
 		int rc = v->work(v, v->work_arg, v->work_err);
+		__atomic_sub_fetch(&requests_in_progress, 1, __ATOMIC_RELAXED);
 		pthread_mutex_lock(&v->lock);
 		v->work_rc = rc;
 		v->work_pending = 0;

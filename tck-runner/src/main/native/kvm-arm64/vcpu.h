@@ -26,6 +26,12 @@ struct vcpu *vcpu_create(int kvm_fd, int vm_fd, int index, struct competitor *co
 void vcpu_destroy(struct vcpu *v);
 int vcpu_tid(const struct vcpu *v);
 
+/*
+ * How many vCPU requests (runs, SMCCC calls, attribute calls...) are being carried out right now,
+ * in every VM: KVM updates stolen time only while one is (on the vCPU's entry).
+ */
+int vcpu_requests_in_progress(void);
+
 /* KVM_{HAS,SET,GET}_DEVICE_ATTR on the vCPU fd: 0 or a negative errno (results, not failures). */
 int vcpu_has_attr(struct vcpu *v, uint32_t group, uint64_t attr);
 int vcpu_set_attr(struct vcpu *v, uint32_t group, uint64_t attr, uint64_t value);
