@@ -29,7 +29,7 @@ struct reader {
  * whole emulated CPU, hence a host CPU, from everything else the slow emulated machine does.
  * Writes the TCK itself makes meanwhile (memory.write) are still sampled, at this pace.
  */
-#define COOL_PAUSE_NS 50000
+#define COOL_PAUSE_NS 500000
 
 struct sampler {
 	int (*hot)(void);
