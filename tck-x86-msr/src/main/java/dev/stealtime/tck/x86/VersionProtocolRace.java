@@ -2,19 +2,17 @@ package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Timing;
 import dev.stealtime.tck.support.race.Grade;
 import dev.stealtime.tck.support.race.Outcome;
 import dev.stealtime.tck.support.race.Probe;
+import dev.stealtime.tck.support.race.Published;
 import dev.stealtime.tck.support.race.Race;
 import dev.stealtime.tck.support.race.RaceResult;
 import dev.stealtime.tck.support.race.RaceSpec;
 
-import java.lang.invoke.MethodHandles;
-import java.lang.invoke.VarHandle;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -79,9 +77,6 @@ public final class VersionProtocolRace {
     /** Measured provider: the most one step may add. Far below 2^32, so torn mixes stay detectable. */
     static final long MEASURED_CEILING_NANOS = 1L << 31;
 
-    private static final VarHandle INT = MethodHandles.byteBufferViewVarHandle(int[].class, ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle LONG = MethodHandles.byteBufferViewVarHandle(long[].class, ByteOrder.LITTLE_ENDIAN);
-
     private VersionProtocolRace() {
     }
 
@@ -115,7 +110,7 @@ public final class VersionProtocolRace {
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
         List<Outcome> outcomes = outcomes(focus);
         RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
-                readers, budget);
+                readers, budget).sampledThrough(memory, GuestLayout.raceScratch(gpa));
         RaceResult result = Race.run(spec);
         long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
         return new Report(result, writer.hypervisorUpdates, writer.crossings, writer.seed, consistent, writer.log());
@@ -123,15 +118,15 @@ public final class VersionProtocolRace {
 
     /** Bounds the writer publishes for the readers. */
     static final class Bounds {
-        volatile long floor;
-        volatile long ceiling;
+        final Published<Long> floor = new Published<>(0L);
+        final Published<Long> ceiling = new Published<>(0L);
     }
 
     /** One step: (seed,) preempt, run; then publish the new floor. Runs on the calling thread. */
     static final class Writer implements Runnable {
         final Bounds bounds = new Bounds();
         private final X86Vcpu cpu;
-        private final ByteBuffer view;
+        private final LiveMemory view;
         private final boolean exact;
         private final boolean seed;
         private final Duration preempt;
@@ -147,16 +142,16 @@ public final class VersionProtocolRace {
 
         Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed) {
             this.cpu = cpu;
-            this.view = memory.liveView(gpa, SIZE).order(ByteOrder.LITTLE_ENDIAN);
+            this.view = new LiveMemory(memory, gpa, SIZE);
             this.exact = timing.exact();
             this.seed = seed;
             this.run = timing.scaled(Duration.ofMillis(1));
             this.preempt = exact ? Duration.ofNanos(EXACT_STEP_NANOS) : timing.scaled(Duration.ofMillis(1));
             this.maxIncrement = exact ? preempt.toNanos() + run.toNanos() + timing.toleranceNanos() : MEASURED_CEILING_NANOS;
-            this.value = (long) LONG.getAcquire(view, STEAL);
-            this.version = (int) INT.getAcquire(view, VERSION);
-            bounds.floor = value;
-            bounds.ceiling = value;
+            this.value = view.u64(STEAL);
+            this.version = view.u32(VERSION);
+            bounds.floor.set(value);
+            bounds.ceiling.set(value);
             log.append(String.format("start: steal 0x%016x version %s%n", value, KvmStealTime.version(version)));
         }
 
@@ -169,20 +164,20 @@ public final class VersionProtocolRace {
                 if (Long.compareUnsigned(s, value) <= 0) {
                     s += 1L << 32;                               // never below what readers saw
                 }
-                bounds.ceiling = s + maxIncrement;
-                INT.setRelease(view, VERSION, version + 1);      // a guest seqlock write: odd,
-                LONG.setRelease(view, STEAL, s);                 // one 64-bit store,
+                bounds.ceiling.set(s + maxIncrement);
+                view.storeU32(VERSION, version + 1);             // a guest seqlock write: odd,
+                view.storeU64(STEAL, s);                         // one 64-bit store,
                 version += 2;
-                INT.setRelease(view, VERSION, version);          // even again
-                bounds.floor = s;
+                view.storeU32(VERSION, version);                 // even again
+                bounds.floor.set(s);
                 before = s;
             } else {
-                bounds.ceiling = value + maxIncrement;
+                bounds.ceiling.set(value + maxIncrement);
             }
             cpu.preempt(preempt);
             cpu.run(run);
-            long now = (long) LONG.getAcquire(view, STEAL);
-            int v = (int) INT.getAcquire(view, VERSION);
+            long now = view.u64(STEAL);
+            int v = view.u32(VERSION);
             if (v != version || now != before) {
                 hypervisorUpdates++;
             }
@@ -195,7 +190,7 @@ public final class VersionProtocolRace {
             }
             value = now;
             version = v;
-            bounds.floor = now;
+            bounds.floor.set(now);
         }
 
         String log() {
@@ -224,21 +219,22 @@ public final class VersionProtocolRace {
 
         @Override
         public int sample(Witness witness) {
-            long floor = bounds.floor;
+            long floor = bounds.floor.get();
             int retries = 0;
             int v;
             long s;
             while (true) {
                 v = live.u32(VERSION);
                 s = live.u64(STEAL);
-                if ((v & 1) == 0 && v == live.u32(VERSION)) {
+                int again = live.u32(VERSION);          // always re-read, as the guest's loop does
+                if ((v & 1) == 0 && v == again) {
                     break;
                 }
                 if (++retries >= MAX_RETRIES) {
                     return GAVE_UP;
                 }
             }
-            long ceiling = bounds.ceiling;
+            long ceiling = bounds.ceiling.get();
 
             boolean below = Long.compareUnsigned(s, floor) < 0;
             boolean above = Long.compareUnsigned(s, ceiling) > 0;

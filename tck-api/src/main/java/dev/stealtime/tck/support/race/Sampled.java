@@ -22,7 +22,9 @@ import java.util.List;
  *       as many times as it was seen. A probe's loads read the recorded values, its
  *       {@link Published#get}s the generations around them.</li>
  * </ol>
- * The provider never grades anything; the probes do, as they do live.
+ * The provider never grades anything; the probes do, as they do live. A probe must make the same
+ * loads in the same order in every attempt (no short-circuited load), so that its attempts line up
+ * with the program's iterations.
  */
 final class Sampled {
 
