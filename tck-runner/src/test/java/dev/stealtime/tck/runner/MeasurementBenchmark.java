@@ -48,6 +48,11 @@ public final class MeasurementBenchmark {
         this.idleMs = idleMs.clone();
     }
 
+    /** A benchmark's command line: {@code [repetitions per row (20)] [background load threads (0)]}. */
+    public void run(String[] args) {
+        run(args.length > 0 ? Integer.parseInt(args[0]) : 20, args.length > 1 ? Integer.parseInt(args[1]) : 0);
+    }
+
     /** {@code reps} repetitions per row, with {@code load} unpinned SCHED_OTHER spinners meanwhile. */
     public void run(int reps, int load) {
         if (!provider.availability().available()) {

@@ -34,8 +34,6 @@ public final class KvmMeasurementBenchmark {
     }
 
     public static void main(String[] args) {
-        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
-        int load = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         KvmProvider provider = new KvmProvider();
         System.out.println("tolerance " + KvmProvider.TOLERANCE);
         new MeasurementBenchmark(provider, GuestLayout.forProvider(provider).spec(Architecture.X86_64, 1), new MeasurementBenchmark.Subject() {
@@ -53,6 +51,6 @@ public final class KvmMeasurementBenchmark {
             public void shortEntry(Vcpu v) {
                 ((X86Vcpu) v).guestRdmsr(X86Vcpu.MSR_KVM_STEAL_TIME); // one short entry: KVM records the steal
             }
-        }, PREEMPT_MS, IDLE_MS).run(reps, load);
+        }, PREEMPT_MS, IDLE_MS).run(args);
     }
 }

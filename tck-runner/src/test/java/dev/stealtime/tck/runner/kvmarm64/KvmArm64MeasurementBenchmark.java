@@ -34,8 +34,6 @@ public final class KvmArm64MeasurementBenchmark {
     }
 
     public static void main(String[] args) {
-        int reps = args.length > 0 ? Integer.parseInt(args[0]) : 20;
-        int load = args.length > 1 ? Integer.parseInt(args[1]) : 0;
         KvmArm64Provider provider = new KvmArm64Provider();
         System.out.println("tolerance " + KvmArm64Provider.TOLERANCE);
         new MeasurementBenchmark(provider, GuestLayout.forProvider(provider).spec(Architecture.ARM64, 1), new MeasurementBenchmark.Subject() {
@@ -54,7 +52,7 @@ public final class KvmArm64MeasurementBenchmark {
             public void shortEntry(Vcpu v) {
                 ((Arm64Vcpu) v).smccc(0xc5000020, PV_TIME_ST); // PV_TIME_FEATURES: one short entry records the steal
             }
-        }, PREEMPT_MS, IDLE_MS).run(reps, load);
+        }, PREEMPT_MS, IDLE_MS).run(args);
         System.exit(0); // the provider's shutdown hook stops the emulated machine
     }
 }
