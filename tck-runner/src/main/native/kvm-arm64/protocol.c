@@ -173,8 +173,10 @@ static int m_open(struct call *c)
 		return error(c, E_PARAMS, "params.ram must be a non-empty array");
 	if (!offered || offered->type != JSON_BOOL)
 		return error(c, E_PARAMS, "params.steal_time_offered must be a boolean");
-	if (param_int(c, "vcpus", 1, VM_MAX_VCPUS, &nvcpus))
+	if (param_int(c, "vcpus", 1, INT32_MAX, &nvcpus))
 		return -1;
+	if (nvcpus > VM_MAX_VCPUS)
+		return error(c, E_UNSUPPORTED, "%d vCPUs: the adapter builds at most %d", nvcpus, VM_MAX_VCPUS);
 	if (strcmp(arch->text, "ARM64") != 0)
 		return error(c, E_UNSUPPORTED, "kvm-arm64 builds ARM64 guests only, not %s", arch->text);
 	if (!offered->boolean)

@@ -81,7 +81,7 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         if (s.failure() != null) {
             return "unavailable (" + s.failure() + ")";
         }
-        return s.adapter().version() + "; " + s.machine().get("emulator") + ", -cpu " + s.machine().get("cpu");
+        return s.adapter().version() + " (guest of " + s.machine().get("emulator") + ")";
     }
 
     @Override
