@@ -460,7 +460,7 @@ struct workload {
 	uint64_t duration_ns;
 	uint64_t deadline;
 	volatile int released;        /* the competitor let go */
-	int last_tick;
+	int tick_after_release;       /* the tick now due begins after the release */
 	struct competitor_job job;
 	struct vcpu *v;
 };
@@ -490,15 +490,18 @@ static void set_released(void *arg)
 	__atomic_store_n(&w->released, 1, __ATOMIC_RELEASE);
 }
 
-/* Once the competitor has let go, one more tick: its entry records the stolen time. */
-static int released_and_ticked(void *arg)
+static int is_released(struct workload *w)
+{
+	return __atomic_load_n(&w->released, __ATOMIC_ACQUIRE);
+}
+
+/* Done once a tick that began after the release has run: its entry recorded the stolen time. */
+static int ticked_after_release(void *arg)
 {
 	struct workload *w = arg;
-	if (!__atomic_load_n(&w->released, __ATOMIC_ACQUIRE))
-		return 0;
-	if (w->last_tick)
+	if (w->tick_after_release)
 		return 1;
-	w->last_tick = 1;
+	w->tick_after_release = is_released(w);
 	return 0;
 }
 
@@ -510,9 +513,11 @@ static int preempt_on_thread(struct vcpu *v, void *arg, char *err)
 	w->job.arg = w;
 	if (reach_command(v, err))
 		return -1;
-	/* the real-time competitor takes this CPU at once: this thread stays runnable, off the CPU */
+	/* the real-time competitor takes this CPU at once: this thread stays runnable, off the CPU,
+	 * and usually comes back here only once the hold is over */
 	competitor_submit(v->competitor, &w->job);
-	int rc = busy(v, PREEMPT_TICK_NS, released_and_ticked, w, err);
+	w->tick_after_release = is_released(w);
+	int rc = busy(v, PREEMPT_TICK_NS, ticked_after_release, w, err);
 	competitor_await(v->competitor, &w->job);
 	return rc;
 }
@@ -543,14 +548,14 @@ static int idle_on_thread(struct vcpu *v, void *arg, char *err)
 	command(v, GUEST_OP_WFI);
 	competitor_submit(v->competitor, &w->job);
 	int rc = 0;
-	while (!__atomic_load_n(&w->released, __ATOMIC_ACQUIRE)) {
+	while (!is_released(w)) {
 		enum exit_kind k = run_once(v, err);
 		if (k == EXIT_INTR) {
 			consume_wake_signal();
 		} else if (k == EXIT_CMD_READ) {
 			/* WFI returned on its own: wait again unless the wake-up came */
 			v->at_cmd = 1;
-			if (!__atomic_load_n(&w->released, __ATOMIC_ACQUIRE))
+			if (!is_released(w))
 				command(v, GUEST_OP_WFI);
 		} else {
 			rc = -1;

@@ -129,6 +129,11 @@ final class EmulatedMachine implements AutoCloseable {
         return qemu.isAlive();
     }
 
+    /** The QEMU process. */
+    ProcessHandle process() {
+        return qemu.toHandle();
+    }
+
     /** The last lines of the serial console (kernel and adapter log). */
     String consoleTail() {
         synchronized (tail) {

@@ -180,11 +180,26 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         return new UnixLink(m.socket(), "kvm-arm64:qemu-machine-" + n, shared, shared.toString(), m::consoleTail, m::stop);
     }
 
+    /** The machine of the current session (null before the first boot). */
+    EmulatedMachine currentMachine() {
+        return current;
+    }
+
+    /** How many machines this provider booted (one per adapter session). */
+    int machinesBooted() {
+        return machines.get();
+    }
+
+    /** The private temporary directory (null before the first start). */
+    Path workDir() {
+        return workDir;
+    }
+
     /**
      * Ends the adapter session, stops the machine and removes every temporary file. Idempotent. Not
      * synchronized: as a shutdown hook it must also end a boot in progress (killing QEMU ends it).
      */
-    private void shutdown() {
+    void shutdown() {
         EmulatedMachine m = current;
         Started s = started;
         if (s != null && s.adapter() != null) {
