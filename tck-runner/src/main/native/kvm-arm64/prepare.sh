@@ -1,9 +1,9 @@
 #!/bin/bash
 # Prepares what the kvm-arm64 provider boots, once, under a cache directory:
-#   CACHE/debs, CACHE/kernel   Debian's linux-image-cloud-arm64 and busybox-static (arm64), fetched
-#                              with `apt-get download` through a private APT configuration whose
-#                              architecture is arm64 (the host's dpkg architectures stay untouched)
-#   CACHE/Image                the kernel the emulated machine boots; CACHE/kernel-release its release
+#   CACHE/Image, CACHE/busybox from Debian's linux-image-cloud-arm64 and busybox-static (arm64),
+#                              fetched with `apt-get download` through a private APT configuration
+#                              whose architecture is arm64 (the host's dpkg architectures stay
+#                              untouched); CACHE/kernel-release: the kernel's release
 #   CACHE/modules/*.ko         the virtio modules behind the protocol channel (virtio-mmio console:
 #                              Debian builds them as modules)
 #   CACHE/initrd-HASH.cpio.gz  busybox + /init + the static adapter built from SRC (HASH: of SRC)
@@ -64,7 +64,7 @@ CONF
   done
   mv "$CACHE/Image.tmp" "$CACHE/Image"
   echo "$REL" > "$CACHE/kernel-release"
-  rm -rf "$CACHE/x" "$A"
+  rm -rf "$CACHE/x" "$A" "$CACHE/debs"
 fi
 
 # ---- 2. the adapter and the initramfs (again whenever the sources change) --------------------
