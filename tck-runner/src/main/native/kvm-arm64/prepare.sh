@@ -4,7 +4,7 @@
 #                              fetched with `apt-get download` through a private APT configuration
 #                              whose architecture is arm64 (the host's dpkg architectures stay
 #                              untouched); CACHE/kernel-release: the kernel's release
-#   CACHE/modules/*.ko         the virtio modules behind the protocol channel (virtio-mmio console:
+#   CACHE/modules/*.ko         the virtio modules behind the protocol channel (a virtio-serial port:
 #                              Debian builds them as modules)
 #   CACHE/initrd-HASH.cpio.gz  busybox + /init + the static adapter built from SRC (HASH: of SRC)
 # Usage: prepare.sh CACHE SRC     (SRC: this directory).  Prints the initramfs path last.

@@ -30,6 +30,17 @@ int kvm_global_init(char *err)
 	int api = ioctl(the_kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION)
 		return fail_msg(err, "KVM_GET_API_VERSION answered %d, expected %d", api, KVM_API_VERSION);
+	/* KVM_CAP_STEAL_TIME is kvm_arm_pvtime_supported(): the host kernel has scheduler statistics */
+	int vm = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return sys_fail(err, errno, "KVM_CREATE_VM");
+	int st = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_STEAL_TIME);
+	int saved = errno;
+	close(vm);
+	if (st < 0)
+		return sys_fail(err, saved, "KVM_CHECK_EXTENSION(KVM_CAP_STEAL_TIME)");
+	if (st == 0)
+		return fail_msg(err, "KVM offers no PV time here (KVM_CAP_STEAL_TIME is 0: kernel without scheduler statistics?)");
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return sys_fail(err, errno, "sched_getaffinity");
