@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
+import dev.stealtime.tck.runner.report.JunitXml;
 import dev.stealtime.tck.runner.report.TckJars;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.runner.adapter.AdapterSources;
@@ -33,6 +34,10 @@ import java.util.concurrent.Callable;
                 "  conformance.json, conformance.md  the conformance summary (rule by rule, grouped by level)",
                 "  report/index.html                 the Allure HTML report (one file, opens from disk)",
                 "  allure-results/                   the raw Allure results (cleaned at the start of each run)",
+                "  junit.xml                         a testcase per rule, for CI test reporters (GitLab, Jenkins, GitHub)",
+                "  adapter-stderr.log                what an adapter (exec:, unix:, container:) wrote to stderr",
+                "--provider also takes an adapter (docs/adapter-protocol.md): exec:COMMAND ARGS..., unix:PATH,",
+                "  container:IMAGE[:TAG] (with --device /dev/kvm to pass a device through).",
                 "Every setting is also a system property and an environment variable (flag > property > env):",
                 "  --provider tck.provider TCK_PROVIDER, --profile tck.profiles TCK_PROFILES,",
                 "  --race-budget tck.race.budget TCK_RACE_BUDGET, --timing-multiplier tck.timing.multiplier TCK_TIMING_MULTIPLIER."},
@@ -47,11 +52,14 @@ final class RunCommand implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
-    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference; see 'tck providers').")
+    @Option(names = "--provider", paramLabel = "ID", description = "Provider id (default: reference; see 'tck providers'), or an adapter: exec:COMMAND..., unix:PATH, container:IMAGE[:TAG].")
     String provider;
 
     @Option(names = "--provider-jar", paramLabel = "JAR", description = "Jar with a vendor HypervisorProvider (repeatable).")
     List<Path> jars = new ArrayList<>();
+
+    @Option(names = "--device", paramLabel = "PATH", description = "A host device a container: adapter gets, e.g. /dev/kvm (repeatable; none by default).")
+    List<String> devices = new ArrayList<>();
 
     @Option(names = "--suite", paramLabel = "x86|arm64|all", defaultValue = "all", description = "Which suite(s) to run (default: ${DEFAULT-VALUE}).")
     String suite;
@@ -84,7 +92,7 @@ final class RunCommand implements Callable<Integer> {
         List<Suite> suites = Suite.parse(suite);
         TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier);
         checkOutDir();
-        HypervisorProvider p = AdapterSources.resolve(config.providerId(), out.resolve(AdapterSources.LOG))
+        HypervisorProvider p = AdapterSources.resolve(config.providerId(), out.resolve(AdapterSources.LOG), devices)
                 .orElseGet(() -> new ProviderLoader(jars).byId(config.providerId()));
         Path allureResults = out.resolve(ALLURE_RESULTS);
         Path reportDir = out.resolve(REPORT);
@@ -123,6 +131,7 @@ final class RunCommand implements Callable<Integer> {
         Map<String, Object> summary = withProviderJars(ConformanceSummary.toMap(result, p, config, suites, pending));
         Path json = ConformanceSummary.write(out, summary);
         Path md = ConformanceSummary.writeMarkdown(out, summary);
+        Path junit = JunitXml.write(out, result, p.id());
 
         String reportError = null;
         Path index = null;
@@ -159,6 +168,7 @@ final class RunCommand implements Callable<Integer> {
         }
         con.printf("summary            %s%n", md.toAbsolutePath());
         con.printf("                   %s%n", json.toAbsolutePath());
+        con.printf("                   %s%n", junit.toAbsolutePath());
         con.printf("allure results     %s%n", allureResults.toAbsolutePath());
         con.printf("%d passed, %d failed, %d not applicable (rules) in %.1f s: %s%n",
                 result.count(Outcome.PASS), result.count(Outcome.FAIL), result.count(Outcome.NOT_APPLICABLE),

@@ -104,7 +104,12 @@ final class ServeCommand implements Callable<Integer> {
         }));
         System.err.println("tck serve: " + p.id() + " on unix:" + socket.toAbsolutePath());
         while (true) {
-            SocketChannel ch = server.accept();
+            SocketChannel ch;
+            try {
+                ch = server.accept();
+            } catch (java.nio.channels.ClosedChannelException e) {
+                return TckCli.CONFORMS;         // stopped (SIGTERM): the shutdown hook closed the socket
+            }
             Thread t = new Thread(() -> {
                 try (ch) {
                     new AdapterServer(p, sampled, f).serve(Channels.newInputStream(new Reading(ch)), new Writing(ch));

@@ -23,6 +23,21 @@ import java.util.function.Supplier;
 public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Supplier<Probe> probes,
                        int readers, Duration budget, GuestMemory memory, long scratchGpa) {
 
+    /**
+     * A race runs at least this many writer updates even when that takes longer than its budget
+     * (a slow adapter, a loaded machine), up to {@link #MAX_STRETCH} times the budget: a race
+     * that exercised too few updates proves nothing.
+     */
+    public static final long MIN_UPDATES = 100;
+    /** How far past its budget a race may run to reach {@link #MIN_UPDATES}. */
+    public static final int MAX_STRETCH = 10;
+
+    /** True while the writer should keep updating. */
+    boolean keepGoing(long startNanos, long updates) {
+        long elapsed = System.nanoTime() - startNanos;
+        return elapsed < budget.toNanos() || (updates < MIN_UPDATES && elapsed < budget.toNanos() * MAX_STRETCH);
+    }
+
     public RaceSpec {
         outcomes = List.copyOf(outcomes);
         if (readers < 1) {

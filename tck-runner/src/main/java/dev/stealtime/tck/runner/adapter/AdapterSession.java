@@ -116,8 +116,8 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             }
             JsonNode provider = Wire.field(r, "provider");
             id = Wire.text(provider, "id");
-            if (!id.matches("[a-z0-9._-]+")) {
-                throw new Wire.Malformed("provider id must match [a-z0-9._-]+: \"" + id + "\"");
+            if (!id.matches("[A-Za-z0-9._:+-]{1,64}")) {
+                throw new Wire.Malformed("provider id must be 1-64 of [A-Za-z0-9._:+-]: \"" + id + "\"");
             }
             description = Wire.text(provider, "description");
             version = Wire.text(provider, "version");

@@ -46,6 +46,14 @@ public final class AdapterSources {
      * @throws UsageException when the adapter cannot be started or reached, or fails the handshake
      */
     public static Optional<HypervisorProvider> resolve(String id, Path logFile) {
+        return resolve(id, logFile, List.of());
+    }
+
+    /**
+     * As {@link #resolve(String, Path)}, with the host devices a {@code container:} adapter gets
+     * (e.g. {@code /dev/kvm}); other adapters ignore them.
+     */
+    public static Optional<HypervisorProvider> resolve(String id, Path logFile, List<String> devices) {
         if (!isAdapter(id)) {
             return Optional.empty();
         }
@@ -66,7 +74,7 @@ public final class AdapterSources {
             Path socket = Path.of(rest);
             links = () -> UnixLink.connect(socket);
         } else {
-            links = ContainerAdapter.links(rest, logFile);
+            links = ContainerAdapter.links(rest, logFile, devices);
         }
         return Optional.of(open(id, links));
     }
@@ -105,6 +113,12 @@ public final class AdapterSources {
     static void register(AutoCloseable c) {
         synchronized (OPEN) {
             OPEN.add(c);
+        }
+    }
+
+    static void unregister(AutoCloseable c) {
+        synchronized (OPEN) {
+            OPEN.remove(c);
         }
     }
 
