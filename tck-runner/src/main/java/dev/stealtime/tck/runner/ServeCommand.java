@@ -1,6 +1,7 @@
 package dev.stealtime.tck.runner;
 
 import dev.stealtime.tck.runner.adapter.AdapterServer;
+import dev.stealtime.tck.runner.adapter.SocketStreams;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -16,10 +17,7 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
-import java.nio.channels.Channels;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -103,61 +101,7 @@ final class ServeCommand implements Callable<Integer> {
             }
         }));
         System.err.println("tck serve: " + p.id() + " on unix:" + socket.toAbsolutePath());
-        while (true) {
-            SocketChannel ch;
-            try {
-                ch = server.accept();
-            } catch (java.nio.channels.ClosedChannelException e) {
-                return TckCli.CONFORMS;         // stopped (SIGTERM): the shutdown hook closed the socket
-            }
-            Thread t = new Thread(() -> {
-                try (ch) {
-                    new AdapterServer(p, sampled, f).serve(Channels.newInputStream(new Reading(ch)), new Writing(ch));
-                } catch (IOException | RuntimeException e) {
-                    System.err.println("tck serve: session ended: " + e);
-                }
-            }, "tck-serve-session");
-            t.setDaemon(true);
-            t.start();
-        }
-    }
-
-    /** The channel's reading side alone (a stream over the whole channel would block writes). */
-    private record Reading(SocketChannel ch) implements java.nio.channels.ReadableByteChannel {
-        @Override
-        public int read(ByteBuffer dst) throws IOException {
-            return ch.read(dst);
-        }
-
-        @Override
-        public boolean isOpen() {
-            return ch.isOpen();
-        }
-
-        @Override
-        public void close() throws IOException {
-            ch.close();
-        }
-    }
-
-    private static final class Writing extends OutputStream {
-        private final SocketChannel ch;
-
-        Writing(SocketChannel ch) {
-            this.ch = ch;
-        }
-
-        @Override
-        public void write(int b) throws IOException {
-            write(new byte[]{(byte) b}, 0, 1);
-        }
-
-        @Override
-        public void write(byte[] b, int off, int len) throws IOException {
-            ByteBuffer buf = ByteBuffer.wrap(b, off, len);
-            while (buf.hasRemaining()) {
-                ch.write(buf);
-            }
-        }
+        SocketStreams.serveEach(server, () -> new AdapterServer(p, sampled, f));
+        return TckCli.CONFORMS;              // stopped (SIGTERM): the shutdown hook closed the socket
     }
 }

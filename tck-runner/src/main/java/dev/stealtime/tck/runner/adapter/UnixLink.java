@@ -5,7 +5,6 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 
@@ -48,47 +47,8 @@ public final class UnixLink implements AdapterLink {
             LinkFiles.deleteTree(shared);
             throw new UncheckedIOException("cannot connect to the adapter's socket " + socket + ": " + e.getMessage(), e);
         }
-        // own streams: Channels.newInputStream/newOutputStream of one SocketChannel may block each other
-        this.in = new InputStream() {
-            private final ByteBuffer one = ByteBuffer.allocate(1);
-
-            @Override
-            public int read() throws IOException {
-                one.clear();
-                int n = read(one);
-                return n < 0 ? -1 : one.get(0) & 0xff;
-            }
-
-            private int read(ByteBuffer b) throws IOException {
-                int n;
-                do {
-                    n = channel.read(b);
-                } while (n == 0);
-                return n;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                if (len == 0) {
-                    return 0;
-                }
-                return read(ByteBuffer.wrap(b, off, len));
-            }
-        };
-        this.out = new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[]{(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                ByteBuffer buf = ByteBuffer.wrap(b, off, len);
-                while (buf.hasRemaining()) {
-                    channel.write(buf);
-                }
-            }
-        };
+        this.in = SocketStreams.input(channel);
+        this.out = SocketStreams.output(channel);
     }
 
     /** A session with an adapter already listening on {@code socket} on this machine. */

@@ -3,14 +3,10 @@ package dev.stealtime.tck.runner.adapter;
 import dev.stealtime.tck.spi.HypervisorProvider;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
-import java.nio.ByteBuffer;
 import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -38,21 +34,10 @@ final class InProcessAdapter implements AutoCloseable {
             throw new UncheckedIOException(e);
         }
         acceptor = new Thread(() -> {
-            while (server.isOpen()) {
-                try {
-                    SocketChannel ch = server.accept();
-                    Thread t = new Thread(() -> {
-                        try (ch) {
-                            new AdapterServer(served, sampled, null).serve(in(ch), out(ch));
-                        } catch (IOException e) {
-                            // the session ended
-                        }
-                    }, "in-process-adapter-session");
-                    t.setDaemon(true);
-                    t.start();
-                } catch (IOException e) {
-                    return;
-                }
+            try {
+                SocketStreams.serveEach(server, () -> new AdapterServer(served, sampled, null));
+            } catch (IOException e) {
+                // the server socket failed: connections will fail and say so
             }
         }, "in-process-adapter");
         acceptor.setDaemon(true);
@@ -63,42 +48,6 @@ final class InProcessAdapter implements AutoCloseable {
             stopServer();
             throw e;
         }
-    }
-
-    static InputStream in(SocketChannel ch) {
-        return new InputStream() {
-            @Override
-            public int read() throws IOException {
-                byte[] b = new byte[1];
-                return read(b, 0, 1) < 0 ? -1 : b[0] & 0xff;
-            }
-
-            @Override
-            public int read(byte[] b, int off, int len) throws IOException {
-                int n;
-                do {
-                    n = ch.read(ByteBuffer.wrap(b, off, len));
-                } while (n == 0);
-                return n;
-            }
-        };
-    }
-
-    static OutputStream out(SocketChannel ch) {
-        return new OutputStream() {
-            @Override
-            public void write(int b) throws IOException {
-                write(new byte[]{(byte) b}, 0, 1);
-            }
-
-            @Override
-            public void write(byte[] b, int off, int len) throws IOException {
-                ByteBuffer buf = ByteBuffer.wrap(b, off, len);
-                while (buf.hasRemaining()) {
-                    ch.write(buf);
-                }
-            }
-        };
     }
 
     @Override

@@ -35,13 +35,18 @@ public class ProtocolDetectionTest {
 
     /**
      * The self-tests' configuration; a variant a race must catch races for longer (2 s by default,
-     * {@code tck.selftest.protocol.race.budget}): through a protocol each update costs a few round
-     * trips, so a race sees fewer updates per second than in-process.
+     * {@code tck.selftest.protocol.race.budget}; 6 s on sampled memory,
+     * {@code tck.selftest.sampled.race.budget}): through a protocol each update costs a few round
+     * trips (on sampled memory also one per published bound), so a race sees fewer updates per
+     * second than in-process, and a defect whose window is a few nanoseconds needs more of them.
      */
-    static TckConfig config(FaultyVariant v) {
+    static TckConfig config(FaultyVariant v, boolean sampled) {
         TckConfig c = DetectionTable.selfTestConfig();
-        return v.mustFail().stream().anyMatch(RACES::contains)
-                ? c.with(TckConfig.Key.RACE_BUDGET, System.getProperty("tck.selftest.protocol.race.budget", "2s")) : c;
+        if (v.mustFail().stream().noneMatch(RACES::contains)) {
+            return c;
+        }
+        return c.with(TckConfig.Key.RACE_BUDGET, sampled ? System.getProperty("tck.selftest.sampled.race.budget", "6s")
+                : System.getProperty("tck.selftest.protocol.race.budget", "2s"));
     }
 
     @Test
@@ -58,7 +63,7 @@ public class ProtocolDetectionTest {
                 }
                 for (boolean sampled : modes) {
                     try (InProcessAdapter adapter = new InProcessAdapter(v.provider(), sampled)) {
-                        RunResult r = new TckRun(adapter.provider, config(v), List.of(suite), ProgressListener.SILENT).execute();
+                        RunResult r = new TckRun(adapter.provider, config(v, sampled), List.of(suite), ProgressListener.SILENT).execute();
                         List<String> failed = r.failedRuleIds();
                         runs++;
                         table.append(String.format("%-36s %-6s %-8s %s%n", v.name(), suite.cliName, sampled ? "sampled" : "shared", failed));

@@ -33,6 +33,26 @@ public final class X86SuiteBenchmark {
     private X86SuiteBenchmark() {
     }
 
+    /** One torn-read race against {@code provider} with the configured budget, as one line of figures. */
+    public static String race(HypervisorProvider provider, TckConfig config) {
+        Duration budget = config.raceBudget();
+        int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
+        try (Vm vm = provider.open(GuestLayout.forProvider(provider).spec(Architecture.X86_64, 1))) {
+            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            long gpa = GuestLayout.low(0);
+            cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, gpa | 1);
+            cpu.run(Duration.ofMillis(1));
+            VersionProtocolRace.Report report = VersionProtocolRace.run(VersionProtocolRace.Focus.TORN_VALUES, cpu,
+                    vm.memory(), gpa, new Timing(provider.timing(), config.timingMultiplier()), budget, readers, false);
+            var result = report.result();
+            return String.format("%,d graded samples by %d reader(s) in %d ms = %,.1f M samples/s; "
+                            + "%,d writer updates (%,.0f/s), %,d crossing a 32-bit boundary, %,d forbidden",
+                    result.samples(), readers, result.elapsed().toMillis(), result.samplesPerSecond() / 1e6,
+                    result.updates(), result.updates() / (result.elapsed().toNanos() / 1e9), report.boundaryCrossings(),
+                    result.forbidden());
+        }
+    }
+
     public static void main(String[] args) {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         TckConfig config = TckConfig.fromEnvironment();
@@ -48,23 +68,8 @@ public final class X86SuiteBenchmark {
                     i == 1 ? " (cold JVM)" : "");
         }
 
-        Duration budget = config.raceBudget();
-        int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
         for (int i = 1; i <= runs; i++) {
-            try (Vm vm = reference.open(GuestLayout.forProvider(reference).spec(Architecture.X86_64, 1))) {
-                X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
-                long gpa = GuestLayout.low(0);
-                cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, gpa | 1);
-                cpu.run(Duration.ofMillis(1));
-                VersionProtocolRace.Report report = VersionProtocolRace.run(VersionProtocolRace.Focus.TORN_VALUES, cpu,
-                        vm.memory(), gpa, new Timing(reference.timing(), config.timingMultiplier()), budget, readers, false);
-                var result = report.result();
-                System.out.printf("  torn-read race %d: %,d graded samples by %d reader(s) in %d ms = %,.1f M samples/s; "
-                                + "%,d writer updates (%,.0f/s), %,d crossing a 32-bit boundary, %,d forbidden%n", i,
-                        result.samples(), readers, result.elapsed().toMillis(), result.samplesPerSecond() / 1e6,
-                        result.updates(), result.updates() / (result.elapsed().toNanos() / 1e9), report.boundaryCrossings(),
-                        result.forbidden());
-            }
+            System.out.println("  torn-read race " + i + ": " + race(reference, config));
         }
         System.exit(0);
     }
