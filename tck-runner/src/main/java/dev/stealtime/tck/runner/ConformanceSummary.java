@@ -82,6 +82,10 @@ public final class ConformanceSummary {
                 p.put("jar", jar);
             }
         }
+        // the provider as loaded (the one tested is wrapped by ProviderGuard): an emulated machine says what it is
+        if ((origin != null ? origin.provider() : provider) instanceof MachineDescription d && !d.machine().isEmpty()) {
+            p.put("machine", d.machine());
+        }
         root.put("provider", p);
         Verdict verdict = result.verdict();
         root.put("verdict", verdict.name());

@@ -41,6 +41,9 @@ public final class ConformanceMarkdown {
         if (provider.get("jar") instanceof Map<?, ?> j) {
             row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
         }
+        if (provider.get("machine") instanceof Map<?, ?> machine) {
+            machine.forEach((k, v) -> row(md, "Provider machine: " + k, str(v)));
+        }
         row(md, "Provider timing", str(provider.get("timing")));
         if (provider.get("architectures") != null) {
             row(md, "Provider architectures", String.join(", ", (List<String>) provider.get("architectures")));

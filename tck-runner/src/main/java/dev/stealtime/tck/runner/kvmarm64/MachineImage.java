@@ -1,0 +1,126 @@
+package dev.stealtime.tck.runner.kvmarm64;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * What the emulated machine boots, prepared once under the user's cache directory
+ * ({@code $XDG_CACHE_HOME} or {@code ~/.cache}, then {@code stealtime-tck/kvm-arm64}) by
+ * {@code prepare.sh}, which ships in this jar beside the adapter's C sources
+ * ({@code tck-runner/src/main/native/kvm-arm64}): Debian's arm64 kernel and busybox fetched through
+ * a private APT configuration (first time only), then the static adapter and the initramfs (again
+ * whenever the sources change).
+ *
+ * @param kernel        the kernel Image
+ * @param initrd        the initramfs with busybox, /init and the adapter
+ * @param kernelRelease the guest kernel's release, e.g. {@code 6.1.0-56-cloud-arm64}
+ */
+record MachineImage(Path kernel, Path initrd, String kernelRelease) {
+
+    static final String RESOURCES = "/native/kvm-arm64";
+    private static final long PREPARE_TIMEOUT_MINUTES = 15;
+
+    /** The cache directory. */
+    static Path cacheDir() {
+        String xdg = System.getenv("XDG_CACHE_HOME");
+        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
+        return base.resolve("stealtime-tck").resolve("kvm-arm64");
+    }
+
+    /**
+     * Runs {@code prepare.sh} (quick when everything is cached).
+     *
+     * @param work a private directory for the extracted sources and the log
+     * @throws IllegalStateException with the tail of the script's output when it fails
+     */
+    static MachineImage prepare(Path work) {
+        Path cache = cacheDir();
+        Path src = work.resolve("src");
+        Path log = work.resolve("prepare.log");
+        try {
+            extractSources(src);
+            Process p = new ProcessBuilder("bash", src.resolve("prepare.sh").toString(), cache.toString(), src.toString())
+                    .redirectErrorStream(false)
+                    .redirectError(log.toFile())
+                    .redirectOutput(ProcessBuilder.Redirect.PIPE)
+                    .start();
+            String out;
+            try (InputStream in = p.getInputStream()) {
+                out = new String(in.readAllBytes(), StandardCharsets.UTF_8).trim();
+            }
+            if (!p.waitFor(PREPARE_TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IllegalStateException("prepare.sh did not finish within " + PREPARE_TIMEOUT_MINUTES + " minutes");
+            }
+            if (p.exitValue() != 0) {
+                throw new IllegalStateException("prepare.sh failed (exit " + p.exitValue() + "): " + tail(log));
+            }
+            String[] lines = out.split("\n");
+            Path initrd = Path.of(lines[lines.length - 1].trim());
+            String release = Files.readString(cache.resolve("kernel-release")).trim();
+            return new MachineImage(cache.resolve("Image"), initrd, release);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot prepare the emulated machine: " + e.getMessage() + " " + tail(log), e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while preparing the emulated machine", e);
+        }
+    }
+
+    /** Copies the adapter's sources and scripts out of the jar (or the classes directory). */
+    static void extractSources(Path dest) throws IOException {
+        URL url = MachineImage.class.getResource(RESOURCES);
+        if (url == null) {
+            throw new IOException("the adapter sources " + RESOURCES + " are not on the class path");
+        }
+        Files.createDirectories(dest);
+        URI uri;
+        try {
+            uri = url.toURI();
+        } catch (URISyntaxException e) {
+            throw new IOException(e);
+        }
+        if ("jar".equals(uri.getScheme())) {
+            try (FileSystem fs = FileSystems.newFileSystem(uri, Map.of())) {
+                copyFlat(fs.getPath(RESOURCES), dest);
+            }
+        } else {
+            copyFlat(Path.of(uri), dest);
+        }
+    }
+
+    private static void copyFlat(Path from, Path dest) throws IOException {
+        List<Path> files = new ArrayList<>();
+        try (Stream<Path> s = Files.list(from)) {
+            s.filter(Files::isRegularFile).forEach(files::add);
+        }
+        for (Path f : files) {
+            Files.copy(f, dest.resolve(f.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    /** The last lines of a log file, on one line, for messages. */
+    static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log, StandardCharsets.UTF_8);
+            return String.join(" | ", lines.subList(Math.max(0, lines.size() - 6), lines.size()));
+        } catch (IOException | UncheckedIOException e) {
+            return "";
+        }
+    }
+}

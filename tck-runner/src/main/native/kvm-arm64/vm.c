@@ -1,0 +1,171 @@
+/*
+ * vm.c - see vm.h.
+ */
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "guest.h"
+
+#define MAX_CPUS 64
+
+static int the_kvm_fd = -1;
+static int ncpus;
+static struct competitor *competitors[MAX_CPUS];
+
+int kvm_global_init(char *err)
+{
+	the_kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (the_kvm_fd < 0)
+		return sys_fail(err, errno, "open /dev/kvm");
+	int api = ioctl(the_kvm_fd, KVM_GET_API_VERSION, 0);
+	if (api != KVM_API_VERSION)
+		return fail_msg(err, "KVM_GET_API_VERSION answered %d, expected %d", api, KVM_API_VERSION);
+	/* KVM_CAP_STEAL_TIME is kvm_arm_pvtime_supported(): the host kernel has scheduler statistics */
+	int vm = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
+	if (vm < 0)
+		return sys_fail(err, errno, "KVM_CREATE_VM");
+	int st = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_STEAL_TIME);
+	int saved = errno;
+	close(vm);
+	if (st < 0)
+		return sys_fail(err, saved, "KVM_CHECK_EXTENSION(KVM_CAP_STEAL_TIME)");
+	if (st == 0)
+		return fail_msg(err, "KVM offers no PV time here (KVM_CAP_STEAL_TIME is 0: kernel without scheduler statistics?)");
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return sys_fail(err, errno, "sched_getaffinity");
+	for (int cpu = 0; cpu < MAX_CPUS && ncpus < MAX_CPUS; cpu++) {
+		if (!CPU_ISSET(cpu, &set))
+			continue;
+		competitors[ncpus] = competitor_start(cpu, err);
+		if (!competitors[ncpus])
+			return -1;
+		ncpus++;
+	}
+	return 0;
+}
+
+int kvm_fd(void)
+{
+	return the_kvm_fd;
+}
+
+int kvm_ncpus(void)
+{
+	return ncpus;
+}
+
+uint8_t *vm_ram(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	for (int i = 0; i < vm->nregions; i++) {
+		struct region *r = &vm->regions[i];
+		if (gpa >= r->gpa && len <= r->size && gpa - r->gpa <= r->size - len)
+			return r->host + (gpa - r->gpa);
+	}
+	return NULL;
+}
+
+/* The guest program at GUEST_CODE_IPA and its exception vectors (16 entries, 0x80 apart). */
+static int place_guest(struct vm *vm, char *err)
+{
+	size_t code = (size_t)(guest_code_end - guest_code_start);
+	size_t vec = (size_t)(guest_vector_end - guest_vector_start);
+	uint8_t *at = vm_ram(vm, GUEST_CODE_IPA, GUEST_VECTORS + 16 * 0x80);
+	if (!at)
+		return fail_msg(err, "guest RAM must cover [0x%x, 0x%x) for the adapter's guest program",
+				GUEST_CODE_IPA, GUEST_VECTORS + 16 * 0x80);
+	if (code == 0 || code > GUEST_VECTORS || vec == 0 || vec > 0x80)
+		return fail_msg(err, "guest program has an unexpected size (%zu, %zu bytes)", code, vec);
+	memcpy(at, guest_code_start, code);
+	for (int i = 0; i < 16; i++)
+		memcpy(at + GUEST_VECTORS + i * 0x80, guest_vector_start, vec);
+	__builtin___clear_cache((char *)at, (char *)at + GUEST_VECTORS + 16 * 0x80);
+	return 0;
+}
+
+struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, char *err)
+{
+	if (nregions < 1 || nregions > VM_MAX_REGIONS) {
+		fail_msg(err, "%d RAM regions (1..%d supported)", nregions, VM_MAX_REGIONS);
+		return NULL;
+	}
+	if (nvcpus < 1 || nvcpus > VM_MAX_VCPUS) {
+		fail_msg(err, "%d vCPUs (1..%d supported)", nvcpus, VM_MAX_VCPUS);
+		return NULL;
+	}
+	struct vm *vm = calloc(1, sizeof(*vm));
+	if (!vm) {
+		fail_msg(err, "out of memory");
+		return NULL;
+	}
+	vm->handle = handle;
+	/* type 0: the default 40-bit IPA space, enough for RAM above 4 GiB and the MMIO page */
+	vm->fd = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
+	if (vm->fd < 0) {
+		sys_fail(err, errno, "KVM_CREATE_VM");
+		free(vm);
+		return NULL;
+	}
+	for (int i = 0; i < nregions; i++) {
+		struct region *r = &vm->regions[i];
+		*r = ram[i];
+		r->host = NULL;
+		if (r->size > VM_MAX_REGION_SIZE) {
+			fail_msg(err, "RAM region %d is %llu bytes; at most %llu fit in the emulated machine", i,
+				 (unsigned long long)r->size, (unsigned long long)VM_MAX_REGION_SIZE);
+			goto fail;
+		}
+		r->host = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (r->host == MAP_FAILED) {
+			r->host = NULL;
+			sys_fail(err, errno, "mmap %llu bytes of guest RAM", (unsigned long long)r->size);
+			goto fail;
+		}
+		vm->nregions = i + 1;
+		struct kvm_userspace_memory_region slot = {
+			.slot = (uint32_t)i, .guest_phys_addr = r->gpa, .memory_size = r->size,
+			.userspace_addr = (uintptr_t)r->host,
+		};
+		if (ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &slot)) {
+			sys_fail(err, errno, "KVM_SET_USER_MEMORY_REGION slot %d [0x%llx, +0x%llx)", i,
+				 (unsigned long long)r->gpa, (unsigned long long)r->size);
+			goto fail;
+		}
+	}
+	if (place_guest(vm, err))
+		goto fail;
+	for (int i = 0; i < nvcpus; i++) {
+		vm->vcpus[i] = vcpu_create(the_kvm_fd, vm->fd, i, competitors[i % ncpus], err);
+		if (!vm->vcpus[i])
+			goto fail;
+		vm->nvcpus = i + 1;
+	}
+	return vm;
+fail:
+	vm_close(vm);
+	return NULL;
+}
+
+void vm_close(struct vm *vm)
+{
+	if (!vm)
+		return;
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_destroy(vm->vcpus[i]);
+	if (vm->fd >= 0)
+		close(vm->fd);
+	for (int i = 0; i < vm->nregions; i++)
+		if (vm->regions[i].host)
+			munmap(vm->regions[i].host, vm->regions[i].size);
+	free(vm);
+}
