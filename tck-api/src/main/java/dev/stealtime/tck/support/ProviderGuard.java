@@ -440,6 +440,15 @@ public final class ProviderGuard {
         }
     }
 
+    /** True when {@code target}'s class implements {@code method} itself rather than inheriting the interface's default. */
+    private static boolean overrides(Object target, Method method) {
+        try {
+            return !target.getClass().getMethod(method.getName(), method.getParameterTypes()).isDefault();
+        } catch (NoSuchMethodException e) {
+            return false;
+        }
+    }
+
     private record Handler(ProviderGuard guard, Object target, Lanes lanes) implements InvocationHandler {
 
         @Override
@@ -455,8 +464,9 @@ public final class ProviderGuard {
             if (target instanceof HypervisorProvider && name.equals("id")) {
                 return guard.id;
             }
-            if (method.isDefault() && !(target instanceof HypervisorProvider)) {
+            if (method.isDefault() && !(target instanceof HypervisorProvider) && !overrides(target, method)) {
                 // e.g. Vm.vcpu(i): goes through vcpus() of the proxy, so the result is guarded too
+                // (a default the provider overrides, such as GuestMemory.sharing(), is the provider's call)
                 return InvocationHandler.invokeDefault(proxy, method, args);
             }
             if (target instanceof Vm && name.equals("close") && lanes != null && lanes.abandoned != null) {
