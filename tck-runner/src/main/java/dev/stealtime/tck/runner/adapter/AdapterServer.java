@@ -33,6 +33,7 @@ import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 
 /**
@@ -279,18 +280,19 @@ public final class AdapterServer {
         r.put("vm", handle);
         if (!sampled) {
             ramFiles.put(handle, file);
-            if (!(vm.memory() instanceof SharedRam.Backed backed) || !backed.ramFile().equals(file)) {
+            if (!(vm.memory() instanceof SharedRam.Backed backed) || !backed.ramFile().equals(Optional.of(file))) {
                 close(handle);
                 throw new UnsupportedOperationException("provider " + provider.id()
                         + " does not keep guest RAM in a shared file; serve it with --memory sampled");
             }
             r.put("ram_file", file.toString());
             ArrayNode out = r.putArray("regions");
+            List<Long> offsets = SharedRam.offsets(regions);
             for (int i = 0; i < regions.size(); i++) {
                 ObjectNode o = out.addObject();
                 Wire.putU64(o, "gpa", regions.get(i).gpa());
                 Wire.putU64(o, "size", regions.get(i).size());
-                Wire.putU64(o, "offset", backed.fileOffset(i));
+                Wire.putU64(o, "offset", offsets.get(i));
             }
         }
     }

@@ -28,13 +28,10 @@ public final class SharedRam {
     private SharedRam() {
     }
 
-    /** Guest RAM that lives in a file. */
+    /** Guest RAM that may live in a file (its regions at {@link #offsets}). */
     public interface Backed {
-        /** The file. */
-        Path ramFile();
-
-        /** Where region {@code index} of the VM's spec starts in the file. */
-        long fileOffset(int index);
+        /** The file, or empty when this VM's guest RAM is not in a shared file. */
+        Optional<Path> ramFile();
     }
 
     /** Runs {@code open} with guest RAM requested in {@code file}. */

@@ -11,6 +11,7 @@ import java.nio.ByteBuffer;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Guest RAM: one anonymous shared mapping per {@link MemoryRegion}, each registered as a KVM memory
@@ -80,16 +81,8 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
     }
 
     @Override
-    public Path ramFile() {
-        if (sharedFile == null) {
-            throw new IllegalStateException("this guest RAM is not in a shared file");
-        }
-        return sharedFile;
-    }
-
-    @Override
-    public long fileOffset(int index) {
-        return SharedRam.offsets(regions).get(index);
+    public Optional<Path> ramFile() {
+        return Optional.ofNullable(sharedFile);
     }
 
     @Override

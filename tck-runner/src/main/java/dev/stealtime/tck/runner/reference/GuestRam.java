@@ -18,6 +18,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * Guest RAM of a reference VM: one shared file mapping per region, so that the hypervisor's stores
@@ -61,16 +62,8 @@ public class GuestRam implements GuestMemory, SharedRam.Backed {
     }
 
     @Override
-    public Path ramFile() {
-        if (sharedFile == null) {
-            throw new IllegalStateException("this guest RAM is not in a shared file");
-        }
-        return sharedFile;
-    }
-
-    @Override
-    public long fileOffset(int index) {
-        return SharedRam.offsets(regions).get(index);
+    public Optional<Path> ramFile() {
+        return Optional.ofNullable(sharedFile);
     }
 
     private static MappedByteBuffer map(MemoryRegion region) {
