@@ -227,9 +227,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             machine.put("cpu", accel.cpu() + " (" + facts.getOrDefault("cpu", "?") + ")");
             machine.put("kernel release", facts.getOrDefault("kernel", "?"));
             machine.put("kvm", facts.getOrDefault("kvm", "?"));
-            machine.putAll(kernel.describe());
+            machine.putAll(kernel.describe(List.of(facts.getOrDefault("modules", "").split(" "))));
             machine.put("boot", current.bootMillis() + " ms (QEMU start to the adapter listening)");
-            return started = new Started(adapter, Map.copyOf(machine), null);
+            return started = new Started(adapter, java.util.Collections.unmodifiableMap(machine), null);
         } catch (RuntimeException | IOException e) {
             shutdown();
             return started = new Started(null, Map.of(), e.getMessage() == null ? e.toString() : e.getMessage());

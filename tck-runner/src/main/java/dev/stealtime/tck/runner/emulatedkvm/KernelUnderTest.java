@@ -41,12 +41,13 @@ record KernelUnderTest(Path image, String origin, String sha256, Map<String, Kvm
         }
     }
 
-    /** The summary's lines: the image, its hash, each module's hash. */
-    Map<String, String> describe() {
+    /** The summary's lines: the image, its hash, each module's hash and whether the machine loaded it. */
+    Map<String, String> describe(java.util.Collection<String> loaded) {
         Map<String, String> m = new LinkedHashMap<>();
         m.put("kernel image", image + " (" + origin + ")");
         m.put("kernel image sha256", sha256);
-        modules.forEach((name, mod) -> m.put("module " + name + ".ko", sha256(mod.file()) + " (" + mod.origin() + ", " + mod.file() + ")"));
+        modules.forEach((name, mod) -> m.put("module " + name + ".ko", sha256(mod.file()) + " (" + mod.origin() + ", "
+                + mod.file() + (loaded.contains(name) ? ", loaded" : ", not loaded: not this CPU's vendor") + ")"));
         return m;
     }
 }
