@@ -177,7 +177,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             if (!a.available()) {
                 // the kernel under test lacks KVM or steal time: say which kernel, and what its console said
                 EmulatedMachine m = current;
-                return Availability.no(a.reason() + " (guest kernel " + s.machine().get("kernel release") + ", "
+                String hint = guest.kvmModules && config.kernel().isPresent() && config.kvmModules().isEmpty()
+                        ? "; a kernel of one's own gets none of Debian's KVM modules: give its own with --kvm-modules, or build KVM in" : "";
+                return Availability.no(a.reason() + hint + " (guest kernel " + s.machine().get("kernel release") + ", "
                         + s.machine().get("kernel image") + ", sha256 " + s.machine().get("kernel image sha256") + ")"
                         + (m == null ? "" : "; console: " + m.consoleTail()));
             }
