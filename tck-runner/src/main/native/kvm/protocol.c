@@ -24,7 +24,7 @@
 #define MAX_LINE (16u << 20)
 #define MAX_MEMORY_BYTES (1u << 20)     /* per memory.read / memory.write */
 
-/* Timing tolerance declared in the handshake; backed by KvmArm64MeasurementBenchmark. */
+/* Timing tolerance declared in the handshake; backed by EmulatedKvmMeasurementBenchmark (EmulatedKvmProvider.TOLERANCE). */
 #ifndef TOLERANCE_NS
 #define TOLERANCE_NS 20000000ull
 #endif
