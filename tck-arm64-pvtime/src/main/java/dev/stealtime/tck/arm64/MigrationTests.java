@@ -50,8 +50,8 @@ public class MigrationTests extends Arm64TckTest {
                 Snapshot before = v.snapshot("source: before preempt #" + i);
                 v.preempt(d);
                 v.settle();
-                assertThatStolenTime(v.snapshot("source: after preempt #" + i)).comparedTo(before)
-                        .stolenTimeGrew("the source must account stolen time before the move can be judged");
+                assertThat(v.snapshot("source: after preempt #" + i).bytes())
+                        .as("the source must update its structure before the move can be judged (preemption #%d)", i).isNotEqualTo(before.bytes());
             }
             v.preempt(d);   // stopped right after being kept off its CPU: no further guest entry
         });
@@ -97,14 +97,11 @@ public class MigrationTests extends Arm64TckTest {
                     assertThatStolenTime(first).comparedTo(src.structure()).stolenTimeGrewBetween(0, own + tolerance(),
                             "the destination continues from the transferred stolen time (" + order + "), adding only its own vCPU's wait ("
                                     + String.format("%,d", own) + " ns measured since it started)");
-                    long h0 = v.hostSteal();
                     v.preempt(d);
                     v.settle();
-                    long h1 = v.hostSteal();
                     Snapshot after = v.snapshot("destination: after preempt(" + d.toNanos() + " ns) and the next runs");
                     assertThatStolenTime(after).comparedTo(src.structure()).stolenTimeDidNotDecrease();
-                    assertThatStolenTime(after).comparedTo(first).stolenTimeGrewBetween(d.toNanos() - tolerance(), (h1 - h0) + tolerance(),
-                            "a preemption on the destination adds to the continued total (" + order + ")");
+                    assertThatStolenTime(after).comparedTo(first).stolenTimeGrew("a preemption on the destination adds to the continued total (" + order + ")");
                     table.append(String.format("%-44s transferred %,d -> first %,d -> after preempt %,d ns%n", order,
                             src.structure().u64(STOLEN_TIME), first.u64(STOLEN_TIME), after.u64(STOLEN_TIME)));
                 });
@@ -161,9 +158,9 @@ public class MigrationTests extends Arm64TckTest {
                 mem.takeDirtyPages();
                 Snapshot before = v.snapshot("before preempt #" + round);
                 v.preempt(d);
-                v.runBriefly();
-                assertThatStolenTime(v.snapshot("after preempt #" + round)).comparedTo(before)
-                        .stolenTimeGrew("an update is needed to judge the log");
+                v.settle();
+                assertThat(v.snapshot("after preempt #" + round).bytes()).as("an update is needed to judge the log (preemption #%d)", round)
+                        .isNotEqualTo(before.bytes());
                 long[] dirty = mem.takeDirtyPages();
                 Evidence.text("dirty log #" + round, log.describe(dirty));
                 log.assertMarked(dirty, "the update after preemption #" + round);
@@ -222,9 +219,10 @@ public class MigrationTests extends Arm64TckTest {
         for (int i = 1; i <= 3; i++) {
             Snapshot before = v.snapshot("new backing before preempt #" + i);
             v.preempt(d);
-            v.runBriefly();
-            assertThatStolenTime(v.snapshot("new backing after preempt #" + i)).comparedTo(before)
-                    .stolenTimeGrew("updates after the move must land in the new backing (preemption #" + i + ")");
+            v.settle();
+            assertThat(v.snapshot("new backing after preempt #" + i).bytes())
+                    .as("updates after the move must land in the new backing (preemption #%d): the structure there did not change%n%s", i, before.hex())
+                    .isNotEqualTo(before.bytes());
             Snapshot stale = new Snapshot("old backing after preempt #" + i, 0, ipa, mem.readRetired(ipa, SIZE));
             assertThat(stale.bytes()).as("the hypervisor wrote the old backing after the move (a stale mapping)%n%s",
                     dev.stealtime.tck.support.HexDump.beforeAfter(ipa, old.bytes(), stale.bytes())).isEqualTo(old.bytes());
