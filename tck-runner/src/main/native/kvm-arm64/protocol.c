@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "dirty.h"
 #include "json.h"
 #include "sampler.h"
 #include "vm.h"
@@ -153,7 +154,7 @@ static int m_hello(struct call *c)
 	jb_cstring(c->out, version);
 	jb_lit(c->out, "},\"architectures\":[\"ARM64\"]");
 	/* WITHHOLD_STEAL_TIME is not offered: see m_open */
-	jb_lit(c->out, ",\"capabilities\":[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\"]");
+	jb_lit(c->out, ",\"capabilities\":[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\",\"DIRTY_LOG\",\"MOVABLE_MEMORY\"]");
 	jb_printf(c->out, ",\"timing\":{\"exact\":false,\"tolerance_ns\":%llu}", (unsigned long long)TOLERANCE_NS);
 	jb_printf(c->out, ",\"availability\":{\"available\":%s,\"reason\":", unavailable ? "false" : "true");
 	jb_cstring(c->out, unavailable ? unavailable : "");
@@ -266,6 +267,8 @@ static uint8_t *param_ram(struct call *c, struct vm *vm, uint64_t gpa, uint64_t 
 	return p;
 }
 
+static int answer_bytes(struct call *c, const volatile uint8_t *p, int len);
+
 static int m_memory_read(struct call *c)
 {
 	struct vm *vm = param_vm(c);
@@ -276,6 +279,12 @@ static int m_memory_read(struct call *c)
 	const volatile uint8_t *p = param_ram(c, vm, gpa, (uint64_t)len);
 	if (!p)
 		return -1;
+	return answer_bytes(c, p, len);
+}
+
+/* Answers {"bytes":"<hex>"} with len bytes at p. */
+static int answer_bytes(struct call *c, const volatile uint8_t *p, int len)
+{
 	begin_result(c);
 	jb_lit(c->out, "\"bytes\":\"");
 	static const char hex[] = "0123456789abcdef";
@@ -286,6 +295,73 @@ static int m_memory_read(struct call *c)
 	}
 	jb_lit(c->out, "\"");
 	return end_result(c);
+}
+
+/* ---- dirty logging and memory that moves (dirty.c) ---- */
+
+static int m_dirty_log_start(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t granule;
+	if (!vm)
+		return -1;
+	if (vm_dirty_log_start(vm, &granule, err))
+		return error(c, E_FAILED, "%s", err);
+	begin_result(c);
+	jb_printf(c->out, "\"granule\":%llu", (unsigned long long)granule);
+	return end_result(c);
+}
+
+static int m_dirty_log_take(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t *pages;
+	size_t n;
+	int not_started;
+	if (!vm)
+		return -1;
+	if (vm_dirty_log_take(vm, &pages, &n, &not_started, err))
+		return error(c, not_started ? E_STATE : E_FAILED, "%s", err);
+	begin_result(c);
+	jb_lit(c->out, "\"pages\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			jb_lit(c->out, ",");
+		jb_u64(c->out, pages[i]);
+	}
+	jb_lit(c->out, "]");
+	free(pages);
+	return end_result(c);
+}
+
+static int m_replace_backing(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t gpa;
+	if (!vm || param_u64(c, "gpa", &gpa))
+		return -1;
+	if (!param_ram(c, vm, gpa, 1))
+		return -1;
+	if (vm_replace_backing(vm, gpa, err))
+		return error(c, E_FAILED, "%s", err);
+	return empty_result(c);
+}
+
+static int m_read_retired(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	uint64_t gpa;
+	int len, never_moved;
+	if (!vm || param_u64(c, "gpa", &gpa) || param_int(c, "length", 0, MAX_MEMORY_BYTES, &len))
+		return -1;
+	const uint8_t *p = vm_retired(vm, gpa, (uint64_t)len, &never_moved);
+	if (!p)
+		return never_moved ? error(c, E_STATE, "the region holding 0x%llx was never moved", (unsigned long long)gpa)
+				   : error(c, E_OUTSIDE_RAM, "gpa 0x%llx + %d is outside guest RAM", (unsigned long long)gpa, len);
+	return answer_bytes(c, p, len);
 }
 
 static int hexval(char ch)
@@ -548,6 +624,8 @@ static const struct method {
 	{ "hello", m_hello }, { "open", m_open }, { "close", m_close }, { "bye", m_bye },
 	{ "memory.read", m_memory_read }, { "memory.write", m_memory_write },
 	{ "memory.sample_start", m_sample_start }, { "memory.sample_stop", m_sample_stop },
+	{ "memory.dirty_log_start", m_dirty_log_start }, { "memory.dirty_log_take", m_dirty_log_take },
+	{ "memory.replace_backing", m_replace_backing }, { "memory.read_retired", m_read_retired },
 	{ "vcpu.run", m_run }, { "vcpu.preempt", m_preempt }, { "vcpu.idle", m_idle },
 	{ "vcpu.host_steal", m_host_steal },
 	{ "arm64.has_device_attr", m_has_attr }, { "arm64.set_device_attr", m_set_attr },

@@ -14,6 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "dirty.h"
 #include "guest.h"
 
 #define MAX_CPUS 64
@@ -164,6 +165,7 @@ void vm_close(struct vm *vm)
 		vcpu_destroy(vm->vcpus[i]);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	vm_moved_release(vm);
 	for (int i = 0; i < vm->nregions; i++)
 		if (vm->regions[i].host)
 			munmap(vm->regions[i].host, vm->regions[i].size);

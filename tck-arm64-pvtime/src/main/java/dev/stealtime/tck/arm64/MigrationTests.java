@@ -149,8 +149,8 @@ public class MigrationTests extends Arm64TckTest {
         v.enable(low(8));
         v.settle();
         GuestMemory mem = vm.memory();
-        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Evidence.step("start dirty logging", mem::startDirtyLog);
+        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Duration d = millis(2);
         for (int i = 1; i <= 5; i++) {
             int round = i;
@@ -177,8 +177,8 @@ public class MigrationTests extends Arm64TckTest {
         v.enable(low(10));
         v.settle();
         GuestMemory mem = vm.memory();
-        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Evidence.step("start dirty logging", mem::startDirtyLog);
+        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Duration d = millis(2);
         String[] names = {"preempt + run", "run", "idle (WFI)", "PV_TIME_FEATURES", "preempt + PV_TIME_FEATURES"};
         for (int i = 0; i < 2 * names.length; i++) {

@@ -194,8 +194,8 @@ public class MigrationTests extends X86TckTest {
         enable(cpu, gpa);
         settle(vm, cpu, gpa, "after registering");
         GuestMemory mem = vm.memory();
-        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
         step("start dirty logging", mem::startDirtyLog);
+        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
         Duration d = preemption(Duration.ofMillis(2));
         for (int i = 1; i <= 5; i++) {
             int round = i;
@@ -227,8 +227,8 @@ public class MigrationTests extends X86TckTest {
         enable(cpu, gpa);
         settle(vm, cpu, gpa, "after registering");
         GuestMemory mem = vm.memory();
-        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
         step("start dirty logging", mem::startDirtyLog);
+        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
         for (Op op : mixedWorkload(2)) {
             step(op.name() + ", take the dirty log", () -> {
                 op.on(cpu);
