@@ -223,19 +223,7 @@ public final class X86LegalVariants {
                         return super.write(value);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
-        // ---- migration and dirty logging ---------------------------------------------------------
-        v.add(LegalVariant.of("updates-on-host-set", "an enabling host MSR write (KVM_SET_MSRS, as on a restore) updates the structure at once, "
-                        + "from what guest memory holds, before the vCPU runs", ANY_TIME,
-                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
-                    @Override
-                    public boolean hostSetMsr(int index, long value) {
-                        boolean ok = super.hostSetMsr(index, value);
-                        if (ok) {
-                            m.update(hostStealMeasureNanos());
-                        }
-                        return ok;
-                    }
-                })));
+        // ---- dirty logging (a legal host MSR write that fills at once is host-write-fills-at-once above) ----
         v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
                         + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",
                 dev.stealtime.tck.runner.selftest.RamVariants.granule64k()));
