@@ -21,7 +21,8 @@ public final class TckConfig {
         PROFILES("tck.profiles", "required,linux-abi,advisory", "profiles claimed (levels whose rules are run)"),
         RACE_BUDGET("tck.race.budget", "2s", "time budget of each race (torn-read) test"),
         TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)"),
-        CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)");
+        CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)"),
+        PREPARE_TIMEOUT("tck.prepare.timeout", "20m", "time limit of a provider's one-time preparation (downloads, builds, booting an emulated machine)");
 
         public final String property;
         public final String defaultValue;
@@ -106,6 +107,10 @@ public final class TckConfig {
         return parseDuration(Key.CALL_TIMEOUT, raw(Key.CALL_TIMEOUT));
     }
 
+    public Duration prepareTimeout() {
+        return parseDuration(Key.PREPARE_TIMEOUT, raw(Key.PREPARE_TIMEOUT));
+    }
+
     public double timingMultiplier() {
         String v = raw(Key.TIMING_MULTIPLIER).trim();
         try {
@@ -126,6 +131,7 @@ public final class TckConfig {
         raceBudget();
         timingMultiplier();
         callTimeout();
+        prepareTimeout();
         return this;
     }
 
@@ -141,7 +147,7 @@ public final class TckConfig {
     /** The value as given; a duration given as a bare number also says how it was read ({@code 500 = 500ms}). */
     private String shown(Key k) {
         String v = raw(k);
-        if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT) && v.trim().matches("\\d+")) {
+        if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT || k == Key.PREPARE_TIMEOUT) && v.trim().matches("\\d+")) {
             return v.trim() + " = " + format(parseDuration(k, v));
         }
         return v;

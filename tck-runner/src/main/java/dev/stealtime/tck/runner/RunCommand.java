@@ -44,7 +44,8 @@ import java.util.concurrent.Callable;
                 "  --profile            tck.profiles           TCK_PROFILES",
                 "  --race-budget        tck.race.budget        TCK_RACE_BUDGET",
                 "  --timing-multiplier  tck.timing.multiplier  TCK_TIMING_MULTIPLIER",
-                "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT"},
+                "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT",
+                "  --prepare-timeout    tck.prepare.timeout    TCK_PREPARE_TIMEOUT"},
         footer = {"", "Verdicts and exit codes:",
                 "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
                 "                        applicable, and at least one was tested",
@@ -87,6 +88,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--call-timeout", paramLabel = "DURATION", description = "Time limit of each provider call, scaled by the timing multiplier, plus the call's own workload duration (default: 10s).")
     String callTimeout;
 
+    @Option(names = "--prepare-timeout", paramLabel = "DURATION", description = "Time limit of the provider's one-time preparation: downloads, builds, booting an emulated machine (default: 20m).")
+    String prepareTimeout;
+
     @Option(names = "--no-report", description = "Do not generate the HTML report (allure-results and the summaries are still written).")
     boolean noReport;
 
@@ -109,7 +113,8 @@ final class RunCommand implements Callable<Integer> {
             throw new UsageException("-q/--quiet and -v/--verbose contradict each other: give one of them");
         }
         List<Suite> suites = Suite.parse(suite);
-        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout).validate();
+        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
+                .with(TckConfig.Key.PREPARE_TIMEOUT, prepareTimeout).validate();
         ProviderSources.Resolved origin;
         OutDir dir;
         if (AdapterSources.isAdapter(config.providerId())) {
@@ -127,6 +132,15 @@ final class RunCommand implements Callable<Integer> {
         HypervisorProvider p = ProviderGuard.wrap(origin.provider(), config);
         Path allureResults = dir.allureResults();
 
+        if (ProviderGuard.prepares(p)) {
+            // downloads, builds, boots: once, before the provider is asked whether it is available
+            con.printf("Steal-Time TCK %s: preparing provider '%s' (first use may download and build; bounded by %s %s)...%n",
+                    ConformanceSummary.tckVersion(), p.id(), TckConfig.Key.PREPARE_TIMEOUT.property, TckConfig.format(config.prepareTimeout()));
+            con.flush();
+            long t0 = System.nanoTime();
+            Availability prepared = p.availability();
+            con.printf("  prepared in %.1f s%s%n", (System.nanoTime() - t0) / 1e9, prepared.available() ? "" : " (unavailable: see below)");
+        }
         con.printf("Steal-Time TCK %s%n", ConformanceSummary.tckVersion());
         con.printf("  provider               %s — %s (version %s, timing %s)%n", p.id(), ConformanceSummary.declared("description()", p::description),
                 ConformanceSummary.declared("version()", p::version), ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())));

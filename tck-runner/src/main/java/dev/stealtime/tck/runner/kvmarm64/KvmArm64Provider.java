@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.kvmarm64;
 
+import dev.stealtime.tck.runner.HostPackages;
 import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
@@ -19,7 +20,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -75,9 +75,13 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         return "Linux KVM/arm64 in an emulated arm64 machine (QEMU), through the C adapter tck-kvm-arm64";
     }
 
+    /** The adapter's version once the machine is up (after {@link #prepare()}); before that, says so. */
     @Override
     public String version() {
-        Started s = start();
+        Started s = started;
+        if (s == null) {
+            return "not started (the emulated machine boots when a run prepares the provider)";
+        }
         if (s.failure() != null) {
             return "unavailable (" + s.failure() + ")";
         }
@@ -101,11 +105,26 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         return s != null && s.failure() == null ? s.adapter().timing() : TimingPrecision.measured(TOLERANCE);
     }
 
-    /** Missing host packages, or a machine that does not come up, make the provider unavailable (never a failure). */
+    /** Prepares the machine image (the first time: downloads Debian's arm64 kernel) and boots the machine. */
+    @Override
+    public void prepare() {
+        start();
+    }
+
+    /**
+     * After {@link #prepare()}: whether the machine came up and its KVM offers PV time. Missing host
+     * packages, or a machine that does not come up, make the provider unavailable (never a failure).
+     * Unprepared (a listing): whether the host has every package, and a note on the machine image and
+     * on the last boot, without booting.
+     */
     @Override
     public Availability availability() {
         try {
-            Started s = start();
+            Started s = started;
+            if (s == null) {
+                HostPackages.Missing missing = HostPackages.here().missing(ID);
+                return missing.none() ? Availability.yes(BootRecord.describe()) : Availability.no(missing.reason());
+            }
             if (s.failure() != null) {
                 return Availability.no(s.failure());
             }
@@ -135,10 +154,9 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         if (started != null) {
             return started;
         }
-        List<String> missing = HostTools.missingPackages();
-        if (!missing.isEmpty()) {
-            return started = new Started(null, Map.of(), "missing host packages: " + String.join(" ", missing)
-                    + " (apt-get install " + String.join(" ", missing) + ")");
+        HostPackages.Missing missing = HostPackages.here().missing(ID);
+        if (!missing.none()) {
+            return started = new Started(null, Map.of(), missing.reason());
         }
         try {
             workDir = Files.createTempDirectory("tck-kvm-arm64-",
@@ -157,10 +175,13 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
                     + EmulatedMachine.MEMORY_MIB + " MiB");
             machine.put("cpu", EmulatedMachine.CPU + " (MIDR part number " + facts.get("midr-part") + ")");
             machine.put("guest kernel", facts.get("kernel") + " (KVM " + facts.get("kvm-mode") + ")");
+            BootRecord.booted(facts.get("kernel"));
             return started = new Started(adapter, Map.copyOf(machine), null);
         } catch (RuntimeException e) {
             shutdown();
-            return started = new Started(null, Map.of(), e.getMessage() == null ? e.toString() : e.getMessage());
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            BootRecord.failed(why);
+            return started = new Started(null, Map.of(), why);
         }
     }
 

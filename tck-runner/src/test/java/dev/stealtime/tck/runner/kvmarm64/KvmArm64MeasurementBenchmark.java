@@ -35,6 +35,7 @@ public final class KvmArm64MeasurementBenchmark {
 
     public static void main(String[] args) {
         KvmArm64Provider provider = new KvmArm64Provider();
+        provider.prepare();
         System.out.println("tolerance " + KvmArm64Provider.TOLERANCE);
         new MeasurementBenchmark(provider, GuestLayout.forProvider(provider).spec(Architecture.ARM64, 1), new MeasurementBenchmark.Subject() {
             @Override

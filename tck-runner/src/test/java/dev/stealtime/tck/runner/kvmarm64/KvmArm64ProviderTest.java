@@ -6,7 +6,7 @@ import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.GuestLayout;
-import org.testng.SkipException;
+import dev.stealtime.tck.runner.HostRequirement;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
 import org.testng.annotations.Test;
@@ -31,10 +31,9 @@ public class KvmArm64ProviderTest {
 
     @BeforeClass
     public void boot() {
-        if (!HostTools.missingPackages().isEmpty()) {
-            throw new SkipException("kvm-arm64 host packages missing: " + HostTools.missingPackages());
-        }
+        HostRequirement.requireOrSkip(KvmArm64Provider.ID, "the kvm-arm64 provider");
         provider = new KvmArm64Provider();
+        provider.prepare();
         Availability a = provider.availability();
         assertThat(a.available()).as("kvm-arm64 availability (%s)", a.reason()).isTrue();
     }
