@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -19,20 +19,21 @@ final class BootRecord {
     private BootRecord() {
     }
 
-    static void booted(String kernel) {
-        write("ok " + now() + " " + kernel);
+    static void booted(Guest guest, String kernel) {
+        write(guest, "ok " + now() + " " + kernel);
     }
 
-    static void failed(String why) {
-        write("failed " + now() + " " + why.replace('\n', ' '));
+    static void failed(Guest guest, String why) {
+        write(guest, "failed " + now() + " " + why.replace('\n', ' '));
     }
 
     /** One line for {@code tck providers}. */
-    static String describe() {
-        Path cache = MachineImage.cacheDir();
-        String image = Files.isRegularFile(cache.resolve("Image"))
+    static String describe(Guest guest) {
+        Path cache = MachineImage.cacheDir(guest);
+        String image = Files.isRegularFile(cache.resolve("kernel"))
                 ? "machine image cached in " + cache
-                : "the first run fetches Debian's arm64 kernel and busybox into " + cache + " (about 1 minute) and boots it";
+                : "the first run fetches Debian's " + guest.arch + " cloud kernel and busybox into " + cache
+                  + " (about 1 minute) and boots it";
         try {
             String[] f = Files.readString(cache.resolve(FILE)).strip().split(" ", 3);
             if (f.length == 3) {
@@ -48,8 +49,8 @@ final class BootRecord {
         return Instant.now().truncatedTo(ChronoUnit.SECONDS).toString();
     }
 
-    private static void write(String line) {
-        Path cache = MachineImage.cacheDir();
+    private static void write(Guest guest, String line) {
+        Path cache = MachineImage.cacheDir(guest);
         try {
             Files.createDirectories(cache);
             Path tmp = Files.createTempFile(cache, FILE, ".tmp");

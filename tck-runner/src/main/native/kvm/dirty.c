@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "json.h"
+#include "protocol.h"
 #include "vm.h"
 
 static int set_slot(struct vm *vm, int i, uint64_t size, char *err)
@@ -153,4 +155,73 @@ void vm_moved_release(struct vm *vm)
 			munmap(vm->retired[i], vm->regions[i].size);
 			vm->retired[i] = NULL;
 		}
+}
+
+/* ---- the protocol methods (docs/adapter-protocol.md §4.8, §4.9) ---- */
+
+#define MAX_RETIRED_BYTES (1u << 20)
+
+int m_dirty_log_start(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t granule;
+	if (!vm)
+		return -1;
+	if (vm_dirty_log_start(vm, &granule, err))
+		return rpc_error(c, E_FAILED, "%s", err);
+	rpc_begin(c);
+	jb_printf(c->out, "\"granule\":%llu", (unsigned long long)granule);
+	return rpc_end(c);
+}
+
+int m_dirty_log_take(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t *pages;
+	size_t n;
+	int not_started;
+	if (!vm)
+		return -1;
+	if (vm_dirty_log_take(vm, &pages, &n, &not_started, err))
+		return rpc_error(c, not_started ? E_STATE : E_FAILED, "%s", err);
+	rpc_begin(c);
+	jb_lit(c->out, "\"pages\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			jb_lit(c->out, ",");
+		jb_u64(c->out, pages[i]);
+	}
+	jb_lit(c->out, "]");
+	free(pages);
+	return rpc_end(c);
+}
+
+int m_replace_backing(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	char err[ERR_LEN];
+	uint64_t gpa;
+	if (!vm || param_u64(c, "gpa", &gpa))
+		return -1;
+	if (!vm_ram(vm, gpa, 1))
+		return rpc_error(c, E_OUTSIDE_RAM, "gpa 0x%llx is outside guest RAM", (unsigned long long)gpa);
+	if (vm_replace_backing(vm, gpa, err))
+		return rpc_error(c, E_FAILED, "%s", err);
+	return rpc_empty(c);
+}
+
+int m_read_retired(struct call *c)
+{
+	struct vm *vm = param_vm(c);
+	uint64_t gpa;
+	int len, never_moved;
+	if (!vm || param_u64(c, "gpa", &gpa) || param_int(c, "length", 0, MAX_RETIRED_BYTES, &len))
+		return -1;
+	const uint8_t *p = vm_retired(vm, gpa, (uint64_t)len, &never_moved);
+	if (!p)
+		return never_moved ? rpc_error(c, E_STATE, "the region holding 0x%llx was never moved", (unsigned long long)gpa)
+				   : rpc_error(c, E_OUTSIDE_RAM, "gpa 0x%llx + %d is outside guest RAM", (unsigned long long)gpa, len);
+	return rpc_bytes(c, p, len);
 }

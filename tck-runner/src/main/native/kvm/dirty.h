@@ -1,8 +1,8 @@
 /*
  * dirty.h - guest RAM as a VMM moves it (docs/adapter-protocol.md §4.8, §4.9): dirty-page logging
  * (KVM_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG) and memory slots re-created over new backing
- * (KVM_SET_USER_MEMORY_REGION with memory_size 0, then again). Kept apart from vm.c so the
- * per-architecture trees can share it.
+ * (KVM_SET_USER_MEMORY_REGION with memory_size 0, then again), and the four protocol methods
+ * that expose them. The same for every architecture.
  */
 #ifndef TCK_DIRTY_H
 #define TCK_DIRTY_H
@@ -30,5 +30,12 @@ const uint8_t *vm_retired(struct vm *vm, uint64_t gpa, uint64_t len, int *never_
 
 /* Unmaps the retired backings (from vm_close). */
 void vm_moved_release(struct vm *vm);
+
+/* The protocol methods memory.dirty_log_start, .dirty_log_take, .replace_backing, .read_retired. */
+struct call;
+int m_dirty_log_start(struct call *c);
+int m_dirty_log_take(struct call *c);
+int m_replace_backing(struct call *c);
+int m_read_retired(struct call *c);
 
 #endif
