@@ -140,16 +140,21 @@ public class MigrationTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- dirty logging
 
+    /** A vCPU whose structure at {@code ipa} is set, discovered and settled, with dirty logging started. */
+    private PvTimeVcpu enabledAndLogged(long ipa) {
+        require(Capability.DIRTY_LOG);
+        PvTimeVcpu v = openPvTimeVm(1).vcpu(0);
+        v.enable(ipa);
+        v.settle();
+        Evidence.step("start dirty logging", v.memory()::startDirtyLog);
+        return v;
+    }
+
     @TckRule("ARM-DIRTY-LOGGED")
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
-        require(Capability.DIRTY_LOG);
-        PvTimeVm vm = openPvTimeVm(1);
-        PvTimeVcpu v = vm.vcpu(0);
-        v.enable(low(8));
-        v.settle();
-        GuestMemory mem = vm.memory();
-        Evidence.step("start dirty logging", mem::startDirtyLog);
+        PvTimeVcpu v = enabledAndLogged(low(8));
+        GuestMemory mem = v.memory();
         DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Duration d = millis(2);
         for (int i = 1; i <= 5; i++) {
@@ -171,13 +176,8 @@ public class MigrationTests extends Arm64TckTest {
     @TckRule("ARM-DIRTY-ONLY-STRUCTURE")
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
-        require(Capability.DIRTY_LOG);
-        PvTimeVm vm = openPvTimeVm(1);
-        PvTimeVcpu v = vm.vcpu(0);
-        v.enable(low(10));
-        v.settle();
-        GuestMemory mem = vm.memory();
-        Evidence.step("start dirty logging", mem::startDirtyLog);
+        PvTimeVcpu v = enabledAndLogged(low(10));
+        GuestMemory mem = v.memory();
         DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
         Duration d = millis(2);
         String[] names = {"preempt + run", "run", "idle (WFI)", "PV_TIME_FEATURES", "preempt + PV_TIME_FEATURES"};

@@ -96,6 +96,11 @@ public final class PvTimeVcpu {
         return this;
     }
 
+    /** The guest memory of this vCPU's VM. */
+    public GuestMemory memory() {
+        return memory;
+    }
+
     /** The IPA this test configured (all-ones before {@link #configure}). */
     public long ipa() {
         return ipa;

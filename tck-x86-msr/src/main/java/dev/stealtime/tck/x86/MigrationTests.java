@@ -182,20 +182,31 @@ public class MigrationTests extends X86TckTest {
 
     // ---- dirty logging ------------------------------------------------------------------------
 
+    /** A VM whose structure at {@code gpa} is registered and settled, with dirty logging started. */
+    private record Logged(Vm vm, X86Vcpu cpu, long gpa, DirtyLog log) {
+    }
+
+    private Logged registeredAndLogged(long gpa) {
+        require(Capability.DIRTY_LOG);
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        zeroStructure(vm, gpa);
+        enable(cpu, gpa);
+        settle(vm, cpu, gpa, "after registering");
+        step("start dirty logging", vm.memory()::startDirtyLog);
+        return new Logged(vm, cpu, gpa, DirtyLog.forStructure(vm.memory(), gpa, SIZE));
+    }
+
     /** With the dirty log on, each of five preemptions' updates marks the structure's page dirty. */
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-DIRTY-LOGGED")
     public void X86_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
-        require(Capability.DIRTY_LOG);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(64);
-        zeroStructure(vm, gpa);
-        enable(cpu, gpa);
-        settle(vm, cpu, gpa, "after registering");
+        Logged l = registeredAndLogged(GuestLayout.low(64));
+        Vm vm = l.vm();
+        X86Vcpu cpu = l.cpu();
+        long gpa = l.gpa();
         GuestMemory mem = vm.memory();
-        step("start dirty logging", mem::startDirtyLog);
-        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
+        DirtyLog log = l.log();
         Duration d = preemption(Duration.ofMillis(2));
         for (int i = 1; i <= 5; i++) {
             int round = i;
@@ -219,16 +230,12 @@ public class MigrationTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-DIRTY-ONLY-STRUCTURE")
     public void X86_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
-        require(Capability.DIRTY_LOG);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(66);
-        zeroStructure(vm, gpa);
-        enable(cpu, gpa);
-        settle(vm, cpu, gpa, "after registering");
+        Logged l = registeredAndLogged(GuestLayout.low(66));
+        Vm vm = l.vm();
+        X86Vcpu cpu = l.cpu();
+        long gpa = l.gpa();
         GuestMemory mem = vm.memory();
-        step("start dirty logging", mem::startDirtyLog);
-        DirtyLog log = DirtyLog.forStructure(mem, gpa, SIZE);
+        DirtyLog log = l.log();
         for (Op op : mixedWorkload(2)) {
             step(op.name() + ", take the dirty log", () -> {
                 op.on(cpu);

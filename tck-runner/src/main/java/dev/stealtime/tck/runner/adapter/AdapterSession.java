@@ -470,7 +470,11 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             }
             ObjectNode p = vmParams(vm.handle).put("length", length);
             Wire.putU64(p, "gpa", gpa);
-            ObjectNode r = call("memory.read", p, 0);
+            return bytes(call("memory.read", p, 0), length, "memory.read");
+        }
+
+        /** The {@code bytes} of an answer to {@code method}, which must be {@code length} long. */
+        private byte[] bytes(ObjectNode r, int length, String method) {
             try {
                 byte[] b = Wire.hex(r, "bytes");
                 if (b.length != length) {
@@ -478,7 +482,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
                 }
                 return b;
             } catch (Wire.Malformed e) {
-                throw fault("answered `memory.read` with " + e.getMessage());
+                throw fault("answered `" + method + "` with " + e.getMessage());
             }
         }
 
@@ -611,16 +615,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             }
             ObjectNode p = vmParams(vm.handle).put("length", length);
             Wire.putU64(p, "gpa", gpa);
-            ObjectNode r = call("memory.read_retired", p, 0);
-            try {
-                byte[] b = Wire.hex(r, "bytes");
-                if (b.length != length) {
-                    throw new Wire.Malformed(b.length + " bytes where " + length + " were asked for");
-                }
-                return b;
-            } catch (Wire.Malformed e) {
-                throw fault("answered `memory.read_retired` with " + e.getMessage());
-            }
+            return bytes(call("memory.read_retired", p, 0), length, "memory.read_retired");
         }
 
         @Override

@@ -450,26 +450,7 @@ public final class Arm64Variants {
 
     private static void migration(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("keeps-own-copy", "stolen time is accumulated in the hypervisor (Linux before v5.9), ignoring what guest memory holds",
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long own;
-
-                    @Override
-                    public long init(long runDelayNanos) {
-                        own = 0;
-                        return super.init(runDelayNanos);
-                    }
-
-                    @Override
-                    protected long readStolenTime() {
-                        return own;
-                    }
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        own = stolen;
-                        super.writeStolenTime(stolen);
-                    }
-                }), "ARM-ACCUMULATES-IN-MEMORY")
+                Arm64LegalVariants.ownAccumulator(), "ARM-ACCUMULATES-IN-MEMORY")
                 // the destination's own total starts from zero: below the transferred stolen time
                 .mayAlsoFail("ARM-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("set-zeroes-structure", "a successful SET_DEVICE_ATTR(PVTIME_IPA) zeroes the 64 bytes at the IPA "

@@ -400,20 +400,7 @@ public final class X86FaultyVariants {
                 // zeroing writes the padding, and a re-registration loses the steal accrued before it
                 .mayAlsoFail("X86-PAD-UNTOUCHED", "X86-UPDATE-EVERY-ENTRY"));
         v.add(FaultyVariant.of("version-kept-in-hypervisor", "the version is counted in the hypervisor (per vCPU, from 0), not read back from guest memory",
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private int own;
-
-                    @Override
-                    protected int readVersion(long gpa) {
-                        return own;
-                    }
-
-                    @Override
-                    protected void writeVersion(long gpa, int version) {
-                        own = version;
-                        super.writeVersion(gpa, version);
-                    }
-                }), "X86-MIGRATION-VERSION")
+                X86LegalVariants.ownVersionCounter(), "X86-MIGRATION-VERSION")
                 // a version the guest left odd is ignored as well
                 .mayAlsoFail("X86-VERSION-ODD-START"));
         v.add(FaultyVariant.of("publishes-on-save", "the VMM's MSR read (KVM_GET_MSRS) first publishes the pending steal into the structure",

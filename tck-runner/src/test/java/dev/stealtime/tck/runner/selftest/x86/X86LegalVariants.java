@@ -49,6 +49,28 @@ public final class X86LegalVariants {
         }
     }
 
+    /**
+     * The version comes from a counter the hypervisor keeps (+2 per update from 0), not from guest
+     * memory: legal at required, and the faulty {@code version-kept-in-hypervisor} at linux-abi
+     * (X86-MIGRATION-VERSION: a migrated guest's version restarts).
+     */
+    static ReferenceParts ownVersionCounter() {
+        return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+            private int counter;
+
+            @Override
+            protected int readVersion(long gpa) {
+                return counter;
+            }
+
+            @Override
+            protected void writeVersion(long gpa, int version) {
+                counter = version;
+                super.writeVersion(gpa, version);
+            }
+        });
+    }
+
     public static List<LegalVariant> all() {
         List<LegalVariant> v = new ArrayList<>();
 
@@ -133,20 +155,7 @@ public final class X86LegalVariants {
                 })));
         v.add(LegalVariant.of("own-version-counter", "the version comes from a counter the hypervisor keeps (+2 per update from 0), "
                         + "not from the value in guest memory", "version: a sequence counter.",
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private int counter;
-
-                    @Override
-                    protected int readVersion(long gpa) {
-                        return counter;
-                    }
-
-                    @Override
-                    protected void writeVersion(long gpa, int version) {
-                        counter = version;
-                        super.writeVersion(gpa, version);
-                    }
-                }))
+                ownVersionCounter())
                 // Linux reads the version back from guest memory, so a migrated guest's version continues (X86-MIGRATION-VERSION)
                 .legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
 
