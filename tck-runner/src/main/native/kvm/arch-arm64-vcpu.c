@@ -51,7 +51,7 @@ int arch_global_init(int kvm_fd, char *err)
 void arch_capabilities(struct jbuf *out)
 {
 	/* WITHHOLD_STEAL_TIME is not offered: see arch_open_refusal */
-	jb_lit(out, "[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\"]");
+	jb_lit(out, "[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\",\"DIRTY_LOG\",\"MOVABLE_MEMORY\"]");
 }
 
 const char *arch_open_refusal(int steal_time_offered)

@@ -75,7 +75,7 @@ int arch_global_init(int kvm_fd, char *err)
 
 void arch_capabilities(struct jbuf *out)
 {
-	jb_lit(out, "[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\",\"HOST_MSR_ACCESS\"");
+	jb_lit(out, "[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\",\"HOST_MSR_ACCESS\",\"DIRTY_LOG\",\"MOVABLE_MEMORY\"");
 	if (can_withhold)
 		jb_lit(out, ",\"WITHHOLD_STEAL_TIME\"");
 	jb_lit(out, "]");

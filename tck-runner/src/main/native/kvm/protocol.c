@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "dirty.h"
 #include "json.h"
 #include "sampler.h"
 #include "vm.h"
@@ -266,6 +267,11 @@ static int m_memory_read(struct call *c)
 	const volatile uint8_t *p = param_ram(c, vm, gpa, (uint64_t)len);
 	if (!p)
 		return -1;
+	return rpc_bytes(c, p, len);
+}
+
+int rpc_bytes(struct call *c, const volatile uint8_t *p, int len)
+{
 	rpc_begin(c);
 	jb_lit(c->out, "\"bytes\":\"");
 	/* a chunk at a time: under an emulated CPU a call per byte costs whole seconds for a RAM image */
@@ -461,6 +467,8 @@ static const struct method methods[] = {
 	{ "hello", m_hello }, { "open", m_open }, { "close", m_close }, { "bye", m_bye },
 	{ "memory.read", m_memory_read }, { "memory.write", m_memory_write },
 	{ "memory.sample_start", m_sample_start }, { "memory.sample_stop", m_sample_stop },
+	{ "memory.dirty_log_start", m_dirty_log_start }, { "memory.dirty_log_take", m_dirty_log_take },
+	{ "memory.replace_backing", m_replace_backing }, { "memory.read_retired", m_read_retired },
 	{ "vcpu.run", m_run }, { "vcpu.preempt", m_preempt }, { "vcpu.idle", m_idle },
 	{ "vcpu.host_steal", m_host_steal },
 };

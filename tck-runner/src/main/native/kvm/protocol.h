@@ -37,6 +37,8 @@ int rpc_error(struct call *c, int code, const char *fmt, ...) __attribute__((for
 void rpc_begin(struct call *c);
 int rpc_end(struct call *c);
 int rpc_empty(struct call *c);
+/* Answers {"bytes":"<hex>"} with len bytes at p. */
+int rpc_bytes(struct call *c, const volatile uint8_t *p, int len);
 
 /* Params: each answers the error itself (returning -1 / NULL) when the param is bad. */
 int param_u64(struct call *c, const char *key, uint64_t *out);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "dirty.h"
 
 #define MAX_CPUS 64
 
@@ -137,6 +138,7 @@ void vm_close(struct vm *vm)
 		vcpu_destroy(vm->vcpus[i]);
 	if (vm->fd >= 0)
 		close(vm->fd);
+	vm_moved_release(vm);
 	for (int i = 0; i < vm->nregions; i++)
 		if (vm->regions[i].host)
 			munmap(vm->regions[i].host, vm->regions[i].size);

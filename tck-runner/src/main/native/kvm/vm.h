@@ -27,6 +27,8 @@ struct vm {
 	int fd;
 	int nregions;
 	struct region regions[VM_MAX_REGIONS];
+	uint8_t *retired[VM_MAX_REGIONS];  /* the backing the last move of each region retired (dirty.c) */
+	uint32_t slot_flags;               /* KVM_MEM_LOG_DIRTY_PAGES once logging started (dirty.c) */
 	int nvcpus;
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	struct sampler *sampler;       /* the running sampling session, if any */

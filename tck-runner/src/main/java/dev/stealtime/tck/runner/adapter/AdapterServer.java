@@ -74,6 +74,9 @@ public final class AdapterServer {
     private final Fault fault;
     private final Map<Long, Vm> vms = new LinkedHashMap<>();
     private final Map<Long, Path> ramFiles = new LinkedHashMap<>();
+    /** Per VM, the files {@code memory.replace_backing} created. */
+    private final Map<Long, List<Path>> movedFiles = new LinkedHashMap<>();
+    private long nextBacking = 1;
     private final Map<Long, Sampler> samplers = new LinkedHashMap<>();
     private long nextVm = 1;
     private long nextSession = 1;
@@ -193,6 +196,20 @@ public final class AdapterServer {
             case "memory.read" -> r.put("bytes", Wire.hex(memory(p).read(Wire.u64(p, "gpa"),
                     (int) Wire.integer(p, "length", 0, Wire.MAX_LINE / 2 - 1024))));
             case "memory.write" -> memory(p).write(Wire.u64(p, "gpa"), Wire.hex(p, "bytes"));
+            case "memory.dirty_log_start" -> {
+                GuestMemory m = memory(p);
+                m.startDirtyLog();
+                Wire.putU64(r, "granule", m.dirtyLogGranule());
+            }
+            case "memory.dirty_log_take" -> {
+                ArrayNode pages = r.putArray("pages");
+                for (long page : memory(p).takeDirtyPages()) {
+                    addU64(pages, page);
+                }
+            }
+            case "memory.replace_backing" -> replaceBacking(p, r);
+            case "memory.read_retired" -> r.put("bytes", Wire.hex(memory(p).readRetired(Wire.u64(p, "gpa"),
+                    (int) Wire.integer(p, "length", 0, Wire.MAX_LINE / 2 - 1024))));
             case "memory.sample_start" -> r.put("session", sampleStart(p));
             case "memory.sample_stop" -> sampleStop(p, r);
             case "vcpu.run" -> vcpu(p, Vcpu.class).run(duration(p));
@@ -297,6 +314,32 @@ public final class AdapterServer {
         }
     }
 
+    /**
+     * Moves the region holding {@code gpa}: with shared memory the provider puts the new backing into
+     * a new file of the shared directory (offset 0), which the answer names, as {@code open} does.
+     */
+    private void replaceBacking(ObjectNode p, ObjectNode r) throws Wire.Malformed {
+        long handle = Wire.integer(p, "vm", Long.MIN_VALUE, Long.MAX_VALUE);
+        GuestMemory m = memory(p);
+        long gpa = Wire.u64(p, "gpa");
+        if (sampled) {
+            m.replaceBacking(gpa);
+            return;
+        }
+        Path file = sharedDir.resolve("vm-" + handle + ".ram." + (nextBacking++));
+        movedFiles.computeIfAbsent(handle, h -> new ArrayList<>()).add(file);
+        SharedRam.backedBy(file, () -> {
+            m.replaceBacking(gpa);
+            return null;
+        });
+        if (!Files.isRegularFile(file)) {
+            throw new UnsupportedOperationException("provider " + provider.id()
+                    + " did not put the new backing into the shared file it was given; serve it with --memory sampled");
+        }
+        r.put("ram_file", file.toString());
+        Wire.putU64(r, "offset", 0);
+    }
+
     private void close(long handle) {
         Sampler s = samplers.remove(handle);
         if (s != null) {
@@ -309,6 +352,14 @@ public final class AdapterServer {
         try {
             vm.close();
         } finally {
+            for (Path moved : movedFiles.getOrDefault(handle, List.of())) {
+                try {
+                    Files.deleteIfExists(moved);
+                } catch (IOException e) {
+                    System.err.println("tck serve: cannot delete " + moved + ": " + e.getMessage());
+                }
+            }
+            movedFiles.remove(handle);
             Path f = ramFiles.remove(handle);
             if (f != null) {
                 try {

@@ -351,15 +351,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
     private List<ByteBuffer> mapRam(VmSpec spec, JsonNode r) {
         try {
             String file = Wire.text(r, "ram_file");
-            String dir = link.sharedDirForAdapter();
-            String prefix = dir.endsWith("/") ? dir : dir + "/";
-            if (!file.startsWith(prefix) || file.contains("/../") || file.substring(prefix.length()).isEmpty()) {
-                throw new Wire.Malformed("\"ram_file\" " + file + " is not inside the shared directory " + dir);
-            }
-            Path local = link.sharedDir().resolve(file.substring(prefix.length())).normalize();
-            if (!local.startsWith(link.sharedDir())) {
-                throw new Wire.Malformed("\"ram_file\" " + file + " escapes the shared directory");
-            }
+            Path local = localRamFile(file);
             JsonNode regions = Wire.field(r, "regions");
             if (!regions.isArray() || regions.size() != spec.ram().size()) {
                 throw new Wire.Malformed("\"regions\" must list the " + spec.ram().size() + " regions asked for, not " + Wire.brief(regions));
@@ -389,6 +381,20 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         } catch (IOException e) {
             throw fault("reported a RAM file the TCK cannot map: " + e);
         }
+    }
+
+    /** Where the TCK finds a RAM file the adapter named ("ram_file"): inside the shared directory, or a fault. */
+    private Path localRamFile(String file) throws Wire.Malformed {
+        String dir = link.sharedDirForAdapter();
+        String prefix = dir.endsWith("/") ? dir : dir + "/";
+        if (!file.startsWith(prefix) || file.contains("/../") || file.substring(prefix.length()).isEmpty()) {
+            throw new Wire.Malformed("\"ram_file\" " + file + " is not inside the shared directory " + dir);
+        }
+        Path local = link.sharedDir().resolve(file.substring(prefix.length())).normalize();
+        if (!local.startsWith(link.sharedDir())) {
+            throw new Wire.Malformed("\"ram_file\" " + file + " escapes the shared directory");
+        }
+        return local;
     }
 
     // --- the remote objects
@@ -464,7 +470,11 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             }
             ObjectNode p = vmParams(vm.handle).put("length", length);
             Wire.putU64(p, "gpa", gpa);
-            ObjectNode r = call("memory.read", p, 0);
+            return bytes(call("memory.read", p, 0), length, "memory.read");
+        }
+
+        /** The {@code bytes} of an answer to {@code method}, which must be {@code length} long. */
+        private byte[] bytes(ObjectNode r, int length, String method) {
             try {
                 byte[] b = Wire.hex(r, "bytes");
                 if (b.length != length) {
@@ -472,7 +482,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
                 }
                 return b;
             } catch (Wire.Malformed e) {
-                throw fault("answered `memory.read` with " + e.getMessage());
+                throw fault("answered `" + method + "` with " + e.getMessage());
             }
         }
 
@@ -505,6 +515,107 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         @Override
         public Sharing sharing() {
             return mapped == null ? Sharing.SAMPLED : Sharing.LIVE;
+        }
+
+        // ---- dirty logging and memory that moves (docs/adapter-protocol.md §4.8, §4.9)
+
+        private volatile long granule = MemoryRegion.PAGE;
+        /** Shared memory: per region index, the mapping a move retired. */
+        private final java.util.Map<Integer, ByteBuffer> retired = new java.util.concurrent.ConcurrentHashMap<>();
+
+        @Override
+        public void startDirtyLog() {
+            ObjectNode r = call("memory.dirty_log_start", vmParams(vm.handle), 0);
+            try {
+                long g = Wire.u64(r, "granule");
+                if (g < MemoryRegion.PAGE || Long.bitCount(g) != 1) {
+                    throw new Wire.Malformed("\"granule\" " + g + " is not a power of two of at least 4096");
+                }
+                granule = g;
+            } catch (Wire.Malformed e) {
+                throw fault("answered `memory.dirty_log_start` with " + e.getMessage());
+            }
+        }
+
+        @Override
+        public long dirtyLogGranule() {
+            return granule;
+        }
+
+        @Override
+        public long[] takeDirtyPages() {
+            ObjectNode r = call("memory.dirty_log_take", vmParams(vm.handle), 0);
+            try {
+                JsonNode pages = Wire.field(r, "pages");
+                if (!pages.isArray()) {
+                    throw new Wire.Malformed("\"pages\" must be an array");
+                }
+                long[] out = new long[pages.size()];
+                for (int i = 0; i < out.length; i++) {
+                    out[i] = Wire.u64Value(pages.get(i), "pages[" + i + "]");
+                    if (out[i] % granule != 0 || (i > 0 && Long.compareUnsigned(out[i], out[i - 1]) <= 0)) {
+                        throw new Wire.Malformed("\"pages\" must be ascending, distinct and aligned to the granule " + granule + ": " + Wire.brief(pages));
+                    }
+                }
+                return out;
+            } catch (Wire.Malformed e) {
+                throw fault("answered `memory.dirty_log_take` with " + e.getMessage());
+            }
+        }
+
+        private int regionIndex(long gpa, long length) {
+            for (int i = 0; i < vm.spec.ram().size(); i++) {
+                if (vm.spec.ram().get(i).contains(gpa, length)) {
+                    return i;
+                }
+            }
+            throw new IndexOutOfBoundsException(String.format("[0x%x, 0x%x) is not inside guest RAM %s", gpa, gpa + length, vm.spec.ram()));
+        }
+
+        @Override
+        public synchronized void replaceBacking(long gpa) {
+            int i = regionIndex(gpa, 1);
+            ObjectNode p = vmParams(vm.handle);
+            Wire.putU64(p, "gpa", gpa);
+            ObjectNode r = call("memory.replace_backing", p, 0);
+            if (mapped == null) {
+                return;
+            }
+            MemoryRegion region = vm.spec.ram().get(i);
+            try {
+                Path local = localRamFile(Wire.text(r, "ram_file"));
+                long offset = Wire.u64(r, "offset");
+                try (FileChannel ch = FileChannel.open(local, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+                    if (offset % MemoryRegion.PAGE != 0 || offset + region.size() > ch.size() || offset < 0) {
+                        throw new Wire.Malformed(String.format("the new backing at file offset 0x%x (+0x%x) is not inside %s or not page aligned",
+                                offset, region.size(), local));
+                    }
+                    ByteBuffer fresh = ch.map(FileChannel.MapMode.READ_WRITE, offset, region.size());
+                    retired.put(i, mapped.get(i));
+                    mapped.set(i, fresh);
+                }
+            } catch (Wire.Malformed e) {
+                throw fault("answered `memory.replace_backing` with " + e.getMessage());
+            } catch (IOException e) {
+                throw fault("reported a new RAM file the TCK cannot map: " + e);
+            }
+        }
+
+        @Override
+        public byte[] readRetired(long gpa, int length) {
+            int i = regionIndex(gpa, length);
+            if (mapped != null) {
+                ByteBuffer old = retired.get(i);
+                if (old == null) {
+                    throw new IllegalStateException("the backing of " + vm.spec.ram().get(i) + " was never replaced");
+                }
+                byte[] out = new byte[length];
+                old.get((int) (gpa - vm.spec.ram().get(i).gpa()), out);
+                return out;
+            }
+            ObjectNode p = vmParams(vm.handle).put("length", length);
+            Wire.putU64(p, "gpa", gpa);
+            return bytes(call("memory.read_retired", p, 0), length, "memory.read_retired");
         }
 
         @Override

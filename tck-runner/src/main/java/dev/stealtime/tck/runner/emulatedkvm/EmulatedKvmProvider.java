@@ -138,9 +138,11 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         if (s != null && s.failure() == null) {
             return s.adapter().capabilities();
         }
-        return guest == Guest.ARM64 ? Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY))
+        // what the adapter's hello will declare (arch_capabilities in native/kvm, dirty.c for the last two)
+        return guest == Guest.ARM64 ? Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
+                Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY))
                 : Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
-                Capability.HOST_MSR_ACCESS, Capability.WITHHOLD_STEAL_TIME));
+                Capability.HOST_MSR_ACCESS, Capability.WITHHOLD_STEAL_TIME, Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY));
     }
 
     @Override

@@ -26,6 +26,9 @@ final class Kvm {
     // --- VM ioctls
     static final long CREATE_VCPU = 0xAE41L;                // _IO(KVMIO, 0x41)
     static final long SET_USER_MEMORY_REGION = 0x4020AE46L; // _IOW(KVMIO, 0x46, kvm_userspace_memory_region)
+    static final long GET_DIRTY_LOG = 0x4010AE42L;          // _IOW(KVMIO, 0x42, struct kvm_dirty_log)
+    /** {@code kvm_userspace_memory_region.flags}: log dirty pages of the slot. */
+    static final int MEM_LOG_DIRTY_PAGES = 1;
     static final long SET_TSS_ADDR = 0xAE47L;               // _IO(KVMIO, 0x47)
     static final long CREATE_IRQCHIP = 0xAE60L;             // _IO(KVMIO, 0x60)
 

@@ -28,6 +28,11 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
     }
 
     private final List<Slot> slots = new ArrayList<>();
+    /** Backings {@link #replaceBacking} retired, kept mapped until {@link #unmap()}; per slot id, the last one. */
+    private final List<Slot> retired = new ArrayList<>();
+    private final int vmFd;
+    /** {@code KVM_MEM_LOG_DIRTY_PAGES} once {@link #startDirtyLog()} ran. */
+    private volatile int flags;
     private volatile boolean unmapped;
     private final Path sharedFile;
     private final List<MemoryRegion> regions;
@@ -39,6 +44,7 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
      */
     KvmMemory(int vmFd, List<MemoryRegion> regions) {
         this.regions = List.copyOf(regions);
+        this.vmFd = vmFd;
         this.sharedFile = SharedRam.requested().orElse(null);
         int fd = -1;
         try {
@@ -62,13 +68,7 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
                 }
                 Slot slot = new Slot(slots.size(), region, host);
                 slots.add(slot);
-                Memory r = new Memory(Kvm.MEMREGION_SIZE);
-                r.setInt(0, slot.id());                    // slot
-                r.setInt(4, 0);                            // flags
-                r.setLong(8, region.gpa());                // guest_phys_addr
-                r.setLong(16, region.size());              // memory_size
-                r.setLong(24, Pointer.nativeValue(host));  // userspace_addr
-                Kvm.ioctl(vmFd, Kvm.SET_USER_MEMORY_REGION, r, "KVM_SET_USER_MEMORY_REGION " + region);
+                setSlot(slot, region.size());
             }
         } catch (RuntimeException e) {
             unmap();
@@ -78,6 +78,114 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
                 LibC.INSTANCE.close(fd);
             }
         }
+    }
+
+    /** {@code KVM_SET_USER_MEMORY_REGION} for {@code slot} with the current flags ({@code size} 0 deletes it). */
+    private void setSlot(Slot slot, long size) {
+        Memory r = new Memory(Kvm.MEMREGION_SIZE);
+        r.setInt(0, slot.id());                         // slot
+        r.setInt(4, size == 0 ? 0 : flags);             // flags
+        r.setLong(8, slot.region().gpa());              // guest_phys_addr
+        r.setLong(16, size);                            // memory_size
+        r.setLong(24, Pointer.nativeValue(slot.host())); // userspace_addr
+        Kvm.ioctl(vmFd, Kvm.SET_USER_MEMORY_REGION, r, "KVM_SET_USER_MEMORY_REGION " + slot.region() + (size == 0 ? " (delete)" : ""));
+    }
+
+    // ---- dirty logging: KVM_MEM_LOG_DIRTY_PAGES and KVM_GET_DIRTY_LOG ----
+
+    @Override
+    public synchronized void startDirtyLog() {
+        flags = Kvm.MEM_LOG_DIRTY_PAGES;
+        for (Slot s : slots) {
+            setSlot(s, s.region().size());
+        }
+        takeDirtyPages();   // empty the bitmaps
+    }
+
+    /** One bit per host page; KVM's x86 host pages are 4 KiB. */
+    @Override
+    public long dirtyLogGranule() {
+        return MemoryRegion.PAGE;
+    }
+
+    @Override
+    public synchronized long[] takeDirtyPages() {
+        if (flags == 0) {
+            throw new IllegalStateException("dirty logging was not started");
+        }
+        List<Long> out = new ArrayList<>();
+        for (Slot s : slots) {
+            long pages = s.region().size() / MemoryRegion.PAGE;
+            Memory bitmap = new Memory(Math.max(8, (pages + 63) / 64 * 8));
+            bitmap.clear();
+            Memory log = new Memory(16);                          // struct kvm_dirty_log
+            log.setInt(0, s.id());                                // slot
+            log.setInt(4, 0);                                     // padding1
+            log.setLong(8, Pointer.nativeValue(bitmap));          // dirty_bitmap
+            Kvm.ioctl(vmFd, Kvm.GET_DIRTY_LOG, log, "KVM_GET_DIRTY_LOG slot " + s.id());
+            for (long w = 0; w < (pages + 63) / 64; w++) {
+                long bits = bitmap.getLong(w * 8);
+                while (bits != 0) {
+                    int b = Long.numberOfTrailingZeros(bits);
+                    bits &= bits - 1;
+                    out.add(s.region().gpa() + (w * 64 + b) * MemoryRegion.PAGE);
+                }
+            }
+        }
+        return out.stream().mapToLong(Long::longValue).sorted().toArray();
+    }
+
+    // ---- memory that moves ----
+
+    /**
+     * New backing for the slot holding {@code gpa}: mapped (under {@code tck serve} from the file
+     * {@link SharedRam#requested()} names, at offset 0), filled with a copy, then the slot deleted and
+     * re-created over it; the old mapping stays until {@link #unmap()}.
+     */
+    @Override
+    public synchronized void replaceBacking(long gpa) {
+        Slot old = slotFor(gpa, 1);
+        long size = old.region().size();
+        Path file = SharedRam.requested().orElse(null);
+        int fd = -1;
+        Pointer host;
+        try {
+            if (file != null) {
+                SharedRam.create(file, List.of(old.region()));
+                fd = LibC.INSTANCE.open(file.toString(), LibC.O_RDWR | LibC.O_CLOEXEC);
+                if (fd < 0) {
+                    throw new KvmException("open " + file, Native.getLastError());
+                }
+            }
+            host = fd < 0
+                    ? LibC.INSTANCE.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED | LibC.MAP_ANONYMOUS, -1, 0)
+                    : LibC.INSTANCE.mmap(null, size, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+            if (Os.isMapFailed(host)) {
+                throw new KvmException("mmap " + size + " bytes for the new backing of " + old.region(), Native.getLastError());
+            }
+        } finally {
+            if (fd >= 0) {
+                LibC.INSTANCE.close(fd);
+            }
+        }
+        host.write(0, old.host().getByteArray(0, (int) size), 0, (int) size);
+        Slot fresh = new Slot(old.id(), old.region(), host);
+        setSlot(old, 0);
+        slots.set(slots.indexOf(old), fresh);
+        retired.add(old);
+        setSlot(fresh, size);
+    }
+
+    @Override
+    public synchronized byte[] readRetired(long gpa, int length) {
+        Slot now = slotFor(gpa, length);
+        for (int i = retired.size() - 1; i >= 0; i--) {
+            Slot r = retired.get(i);
+            if (r.id() == now.id()) {
+                return r.host().getByteArray(gpa - r.region().gpa(), length);
+            }
+        }
+        throw new IllegalStateException("the backing of " + now.region() + " was never replaced");
     }
 
     @Override
@@ -130,5 +238,9 @@ final class KvmMemory implements GuestMemory, SharedRam.Backed {
             LibC.INSTANCE.munmap(s.host(), s.region().size());
         }
         slots.clear();
+        for (Slot s : retired) {
+            LibC.INSTANCE.munmap(s.host(), s.region().size());
+        }
+        retired.clear();
     }
 }

@@ -94,7 +94,7 @@ public final class KvmProvider implements HypervisorProvider {
         Set<Capability> c = capabilities;
         if (c == null) {
             c = EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
-                    Capability.HOST_MSR_ACCESS);
+                    Capability.HOST_MSR_ACCESS, Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY);
             if (hasExtension(Kvm.CAP_ENFORCE_PV_FEATURE_CPUID)) {
                 c.add(Capability.WITHHOLD_STEAL_TIME);
             }

@@ -33,6 +33,34 @@ public final class Arm64LegalVariants {
     private Arm64LegalVariants() {
     }
 
+    /**
+     * stolen_time is a total the hypervisor keeps (reset by PV_TIME_ST) and writes, never reading
+     * guest memory back: legal at required, and the faulty {@code keeps-own-copy} at linux-abi
+     * (ARM-ACCUMULATES-IN-MEMORY: Linux before v5.9 did this and lost stolen time on migration).
+     */
+    static dev.stealtime.tck.runner.reference.ReferenceParts ownAccumulator() {
+        return stolenTime(ram -> new StolenTime(ram) {
+            private long total;
+
+            @Override
+            public long init(long runDelayNanos) {
+                total = 0;
+                return super.init(runDelayNanos);
+            }
+
+            @Override
+            protected long readStolenTime() {
+                return total;
+            }
+
+            @Override
+            protected void writeStolenTime(long stolen) {
+                total = stolen;
+                super.writeStolenTime(stolen);
+            }
+        });
+    }
+
     public static List<LegalVariant> all() {
         List<LegalVariant> v = new ArrayList<>();
         v.add(LegalVariant.of("reserved-bytes-used", "every update also stores the hypervisor's own update count in bytes 16..23; "
@@ -78,26 +106,9 @@ public final class Arm64LegalVariants {
                 })));
         v.add(LegalVariant.of("own-accumulator", "stolen_time is a total the hypervisor keeps and writes; it never reads guest memory back",
                 STOLEN,
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long total;
-
-                    @Override
-                    public long init(long runDelayNanos) {
-                        total = 0;
-                        return super.init(runDelayNanos);
-                    }
-
-                    @Override
-                    protected long readStolenTime() {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        total = stolen;
-                        super.writeStolenTime(stolen);
-                    }
-                })));
+                ownAccumulator())
+                // Linux (since v5.9) accumulates in guest memory: ARM-ACCUMULATES-IN-MEMORY, linux-abi
+                .legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("updates-during-preemption", "besides before every scheduling-in, the structure is also updated "
                         + "halfway through each preemption, while the vCPU is off its CPU",
                 "The structure will be updated by the hypervisor prior to scheduling a VCPU.",
@@ -125,6 +136,9 @@ public final class Arm64LegalVariants {
                         super.preempt(Duration.ofNanos(100_000));
                     }
                 })));
+        v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
+                        + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",
+                dev.stealtime.tck.runner.selftest.RamVariants.granule64k()));
         return v;
     }
 }

@@ -7,6 +7,7 @@ import dev.stealtime.tck.runner.reference.PvTimeHypercalls;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.StolenTime;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
+import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.support.Errno;
@@ -44,6 +45,7 @@ public final class Arm64Variants {
         structure(v);
         accounting(v);
         perVcpu(v);
+        migration(v);
         return v;
     }
 
@@ -386,7 +388,9 @@ public final class Arm64Variants {
                     }
                 }), "ARM-LITTLE-ENDIAN")
                 // a little-endian guest reads nonsense, so every amount it checks is wrong
-                .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES"));
+                .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
+                // it reads the little-endian value in guest memory (a restored one too) as big-endian: it does not continue from it
+                .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("word-swapped-stolen-time", "stolen_time is stored with its two 32-bit words swapped (upper word at offset 8)",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -399,7 +403,9 @@ public final class Arm64Variants {
                         super.writeStolenTime(Long.rotateLeft(stolen, 32));
                     }
                 }), "ARM-LITTLE-ENDIAN")
-                .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES"));
+                .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
+                // it reads the value in guest memory (a restored one too) with its words swapped: it does not continue from it
+                .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("writes-beyond-64-bytes", "PV_TIME_ST clears 128 bytes: the 64 after the structure too",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -410,7 +416,9 @@ public final class Arm64Variants {
                         }
                         return ipa;
                     }
-                }), "ARM-WRITES-IN-BOUNDS"));
+                }), "ARM-WRITES-IN-BOUNDS")
+                // what it writes past the structure lies in the next page when the structure ends a page: that page is dirtied
+                .mayAlsoFail("ARM-DIRTY-ONLY-STRUCTURE"));
         v.add(FaultyVariant.of("st-does-not-zero", "PV_TIME_ST restarts the count but leaves the structure's bytes as they were",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -438,6 +446,41 @@ public final class Arm64Variants {
                         return super.init(0);
                     }
                 }), "ARM-ST-REINITIALISES"));
+    }
+
+    // ------------------------------------------------------------------ migration, dirty log, memory that moves
+
+    private static void migration(List<FaultyVariant> v) {
+        v.add(FaultyVariant.of("keeps-own-copy", "stolen time is accumulated in the hypervisor (Linux before v5.9), ignoring what guest memory holds",
+                Arm64LegalVariants.ownAccumulator(), "ARM-ACCUMULATES-IN-MEMORY")
+                // the destination's own total starts from zero: below the transferred stolen time
+                .mayAlsoFail("ARM-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("set-zeroes-structure", "a successful SET_DEVICE_ATTR(PVTIME_IPA) zeroes the 64 bytes at the IPA "
+                        + "(harmless on first boot; a restored IPA wipes the migrated stolen time)",
+                attribute((ram, offered, st) -> new PvTimeAttribute(ram, offered, st) {
+                    @Override
+                    public int set(int group, long attr, long ipa) {
+                        int r = super.set(group, attr, ipa);
+                        if (r == 0) {
+                            ram.zero(ipa, StolenTime.SIZE);
+                        }
+                        return r;
+                    }
+                }), "ARM-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("publishes-on-save", "the VMM's GET_DEVICE_ATTR(PVTIME_IPA) first publishes the pending stolen time into the structure",
+                vcpu((index, st, attr, hc) -> new Arm64ReferenceVcpu(index, st, attr, hc) {
+                    @Override
+                    public AttrResult getDeviceAttr(int group, long a) {
+                        st.update(hostStealMeasureNanos());
+                        return super.getDeviceAttr(group, a);
+                    }
+                }), "ARM-MIGRATION-SOURCE-QUIET"));
+        v.add(FaultyVariant.of("updates-not-dirty-logged", "the hypervisor's updates are not recorded in the dirty log",
+                RamVariants.updatesNotLogged(), "ARM-DIRTY-LOGGED"));
+        v.add(FaultyVariant.of("dirty-log-next-page", "each update also logs the page after the structure's as dirty",
+                RamVariants.logsTheNextPageToo(), "ARM-DIRTY-ONLY-STRUCTURE"));
+        v.add(FaultyVariant.of("stale-mapping", "the IPA's translation to host memory is cached and never revalidated: after the memory "
+                + "slot moved, updates still go to the old backing", RamVariants.staleMapping(), "ARM-MEMORY-MOVES"));
     }
 
     // ------------------------------------------------------------------ accounting

@@ -49,6 +49,28 @@ public final class X86LegalVariants {
         }
     }
 
+    /**
+     * The version comes from a counter the hypervisor keeps (+2 per update from 0), not from guest
+     * memory: legal at required, and the faulty {@code version-kept-in-hypervisor} at linux-abi
+     * (X86-MIGRATION-VERSION: a migrated guest's version restarts).
+     */
+    static ReferenceParts ownVersionCounter() {
+        return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+            private int counter;
+
+            @Override
+            protected int readVersion(long gpa) {
+                return counter;
+            }
+
+            @Override
+            protected void writeVersion(long gpa, int version) {
+                counter = version;
+                super.writeVersion(gpa, version);
+            }
+        });
+    }
+
     public static List<LegalVariant> all() {
         List<LegalVariant> v = new ArrayList<>();
 
@@ -133,20 +155,9 @@ public final class X86LegalVariants {
                 })));
         v.add(LegalVariant.of("own-version-counter", "the version comes from a counter the hypervisor keeps (+2 per update from 0), "
                         + "not from the value in guest memory", "version: a sequence counter.",
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private int counter;
-
-                    @Override
-                    protected int readVersion(long gpa) {
-                        return counter;
-                    }
-
-                    @Override
-                    protected void writeVersion(long gpa, int version) {
-                        counter = version;
-                        super.writeVersion(gpa, version);
-                    }
-                })));
+                ownVersionCounter())
+                // Linux reads the version back from guest memory, so a migrated guest's version continues (X86-MIGRATION-VERSION)
+                .legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
 
         // ---- what steal holds ----------------------------------------------------------------
         v.add(LegalVariant.of("own-accumulator", "steal is the total the hypervisor keeps since registration and writes "
@@ -221,6 +232,10 @@ public final class X86LegalVariants {
                         return super.write(value);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+        // ---- dirty logging (a legal host MSR write that fills at once is host-write-fills-at-once above) ----
+        v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
+                        + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",
+                dev.stealtime.tck.runner.selftest.RamVariants.granule64k()));
         return v;
     }
 }
