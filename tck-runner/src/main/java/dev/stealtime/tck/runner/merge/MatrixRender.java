@@ -81,7 +81,7 @@ final class MatrixRender {
                 .append("th,td{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}\n")
                 .append("th.run{font-weight:normal;font-size:12px;max-width:13em}th.run b{font-size:13px}\n")
                 .append("td.PASS{background:#c8ecc8}td.FAIL{background:#f4a6a6;font-weight:bold}td.NA{background:#ddd}td.NOTRUN{background:#fff;color:#999}\n")
-                .append("td a{color:inherit;text-decoration:none}tr.disagree td.rule{border-left:5px solid #d9534f}\n")
+                .append("td a{color:inherit;text-decoration:none}td a.own{font-size:10px;color:#555;text-decoration:underline}tr.disagree td.rule{border-left:5px solid #d9534f}\n")
                 .append("tr.group td{background:#f3f3f3;font-style:italic}.problem{color:#a00}.partial{color:#a60}code{font-size:12px}\n")
                 .append("</style></head><body>\n<h1>Steal-Time TCK conformance matrix</h1>\n<p id=\"summary\">")
                 .append(m.runs().size()).append(" runs of TCK ").append(esc(m.tckVersion())).append(" (rule catalogue <code>")
@@ -128,7 +128,7 @@ final class MatrixRender {
                 h.append("<td class=\"").append(cssClass(c.outcome())).append("\" title=\"").append(esc(c.message() == null ? "" : c.message()))
                         .append("\"><a href=\"").append(esc(link(c.evidence()))).append("\">").append(esc(c.outcome())).append("</a>");
                 if (c.report() != null) {
-                    h.append(" <a href=\"").append(esc(link(c.report()))).append("\" title=\"the run's own report\">&#128279;</a>");
+                    h.append(" <a class=\"own\" href=\"").append(esc(link(c.report()))).append("\" title=\"the run's own report\">report</a>");
                 }
                 h.append("</td>");
             }
