@@ -317,8 +317,8 @@ public class CiMatrixRecipeTest {
             return Optional.of(Path.of(explicit)).filter(Files::isRegularFile);
         }
         Path cache = Path.of(System.getProperty("user.home"), ".cache", "stealtime-tck");
-        Path p = arch.equals("x86") ? cache.resolve("kvm-x86-emulated").resolve("kernel") : cache.resolve("kvm-arm64").resolve("Image");
-        return Files.isRegularFile(p) ? Optional.of(p) : Optional.empty();
+        Path dir = cache.resolve(arch.equals("x86") ? "kvm-x86-emulated" : "kvm-arm64");
+        return Stream.of("kernel", "Image").map(dir::resolve).filter(Files::isRegularFile).findFirst();
     }
 
     record Shell(int code, String output) {

@@ -281,18 +281,8 @@ public class MergeCommandTest {
     }
 
     private Path copy(String run, String as) throws IOException {
-        Path from = cells.resolve(run);
         Path to = work.resolve("damaged").resolve(as);
-        try (Stream<Path> walk = Files.walk(from)) {
-            for (Path p : walk.toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        InterruptedRunsTest.copyTree(cells.resolve(run), to);
         return to;
     }
 }

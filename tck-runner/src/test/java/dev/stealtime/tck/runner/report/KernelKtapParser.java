@@ -15,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  * The kernel's own KTAP parser ({@code tools/testing/kunit/kunit_parser.py} of Debian's
  * linux-source-6.1, fetched by {@code scripts/kunit-parser}) run on a file: its counts and every
  * leaf test with its status and log, as the parser sees them. When the package is unavailable
- * here, the calling test is skipped with the script's reason (CI fetches it in .ci/run first).
+ * here, the calling test is skipped with the script's reason; under .ci/run (which fetches it first and
+ * sets {@code TCK_SELFTEST_REQUIRE_KUNIT}) that is a failure.
  */
 public final class KernelKtapParser {
 
@@ -54,6 +55,10 @@ public final class KernelKtapParser {
             throw new IllegalStateException("scripts/kunit-parser did not finish within 10 minutes");
         }
         if (p.exitValue() == 4) {
+            if (System.getenv("TCK_SELFTEST_REQUIRE_KUNIT") != null) {
+                // .ci/run fetched it first: there, its absence is a failure
+                throw new AssertionError("the kernel's KTAP parser is not available although TCK_SELFTEST_REQUIRE_KUNIT is set: " + err);
+            }
             throw new SkipException("the kernel's KTAP parser is not available here: " + err);
         }
         if (p.exitValue() != 0) {
