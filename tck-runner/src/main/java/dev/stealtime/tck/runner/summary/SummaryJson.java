@@ -78,16 +78,16 @@ public final class SummaryJson {
         if (v.asInt() != RunSummary.SCHEMA_VERSION) {
             throw new SummaryException(name + " is summary schema " + v.asInt() + "; this TCK reads schema " + RunSummary.SCHEMA_VERSION);
         }
+        for (String field : new String[]{"tck", "provider", "verdict", "rules", "totals", "environment"}) {
+            if (tree.get(field) == null || tree.get(field).isNull()) {
+                throw new SummaryException(name + " lacks '" + field + "': damaged or partial");
+            }
+        }
         RunSummary s;
         try {
             s = MAPPER.treeToValue(tree, RunSummary.class);
         } catch (JsonProcessingException e) {
             throw new SummaryException(name + " does not match summary schema " + RunSummary.SCHEMA_VERSION + ": " + firstLine(e.getOriginalMessage()));
-        }
-        for (String field : new String[]{"tck", "provider", "verdict", "rules", "totals", "environment"}) {
-            if (tree.get(field) == null || tree.get(field).isNull()) {
-                throw new SummaryException(name + " lacks '" + field + "': damaged or partial");
-            }
         }
         if (s.tck().version() == null || s.tck().catalogue() == null) {
             throw new SummaryException(name + " lacks the TCK version or catalogue hash: damaged");

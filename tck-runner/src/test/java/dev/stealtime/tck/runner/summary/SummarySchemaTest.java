@@ -62,7 +62,8 @@ public class SummarySchemaTest {
         assertThat(refusal("{\"schemaVersion\": 1, \"verdi")).startsWith("x.json is not valid JSON");
         assertThat(refusal("[1]")).isEqualTo("x.json is not a JSON object: damaged or truncated");
         assertThat(refusal("{\"schemaVersion\": 1, \"verdict\": \"CONFORMS\"}")).contains("lacks");
-        assertThat(refusal("{\"schemaVersion\": 1, \"surprise\": true}")).contains("does not match summary schema 1");
+        assertThat(refusal("{\"schemaVersion\": 1, \"tck\": {}, \"provider\": {}, \"verdict\": \"CONFORMS\", \"rules\": [], "
+                + "\"totals\": {}, \"environment\": {}, \"surprise\": true}")).contains("does not match summary schema 1").contains("surprise");
     }
 
     private static String refusal(String text) {
