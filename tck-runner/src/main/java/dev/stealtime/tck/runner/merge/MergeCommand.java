@@ -137,7 +137,8 @@ public final class MergeCommand implements Callable<Integer> {
         Matrix matrix = new Matrix(Matrix.SCHEMA_VERSION, first.tck().version(), first.tck().catalogue(), runs, problems, rows, report, reportError);
         m.write(MATRIX_JSON, new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(matrix) + "\n");
         m.write(MATRIX_MD, MatrixRender.markdown(matrix));
-        Path html = m.write(MATRIX_HTML, MatrixRender.html(matrix));
+        Path html = base.resolve(MATRIX_HTML);
+        m.write(MATRIX_HTML, MatrixRender.html(matrix));
 
         con.printf("merged %d run(s) of TCK %s: %d rules, %d where the runs disagree%n", runs.size(), matrix.tckVersion(),
                 rows.size(), matrix.disagreeing());

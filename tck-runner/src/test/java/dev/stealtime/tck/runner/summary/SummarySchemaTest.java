@@ -63,7 +63,7 @@ public class SummarySchemaTest {
         assertThat(refusal("[1]")).isEqualTo("x.json is not a JSON object: damaged or truncated");
         assertThat(refusal("{\"schemaVersion\": 1, \"verdict\": \"CONFORMS\"}")).contains("lacks");
         assertThat(refusal("{\"schemaVersion\": 1, \"tck\": {}, \"provider\": {}, \"verdict\": \"CONFORMS\", \"rules\": [], "
-                + "\"totals\": {}, \"environment\": {}, \"surprise\": true}")).contains("does not match summary schema 1").contains("surprise");
+                + "\"totals\": {}, \"environment\": {}, \"surprise\": true}")).contains("does not match summary schema 1");
     }
 
     private static String refusal(String text) {
