@@ -1,5 +1,5 @@
 /*
- * json_fuzz.c - hammers the kvm-arm64 adapter's JSON reader (src/main/native/kvm-arm64/json.c)
+ * json_fuzz.c - hammers the C adapter's JSON reader (src/main/native/kvm/json.c)
  * with malformed input: truncations and byte flips of real requests, binary garbage, deep nesting,
  * huge numbers and strings, bad escapes. Built for the host with AddressSanitizer and
  * UndefinedBehaviorSanitizer (any memory error aborts). Every parsed document is written back

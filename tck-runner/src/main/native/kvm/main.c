@@ -39,7 +39,10 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	if (!stdio) {
-		in_fd = out_fd = open(device, O_RDWR | O_NOCTTY | O_CLOEXEC);
+		/* non-blocking: a blocking write to a virtio-serial port spins in the guest kernel until the
+		 * host has taken the data (virtio_console's __send_to_port), which under an emulated CPU
+		 * costs the very host CPU time QEMU needs to take it; protocol.c polls instead */
+		in_fd = out_fd = open(device, O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK);
 		if (in_fd < 0) {
 			logf_("cannot open %s: %s", device, strerror(errno));
 			return 2;

@@ -33,8 +33,23 @@ public interface HypervisorProvider {
     /**
      * Whether the provider can run here. Must not throw; say why when it cannot.
      * KVM: {@code /dev/kvm} opens and answers {@code KVM_GET_API_VERSION} = 12.
+     *
+     * <p>Called after {@link #prepare()} before tests run (then the answer must be the real one), and
+     * without it by {@code tck providers}, which lists what is installed: there it must answer quickly
+     * (no downloads, builds or boots), from what is at hand or cached; say in
+     * {@link Availability#yes(String)}'s note what a run will still do.
      */
     Availability availability();
+
+    /**
+     * One-time slow work before the first {@link #availability()} of a run: downloads, builds, booting
+     * an emulated machine. The TCK calls it once per run before asking {@code availability()}, bounded
+     * by {@code tck.prepare.timeout} (default 20 minutes) rather than the per-call timeout. It must not
+     * throw for an environment that lacks something: it records why, and {@code availability()} then
+     * answers "no" with that reason (an exception is reported the same way). Default: nothing to do.
+     */
+    default void prepare() {
+    }
 
     /**
      * Build a VM. The VM has not run yet; nothing is registered for steal time.

@@ -68,12 +68,17 @@ public final class ProviderGuard {
     private final Duration limit;
     private final long limitNanos;
     private final String limitOrigin;
+    /** How long {@link HypervisorProvider#prepare()} may take; null: never prepare (a listing). */
+    private final Duration prepareLimit;
+    private boolean prepared;
+    private Availability prepareFailure;
     /** Per call name, how many of its calls in a row did not return (a call that returns resets its count). */
     private final Map<String, AtomicInteger> consecutiveTimeouts = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile String givenUp;
 
-    private ProviderGuard(HypervisorProvider target, Duration limit, String limitOrigin) {
+    private ProviderGuard(HypervisorProvider target, Duration limit, String limitOrigin, Duration prepareLimit) {
         this.target = target;
+        this.prepareLimit = prepareLimit;
         String i;
         try {
             i = target.id();
@@ -98,8 +103,25 @@ public final class ProviderGuard {
         return Proxy.isProxyClass(p.getClass()) && Proxy.getInvocationHandler(p) instanceof Handler;
     }
 
-    /** Wraps {@code provider} (once: a guarded provider is returned as it is). */
+    /**
+     * Wraps {@code provider} (once: a guarded provider is returned as it is). The first
+     * {@code availability()} through the guard first runs the provider's {@link HypervisorProvider#prepare()}
+     * (once, within {@code tck.prepare.timeout}); a preparation that throws or does not finish makes
+     * the provider unavailable with that reason.
+     */
     public static HypervisorProvider wrap(HypervisorProvider provider, TckConfig config) {
+        return wrap(provider, config, true);
+    }
+
+    /**
+     * Wraps {@code provider} for a listing ({@code tck providers}): the same bounds, but
+     * {@code availability()} is asked without preparing (no downloads, builds or boots).
+     */
+    public static HypervisorProvider wrapForListing(HypervisorProvider provider, TckConfig config) {
+        return wrap(provider, config, false);
+    }
+
+    private static HypervisorProvider wrap(HypervisorProvider provider, TckConfig config, boolean prepare) {
         if (isGuarded(provider)) {
             return provider;
         }
@@ -108,7 +130,7 @@ public final class ProviderGuard {
         Duration limit = Duration.ofNanos(Math.round(base.toNanos() * m));
         String origin = TckConfig.Key.CALL_TIMEOUT.property + " " + TckConfig.format(base)
                 + (m == 1 ? "" : " × timing multiplier " + m);
-        ProviderGuard g = new ProviderGuard(provider, limit, origin);
+        ProviderGuard g = new ProviderGuard(provider, limit, origin, prepare ? config.prepareTimeout() : null);
         return (HypervisorProvider) g.proxy(provider, null);
     }
 
@@ -118,6 +140,46 @@ public final class ProviderGuard {
     static final class Thrown extends Exception {
         Thrown(Throwable cause) {
             super(null, cause, false, false);
+        }
+    }
+
+    /**
+     * Runs the provider's {@code prepare()} once (never for a listing): null when it went well, else
+     * the unavailability it amounts to. The provider's own exceptions and a preparation that does not
+     * finish within {@code tck.prepare.timeout} are reasons, not errors of the TCK.
+     */
+    synchronized Availability prepareOnce() {
+        if (prepareLimit == null || prepared) {
+            return prepareFailure;
+        }
+        prepared = true;
+        CallLane lane = new CallLane("HypervisorProvider.prepare()");
+        try {
+            lane.call(() -> {
+                target.prepare();
+                return null;
+            }, prepareLimit.toNanos());
+        } catch (CallLane.Failed e) {
+            prepareFailure = Availability.no("prepare() threw " + ProviderException.vendorMessage(e.getCause()));
+        } catch (TimeoutException e) {
+            lane.worker().interrupt();
+            prepareFailure = Availability.no("provider call HypervisorProvider.prepare() did not finish within "
+                    + TckConfig.format(prepareLimit) + " (" + TckConfig.Key.PREPARE_TIMEOUT.property + ")");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            prepareFailure = Availability.no("interrupted while the provider prepared");
+        } finally {
+            lane.close();
+        }
+        return prepareFailure;
+    }
+
+    /** Whether {@code p} does work in {@link HypervisorProvider#prepare()} (overrides the default). */
+    public static boolean prepares(HypervisorProvider p) {
+        try {
+            return unwrap(p).getClass().getMethod("prepare").getDeclaringClass() != HypervisorProvider.class;
+        } catch (NoSuchMethodException e) {
+            return false;
         }
     }
 
@@ -481,8 +543,19 @@ public final class ProviderGuard {
                     throw new IllegalStateException("cannot call " + name + ": " + e.getMessage(), e);
                 }
             };
+            if (target instanceof HypervisorProvider && name.equals("prepare")) {
+                Availability failed = guard.prepareOnce();   // once per guard, and never for a listing
+                if (failed != null) {
+                    throw new ProviderException(failed.reason(), null);
+                }
+                return null;
+            }
             if (target instanceof HypervisorProvider && name.equals("availability")) {
-                // "must not throw": one that does, hangs or answers null is unavailable, in its own words
+                // prepared first (once); "must not throw": one that does, hangs or answers null is unavailable, in its own words
+                Availability failed = guard.prepareOnce();
+                if (failed != null) {
+                    return failed;
+                }
                 try {
                     Object a = guard.work(null, target, name, args, true, body);
                     return a == null ? Availability.no("availability() returned null") : a;

@@ -26,6 +26,7 @@ public final class TckConfig {
         RACE_BUDGET("tck.race.budget", "2s", "time budget of each race (torn-read) test"),
         TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)"),
         CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)"),
+        PREPARE_TIMEOUT("tck.prepare.timeout", "20m", "time limit of a provider's one-time preparation (downloads, builds, booting an emulated machine)"),
         /** The kernel under test: an image the emulated-machine providers boot instead of Debian's cloud kernel. */
         KERNEL("tck.kernel", "", "kernel image (bzImage / Image) the emulated machine boots (default: Debian's cloud kernel)"),
         /** x86: a directory of KVM modules (kvm.ko, kvm-amd.ko, ...) the emulated machine loads instead of the kernel's own. */
@@ -114,6 +115,10 @@ public final class TckConfig {
         return parseDuration(Key.CALL_TIMEOUT, raw(Key.CALL_TIMEOUT));
     }
 
+    public Duration prepareTimeout() {
+        return parseDuration(Key.PREPARE_TIMEOUT, raw(Key.PREPARE_TIMEOUT));
+    }
+
     public double timingMultiplier() {
         String v = raw(Key.TIMING_MULTIPLIER).trim();
         try {
@@ -179,6 +184,7 @@ public final class TckConfig {
         callTimeout();
         kernel();
         kvmModules();
+        prepareTimeout();
         return this;
     }
 
@@ -197,7 +203,7 @@ public final class TckConfig {
         if (v.isBlank()) {
             return "none";
         }
-        if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT) && v.trim().matches("\\d+")) {
+        if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT || k == Key.PREPARE_TIMEOUT) && v.trim().matches("\\d+")) {
             return v.trim() + " = " + format(parseDuration(k, v));
         }
         return v;

@@ -48,6 +48,7 @@ import java.util.concurrent.Callable;
                 "  --race-budget        tck.race.budget        TCK_RACE_BUDGET",
                 "  --timing-multiplier  tck.timing.multiplier  TCK_TIMING_MULTIPLIER",
                 "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT",
+                "  --prepare-timeout    tck.prepare.timeout    TCK_PREPARE_TIMEOUT",
                 "  --kernel             tck.kernel             TCK_KERNEL",
                 "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES"},
         footer = {"", "Verdicts and exit codes:",
@@ -92,6 +93,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--call-timeout", paramLabel = "DURATION", description = "Time limit of each provider call, scaled by the timing multiplier, plus the call's own workload duration (default: 10s).")
     String callTimeout;
 
+    @Option(names = "--prepare-timeout", paramLabel = "DURATION", description = "Time limit of the provider's one-time preparation: downloads, builds, booting an emulated machine (default: 20m).")
+    String prepareTimeout;
+
     @Option(names = "--kernel", paramLabel = "IMAGE", description = "The kernel under test: a bzImage (x86) or Image (arm64) the emulated-machine providers (kvm-arm64, kvm-x86-emulated) boot instead of Debian's cloud kernel.")
     String kernel;
 
@@ -121,6 +125,7 @@ final class RunCommand implements Callable<Integer> {
         }
         List<Suite> suites = Suite.parse(suite);
         TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
+                .with(TckConfig.Key.PREPARE_TIMEOUT, prepareTimeout)
                 .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).validate();
         ProviderSources.Resolved origin;
         OutDir dir;
@@ -140,6 +145,15 @@ final class RunCommand implements Callable<Integer> {
         HypervisorProvider p = ProviderGuard.wrap(origin.provider(), config);
         Path allureResults = dir.allureResults();
 
+        if (ProviderGuard.prepares(p)) {
+            // downloads, builds, boots: once, before the provider is asked whether it is available
+            con.printf("Steal-Time TCK %s: preparing provider '%s' (first use may download and build; bounded by %s %s)...%n",
+                    ConformanceSummary.tckVersion(), p.id(), TckConfig.Key.PREPARE_TIMEOUT.property, TckConfig.format(config.prepareTimeout()));
+            con.flush();
+            long t0 = System.nanoTime();
+            Availability prepared = p.availability();
+            con.printf("  prepared in %.1f s%s%n", (System.nanoTime() - t0) / 1e9, prepared.available() ? "" : " (unavailable: see below)");
+        }
         con.printf("Steal-Time TCK %s%n", ConformanceSummary.tckVersion());
         con.printf("  provider               %s — %s (version %s, timing %s)%n", p.id(), ConformanceSummary.declared("description()", p::description),
                 ConformanceSummary.declared("version()", p::version), ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())));

@@ -162,7 +162,8 @@ public final class TckCli implements Callable<Integer> {
                 if (f.provider() instanceof Configurable c) {
                     c.configure(config);
                 }
-                HypervisorProvider p = ProviderGuard.wrap(f.provider(), config);
+                // a listing: availability from what is installed or cached, no downloads, builds or boots
+                HypervisorProvider p = ProviderGuard.wrapForListing(f.provider(), config);
                 Availability a = p.availability();
                 rows.add(new String[]{f.id(), a.available() ? "yes" : "no",
                         String.join(",", ConformanceSummary.declaredList("architectures()", () -> p.architectures().stream().map(Enum::name).sorted().toList())),
@@ -171,6 +172,8 @@ public final class TckCli implements Callable<Integer> {
                 List<String> d = new ArrayList<>();
                 if (!a.available()) {
                     d.add("why not:      " + a.reason());
+                } else if (a.reason() != null && !a.reason().isBlank()) {
+                    d.add("note:         " + a.reason());
                 }
                 d.add("capabilities: " + String.join(", ", ConformanceSummary.declaredList("capabilities()",
                         () -> p.capabilities().stream().map(Enum::name).sorted().toList())));

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
 import dev.stealtime.tck.runner.Configurable;
+import dev.stealtime.tck.runner.HostPackages;
 import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
@@ -113,9 +114,13 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
                 + " machine (QEMU), through the C adapter tck-kvm";
     }
 
+    /** The adapter's version once the machine is up (after {@link #prepare()}); before that, says so. */
     @Override
     public String version() {
-        Started s = start();
+        Started s = started;
+        if (s == null) {
+            return "not started (the emulated machine boots when a run prepares the provider)";
+        }
         if (s.failure() != null) {
             return "unavailable (" + s.failure() + ")";
         }
@@ -144,14 +149,27 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         return s != null && s.failure() == null ? s.adapter().timing() : TimingPrecision.measured(TOLERANCE);
     }
 
+    /** Prepares the machine image (the first time: downloads Debian's kernel) and boots the machine, once. */
+    @Override
+    public void prepare() {
+        start();
+    }
+
     /**
-     * Missing host packages, a machine that does not come up, KVM modules that do not load, or a
-     * kernel whose KVM is absent or lacks steal time make the provider unavailable (never a failure).
+     * After {@link #prepare()}: whether the machine came up and its KVM offers steal time. Missing
+     * host packages, a machine that does not come up, KVM modules that do not load, or a kernel whose
+     * KVM is absent or lacks steal time make the provider unavailable (never a failure). Unprepared
+     * (a listing): whether the host has every package, and a note on the machine image and on the
+     * last boot, without booting.
      */
     @Override
     public Availability availability() {
         try {
-            Started s = start();
+            Started s = started;
+            if (s == null) {
+                HostPackages.Missing missing = HostPackages.here().missing(guest.providerId);
+                return missing.none() ? Availability.yes(BootRecord.describe(guest)) : Availability.no(missing.reason());
+            }
             if (s.failure() != null) {
                 return Availability.no(s.failure());
             }
@@ -159,7 +177,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             if (!a.available()) {
                 // the kernel under test lacks KVM or steal time: say which kernel, and what its console said
                 EmulatedMachine m = current;
-                return Availability.no(a.reason() + " (guest kernel " + s.machine().get("kernel release") + ", "
+                String hint = guest.kvmModules && config.kernel().isPresent() && config.kvmModules().isEmpty()
+                        ? "; a kernel of one's own gets none of Debian's KVM modules: give its own with --kvm-modules, or build KVM in" : "";
+                return Availability.no(a.reason() + hint + " (guest kernel " + s.machine().get("kernel release") + ", "
                         + s.machine().get("kernel image") + ", sha256 " + s.machine().get("kernel image sha256") + ")"
                         + (m == null ? "" : "; console: " + m.consoleTail()));
             }
@@ -171,7 +191,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
 
     @Override
     public Vm open(VmSpec spec) {
-        Started s = start();
+        Started s = start();   // prepared by the run; a plain surefire build may open without it
         if (s.failure() != null) {
             throw new IllegalStateException(guest.providerId + " provider unavailable: " + s.failure());
         }
@@ -189,10 +209,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         if (started != null) {
             return started;
         }
-        List<String> missing = HostTools.missingPackages(guest);
-        if (!missing.isEmpty()) {
-            return started = new Started(null, Map.of(), "missing host packages: " + String.join(" ", missing)
-                    + " (apt-get install " + String.join(" ", missing) + ")");
+        HostPackages.Missing missing = HostPackages.here().missing(guest.providerId);
+        if (!missing.none()) {
+            return started = new Started(null, Map.of(), missing.reason());
         }
         try {
             workDir = Files.createTempDirectory("tck-" + guest.providerId + "-",
@@ -202,7 +221,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         }
         Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, guest.providerId + " shutdown"));
         try {
+            long t0 = System.nanoTime();
             MachineImage debian = MachineImage.prepare(guest, workDir);
+            long imageMillis = (System.nanoTime() - t0) / 1_000_000;
             Optional<Path> mine = config.kernel();
             Map<String, KvmModules.Module> modules = guest.kvmModules
                     ? KvmModules.select(config.kvmModules().orElse(null), debian.kvmModules(), mine.isEmpty()) : Map.of();
@@ -228,11 +249,15 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             machine.put("kernel release", facts.getOrDefault("kernel", "?"));
             machine.put("kvm", facts.getOrDefault("kvm", "?"));
             machine.putAll(kernel.describe(List.of(facts.getOrDefault("modules", "").split(" "))));
-            machine.put("boot", current.bootMillis() + " ms (QEMU start to the adapter listening)");
+            machine.put("boot", current.bootMillis() + " ms (QEMU start to the adapter listening; the machine image took "
+                    + imageMillis + " ms to check or prepare)");
+            BootRecord.booted(guest, facts.getOrDefault("kernel", "?") + " (" + accel.name() + ")");
             return started = new Started(adapter, java.util.Collections.unmodifiableMap(machine), null);
         } catch (RuntimeException | IOException e) {
             shutdown();
-            return started = new Started(null, Map.of(), e.getMessage() == null ? e.toString() : e.getMessage());
+            String why = e.getMessage() == null ? e.toString() : e.getMessage();
+            BootRecord.failed(guest, why);
+            return started = new Started(null, Map.of(), why);
         }
     }
 

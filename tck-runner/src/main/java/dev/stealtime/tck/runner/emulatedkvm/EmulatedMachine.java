@@ -33,6 +33,8 @@ final class EmulatedMachine implements AutoCloseable {
     private static final Pattern READY = Pattern.compile("TCK-KVM READY (.*)");
     private static final Pattern MODULE_FAILED = Pattern.compile("TCK-KVM MODULE-FAILED (.*)");
     private static final Pattern FAILED = Pattern.compile("TCK-KVM FAILED: (.*)");
+    /** Terminal control sequences (the firmware's screen resets) and other control characters. */
+    private static final Pattern CONTROL = Pattern.compile("\u001b(\\[[0-9;?]*[ -/]*[@-~]|[@-Z\\\\-_c])|[\\x00-\\x08\\x0b-\\x1f\\x7f]");
 
     private final Path dir;
     private final Process qemu;
@@ -104,7 +106,7 @@ final class EmulatedMachine implements AutoCloseable {
         try (BufferedReader r = new BufferedReader(new InputStreamReader(qemu.getInputStream(), StandardCharsets.UTF_8))) {
             String line;
             while ((line = r.readLine()) != null) {
-                line = line.replace("\r", "");
+                line = printable(line);
                 synchronized (tail) {
                     tail.addLast(line.length() > 400 ? line.substring(0, 400) + "…" : line);
                     if (tail.size() > TAIL_LINES) {
@@ -131,6 +133,11 @@ final class EmulatedMachine implements AutoCloseable {
         } finally {
             ready.countDown();
         }
+    }
+
+    /** A console line without terminal control sequences and control characters. */
+    static String printable(String line) {
+        return CONTROL.matcher(line).replaceAll("");
     }
 
     /** {@code k=v|k=v...} of the READY line, in order. */
@@ -198,14 +205,7 @@ final class EmulatedMachine implements AutoCloseable {
 
     /** Deletes {@code dir} and what is in it; quiet (a leftover is reported by the caller's checks). */
     static void deleteTree(Path dir) {
-        if (!Files.exists(dir)) {
-            return;
-        }
-        try (java.util.stream.Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException | java.io.UncheckedIOException e) {
-            // best effort
-        }
+        dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package dev.stealtime.tck.runner.adapter;
 
+import dev.stealtime.tck.runner.HostRequirement;
+
 import dev.stealtime.tck.runner.ProgressListener;
 import dev.stealtime.tck.runner.RuleResult;
 import dev.stealtime.tck.runner.RunResult;
@@ -9,7 +11,6 @@ import dev.stealtime.tck.runner.reference.ReferenceProvider;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import org.testcontainers.DockerClientFactory;
-import org.testng.SkipException;
 import org.testng.annotations.Test;
 
 import java.io.File;
@@ -49,7 +50,8 @@ public class ContainerAdapterTest {
             docker = false;
         }
         if (!docker) {
-            throw new SkipException("no Docker engine answers on this machine: the container adapter is not tested here (.ci/run starts one)");
+            HostRequirement.unavailable("test", "the container adapter",
+                    "no Docker engine answers on this machine (package docker.io; .ci/run installs and starts one)");
         }
         String cp = System.getProperty("java.class.path");
         ProcessBuilder pb = new ProcessBuilder(buildScript().toString(), IMAGE, "reference")

@@ -50,6 +50,11 @@ public class DelegatingProvider implements HypervisorProvider {
     }
 
     @Override
+    public void prepare() {
+        inner.prepare();
+    }
+
+    @Override
     public Availability availability() {
         return inner.availability();
     }

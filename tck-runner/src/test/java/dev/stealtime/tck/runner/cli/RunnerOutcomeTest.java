@@ -120,6 +120,66 @@ public class RunnerOutcomeTest {
         }
     }
 
+    /** A provider whose slow one-time preparation happens once, outside the call timeout. */
+    private static final class Preparing extends DelegatingProvider {
+        final java.util.concurrent.atomic.AtomicInteger prepared = new java.util.concurrent.atomic.AtomicInteger();
+        final long millis;
+        final RuntimeException failure;
+
+        Preparing(long millis, RuntimeException failure) {
+            super(new ReferenceProvider());
+            this.millis = millis;
+            this.failure = failure;
+        }
+
+        @Override
+        public void prepare() {
+            prepared.incrementAndGet();
+            try {
+                Thread.sleep(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            if (failure != null) {
+                throw failure;
+            }
+        }
+    }
+
+    @Test
+    public void aPreparationLongerThanTheCallTimeoutRunsOnceAndTheRunConforms() {
+        Preparing p = new Preparing(600, null);
+        TckConfig cfg = DetectionTable.selfTestConfig().with(TckConfig.Key.CALL_TIMEOUT, "200ms");
+        RunResult r = new TckRun(p, cfg, List.of(Suite.ARM64), ProgressListener.SILENT).execute();
+        assertThat(p.prepared.get()).as("prepare() calls in one run").isEqualTo(1);
+        assertThat(r.verdict()).as("a 600 ms preparation under a 200 ms call timeout").isEqualTo(Verdict.CONFORMS);
+    }
+
+    @Test
+    public void aPreparationThatFailsOrOverrunsMakesTheProviderUnavailableWithTheReason() {
+        Preparing broken = new Preparing(0, new IllegalStateException("cannot fetch the kernel image"));
+        RunResult r = new TckRun(broken, DetectionTable.selfTestConfig(), List.of(Suite.ARM64), ProgressListener.SILENT).execute();
+        assertThat(r.verdict()).isEqualTo(Verdict.NOT_TESTED);
+        assertThat(r.rules()).allSatisfy(rr -> assertThat(rr.message()).contains("prepare() threw").contains("cannot fetch the kernel image"));
+
+        Preparing slow = new Preparing(3_000, null);
+        TckConfig cfg = DetectionTable.selfTestConfig().with(TckConfig.Key.PREPARE_TIMEOUT, "300ms");
+        RunResult late = new TckRun(slow, cfg, List.of(Suite.ARM64), ProgressListener.SILENT).execute();
+        assertThat(late.verdict()).isEqualTo(Verdict.NOT_TESTED);
+        assertThat(late.rules()).allSatisfy(rr -> assertThat(rr.message())
+                .contains("prepare() did not finish within 300ms (tck.prepare.timeout)"));
+    }
+
+    @Test
+    public void aListingAsksAvailabilityWithoutPreparing() {
+        Preparing p = new Preparing(0, null);
+        var listed = dev.stealtime.tck.support.ProviderGuard.wrapForListing(p, DetectionTable.selfTestConfig());
+        assertThat(listed.availability().available()).isTrue();
+        assertThat(p.prepared.get()).as("prepare() calls by a listing").isZero();
+        assertThat(dev.stealtime.tck.support.ProviderGuard.prepares(p)).isTrue();
+        assertThat(dev.stealtime.tck.support.ProviderGuard.prepares(new ReferenceProvider())).isFalse();
+    }
+
     @Test
     public void aProviderThatBreaksFailsEveryRuleItTouchesAndNeverSkips() {
         var broken = new DelegatingProvider(new ReferenceProvider()) {

@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import org.testng.SkipException;
+import dev.stealtime.tck.runner.HostRequirement;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
@@ -26,9 +26,7 @@ public class AdapterJsonFuzzTest {
 
     @Test
     public void malformedInputIsRejectedWithAReasonAndNeverCrashesTheReader() throws Exception {
-        if (!HostTools.onPath("gcc")) {
-            throw new SkipException("no host C compiler (gcc) to build the adapter's JSON fuzzer");
-        }
+        HostRequirement.requireOrSkip("test", "the adapter's JSON fuzzer", "gcc", "libc6-dev");
         Path dir = Files.createTempDirectory("tck-json-fuzz-");
         try {
             Path exe = dir.resolve("json_fuzz");

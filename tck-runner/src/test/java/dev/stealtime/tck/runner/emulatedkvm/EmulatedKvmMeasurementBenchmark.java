@@ -40,6 +40,7 @@ public final class EmulatedKvmMeasurementBenchmark {
         Guest guest = args.length > 0 && args[0].startsWith("x86") ? Guest.X86_64 : Guest.ARM64;
         String[] rest = args.length > 0 && !args[0].matches("\\d+") ? Arrays.copyOfRange(args, 1, args.length) : args;
         EmulatedKvmProvider provider = new EmulatedKvmProvider(guest);
+        provider.prepare();
         System.out.println(guest.providerId + ", tolerance " + EmulatedKvmProvider.TOLERANCE);
         LongSupplier[] steal = new LongSupplier[1];
         new MeasurementBenchmark(provider, GuestLayout.forProvider(provider).spec(guest.architecture, 1), new MeasurementBenchmark.Subject() {

@@ -6,7 +6,7 @@ import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.GuestLayout;
-import org.testng.SkipException;
+import dev.stealtime.tck.runner.HostRequirement;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
 import org.testng.annotations.Test;
@@ -43,10 +43,9 @@ public class EmulatedKvmProviderTest {
 
     @BeforeClass
     public void boot() {
-        if (!HostTools.missingPackages(guest).isEmpty()) {
-            throw new SkipException(guest.providerId + " host packages missing: " + HostTools.missingPackages(guest));
-        }
+        HostRequirement.requireOrSkip(guest.providerId, "the " + guest.providerId + " provider");
         provider = new EmulatedKvmProvider(guest);
+        provider.prepare();
         Availability a = provider.availability();
         assertThat(a.available()).as("%s availability (%s)", guest.providerId, a.reason()).isTrue();
     }
