@@ -127,7 +127,7 @@ final class MatrixRender {
             for (Matrix.Cell c : row.cells()) {
                 h.append("<td class=\"").append(cssClass(c.outcome())).append("\" title=\"").append(esc(c.message() == null ? "" : c.message()))
                         .append("\"><a href=\"").append(esc(link(c.evidence()))).append("\">").append(esc(c.outcome())).append("</a>");
-                if (c.report() != null) {
+                if (c.report() != null && !c.outcome().equals(Matrix.NOT_RUN)) {
                     h.append(" <a class=\"own\" href=\"").append(esc(link(c.report()))).append("\" title=\"the run's own report\">report</a>");
                 }
                 h.append("</td>");

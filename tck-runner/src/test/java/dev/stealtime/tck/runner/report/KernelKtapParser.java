@@ -2,7 +2,7 @@ package dev.stealtime.tck.runner.report;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import org.testng.SkipException;
+import dev.stealtime.tck.runner.HostRequirement;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -15,8 +15,8 @@ import java.util.concurrent.TimeUnit;
  * The kernel's own KTAP parser ({@code tools/testing/kunit/kunit_parser.py} of Debian's
  * linux-source-6.1, fetched by {@code scripts/kunit-parser}) run on a file: its counts and every
  * leaf test with its status and log, as the parser sees them. When the package is unavailable
- * here, the calling test is skipped with the script's reason; under .ci/run (which fetches it first and
- * sets {@code TCK_SELFTEST_REQUIRE_KUNIT}) that is a failure.
+ * here, the calling test is skipped with the script's reason ({@link HostRequirement}: under .ci/run,
+ * which fetches it first, that is a failure).
  */
 public final class KernelKtapParser {
 
@@ -45,6 +45,7 @@ public final class KernelKtapParser {
 
     /** The directory holding kunit_parser.py, or a skip saying why the package is unavailable. */
     public static Path parserDir() throws IOException, InterruptedException {
+        HostRequirement.requireOrSkip("test", "results.ktap read by the kernel's KTAP parser", "python3", "xz-utils", "apt", "dpkg");
         Path script = Path.of("..", "scripts", "kunit-parser").toAbsolutePath().normalize();
         Process p = new ProcessBuilder(script.toString()).redirectErrorStream(false).start();
         p.getOutputStream().close();
@@ -55,11 +56,8 @@ public final class KernelKtapParser {
             throw new IllegalStateException("scripts/kunit-parser did not finish within 10 minutes");
         }
         if (p.exitValue() == 4) {
-            if (System.getenv("TCK_SELFTEST_REQUIRE_KUNIT") != null) {
-                // .ci/run fetched it first: there, its absence is a failure
-                throw new AssertionError("the kernel's KTAP parser is not available although TCK_SELFTEST_REQUIRE_KUNIT is set: " + err);
-            }
-            throw new SkipException("the kernel's KTAP parser is not available here: " + err);
+            // a skip with the reason; under .ci/run (which fetched it first) a failure
+            HostRequirement.unavailable("test", "results.ktap read by the kernel's KTAP parser", err);
         }
         if (p.exitValue() != 0) {
             throw new IllegalStateException("scripts/kunit-parser failed (exit " + p.exitValue() + "): " + err);
