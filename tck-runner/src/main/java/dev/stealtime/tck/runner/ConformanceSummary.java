@@ -1,10 +1,10 @@
 package dev.stealtime.tck.runner;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.ConformanceMarkdown;
 import dev.stealtime.tck.runner.report.TckJars;
+import dev.stealtime.tck.runner.summary.RunSummary;
+import dev.stealtime.tck.runner.summary.SummaryJson;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
 
@@ -20,7 +20,8 @@ import java.util.Map;
 
 /**
  * The conformance summary of a run, for certification: {@code conformance.json} and its readable
- * twin {@code conformance.md}, both rendered from {@link #toMap}: TCK version and the SHA-256 of
+ * twin {@code conformance.md}, rendered from the typed {@link RunSummary} that {@link #build} makes (so are junit.xml,
+ * results.ktap and tck merge's matrix): TCK version and the SHA-256 of
  * the TCK jars, provider (id, description, version, timing, capabilities), JDK, OS and kernel,
  * suites, profiles claimed, effective configuration, and every rule of the selected suites with
  * its level, outcome and message.
@@ -40,119 +41,102 @@ public final class ConformanceSummary {
         public static final ReportInfo NONE = new ReportInfo(null, null, null);
     }
 
-    public static Map<String, Object> toMap(RunResult result, HypervisorProvider provider, TckConfig config, List<Suite> suites) {
-        return toMap(result, provider, config, suites, ReportInfo.NONE);
-    }
-
-    public static Map<String, Object> toMap(RunResult result, HypervisorProvider provider, TckConfig config,
-                                            List<Suite> suites, ReportInfo report) {
-        return toMap(result, provider, null, config, suites, report);
+    public static RunSummary build(RunResult result, HypervisorProvider provider, TckConfig config, List<Suite> suites) {
+        return build(result, provider, null, config, suites, ReportInfo.NONE);
     }
 
     /**
+     * The typed summary of a run, from which every summary file is rendered.
+     *
      * @param origin where the provider was loaded from (null: not recorded); only its jar is hashed
      */
-    public static Map<String, Object> toMap(RunResult result, HypervisorProvider provider, ProviderSources.Resolved origin,
-                                            TckConfig config, List<Suite> suites, ReportInfo report) {
-        Map<String, Object> root = new LinkedHashMap<>();
-        Map<String, Object> tck = new LinkedHashMap<>();
-        tck.put("version", tckVersion());
-        tck.put("jars", TckJars.find(ConformanceSummary.class.getClassLoader(), TckJars.artifactsFor(suites.stream().map(s -> s.artifact).toList()))
-                .stream().map(j -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("artifact", j.artifact());
-            m.put("sha256", j.sha256());
-            m.put("location", j.location());
-            return m;
-        }).toList());
-        root.put("tck", tck);
-        Map<String, Object> p = new LinkedHashMap<>();
-        p.put("id", provider.id());
-        p.put("description", declared("description()", provider::description));
-        p.put("version", declared("version()", provider::version));
-        p.put("timing", declared("timing()", () -> String.valueOf(provider.timing())));
-        p.put("capabilities", declaredList("capabilities()", () -> provider.capabilities().stream().map(Enum::name).sorted().toList()));
-        p.put("architectures", declaredList("architectures()", () -> provider.architectures().stream().map(Enum::name).sorted().toList()));
+    public static RunSummary build(RunResult result, HypervisorProvider provider, ProviderSources.Resolved origin,
+                                   TckConfig config, List<Suite> suites, ReportInfo report) {
+        List<RunSummary.Jar> jars = TckJars.find(ConformanceSummary.class.getClassLoader(),
+                        TckJars.artifactsFor(suites.stream().map(s -> s.artifact).toList()))
+                .stream().map(j -> new RunSummary.Jar(j.artifact(), j.sha256(), j.location())).toList();
+        RunSummary.Tck tck = new RunSummary.Tck(tckVersion(), catalogueHash(), jars);
+        String source = null;
+        RunSummary.ProviderJar jar = null;
         if (origin != null) {
-            p.put("source", origin.source());
+            source = origin.source();
             if (origin.jar() != null) {
-                Map<String, Object> jar = new LinkedHashMap<>();
-                jar.put("path", origin.jar().toString());
-                jar.put("sha256", sha256OrReason(origin.jar()));
-                p.put("jar", jar);
+                jar = new RunSummary.ProviderJar(origin.jar().toString(), sha256OrReason(origin.jar()));
             }
         }
+        Map<String, String> machine = null;
         // the provider as loaded (the one tested is wrapped by ProviderGuard): an emulated machine says what it is
-        if ((origin != null ? origin.provider() : provider) instanceof MachineDescription d && !d.machine().isEmpty()) {
-            p.put("machine", d.machine());
+        if ((origin != null ? origin.provider() : provider) instanceof MachineDescription d) {
+            Map<String, String> m = declaredMap(d);
+            machine = m.isEmpty() ? null : m;
         }
-        root.put("provider", p);
+        RunSummary.Provider p = new RunSummary.Provider(provider.id(),
+                declared("description()", provider::description),
+                declared("version()", provider::version),
+                declared("timing()", () -> String.valueOf(provider.timing())),
+                declaredList("capabilities()", () -> provider.capabilities().stream().map(Enum::name).sorted().toList()),
+                declaredList("architectures()", () -> provider.architectures().stream().map(Enum::name).sorted().toList()),
+                source, jar, machine);
         Verdict verdict = result.verdict();
-        root.put("verdict", verdict.name());
-        root.put("verdictText", verdict.words);
-        List<String> gatingLevels = java.util.Arrays.stream(Level.values())
-                .filter(l -> TckRun.gates(l, config.profiles())).map(Level::group).toList();
-        root.put("verdictExplanation", result.verdictExplanation(gatingLevels));
-        root.put("environment", environment());
-        root.put("suites", suites.stream().map(s -> s.cliName).toList());
         List<String> profiles = config.profiles();
-        root.put("profiles", profiles);
-        root.put("gatingLevels", java.util.Arrays.stream(Level.values())
-                .filter(l -> TckRun.gates(l, profiles)).map(Level::group).toList());
-        root.put("configuration", config.effective());
-        root.put("rules", result.rules().stream().map(r -> {
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("id", r.rule().id());
-            m.put("level", r.rule().level().group());
-            m.put("area", r.rule().area());
-            m.put("outcome", r.outcome().name());
-            m.put("gates", TckRun.gates(r.rule().level(), profiles));
-            m.put("tests", r.tests().size());
-            m.put("millis", r.millis());
-            m.put("message", r.message());
-            // every failing test's full message (a race's histogram, a hex dump): complete even without the HTML report
-            m.put("failures", r.tests().stream().filter(t -> t.outcome() == Outcome.FAIL).map(t -> {
-                Map<String, Object> f = new LinkedHashMap<>();
-                f.put("test", t.name());
-                f.put("message", t.message());
-                return f;
-            }).toList());
-            m.put("statement", r.rule().statement());
-            m.put("source", r.rule().source());
-            return m;
-        }).toList());
-        Map<String, Object> totals = new LinkedHashMap<>();
-        totals.put("pass", result.count(Outcome.PASS));
-        totals.put("fail", result.count(Outcome.FAIL));
-        totals.put("notApplicable", result.count(Outcome.NOT_APPLICABLE));
-        totals.put("notRun", result.count(Outcome.NOT_RUN));
-        totals.put("gatingRulesTested", result.gatingRulesTested());
-        totals.put("tests", result.tests().size());
-        root.put("totals", totals);
-        Map<String, Object> byLevel = new LinkedHashMap<>();
+        List<String> gatingLevels = java.util.Arrays.stream(Level.values())
+                .filter(l -> TckRun.gates(l, profiles)).map(Level::group).toList();
+        List<RunSummary.RuleEntry> rules = result.rules().stream().map(r -> new RunSummary.RuleEntry(
+                r.rule().id(), r.rule().suite(), r.rule().level().group(), r.rule().area(), r.outcome().name(),
+                TckRun.gates(r.rule().level(), profiles), r.tests().size(), r.millis(), r.message(),
+                // every failing test's full message (a race's histogram, a hex dump): complete even without the HTML report
+                r.tests().stream().filter(t -> t.outcome() == Outcome.FAIL)
+                        .map(t -> new RunSummary.Failure(t.name(), t.message())).toList(),
+                r.rule().statement(), r.rule().source())).toList();
+        RunSummary.Totals totals = new RunSummary.Totals(result.count(Outcome.PASS), result.count(Outcome.FAIL),
+                result.count(Outcome.NOT_APPLICABLE), result.count(Outcome.NOT_RUN), result.gatingRulesTested(), result.tests().size());
+        Map<String, RunSummary.LevelTotals> byLevel = new LinkedHashMap<>();
         for (Level level : Level.values()) {
             List<RuleResult> rs = result.rules().stream().filter(r -> r.rule().level() == level).toList();
-            Map<String, Object> m = new LinkedHashMap<>();
-            m.put("pass", rs.stream().filter(r -> r.outcome() == Outcome.PASS).count());
-            m.put("fail", rs.stream().filter(r -> r.outcome() == Outcome.FAIL).count());
-            m.put("notApplicable", rs.stream().filter(r -> r.outcome() == Outcome.NOT_APPLICABLE).count());
-            m.put("notRun", rs.stream().filter(r -> r.outcome() == Outcome.NOT_RUN).count());
-            m.put("gates", TckRun.gates(level, profiles));
-            byLevel.put(level.group(), m);
+            byLevel.put(level.group(), new RunSummary.LevelTotals(
+                    rs.stream().filter(r -> r.outcome() == Outcome.PASS).count(),
+                    rs.stream().filter(r -> r.outcome() == Outcome.FAIL).count(),
+                    rs.stream().filter(r -> r.outcome() == Outcome.NOT_APPLICABLE).count(),
+                    rs.stream().filter(r -> r.outcome() == Outcome.NOT_RUN).count(),
+                    TckRun.gates(level, profiles)));
         }
-        root.put("byLevel", byLevel);
-        root.put("conforms", verdict == Verdict.CONFORMS);
-        root.put("gatingFailures", result.rules().stream().filter(RuleResult::gatingFailure).map(r -> r.rule().id()).toList());
-        root.put("finishedAt", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
-        root.put("elapsedMillis", result.elapsed().toMillis());
-        if (report != null && (report.allureResults() != null || report.html() != null || report.error() != null)) {
-            Map<String, Object> rep = new LinkedHashMap<>();
-            rep.put("allureResults", report.allureResults());
-            rep.put("html", report.html());
-            rep.put("error", report.error());
-            root.put("report", rep);
+        RunSummary.Report rep = report == null || (report.allureResults() == null && report.html() == null && report.error() == null)
+                ? null : new RunSummary.Report(report.allureResults(), report.html(), report.error());
+        return new RunSummary(RunSummary.SCHEMA_VERSION, tck, p, verdict.name(), verdict.words, result.verdictExplanation(gatingLevels),
+                environment(), suites.stream().map(s -> s.cliName).toList(), profiles, gatingLevels, config.effective(), rules,
+                totals, byLevel, verdict == Verdict.CONFORMS,
+                result.rules().stream().filter(RuleResult::gatingFailure).map(r -> r.rule().id()).toList(),
+                Instant.now().truncatedTo(ChronoUnit.SECONDS).toString(), result.elapsed().toMillis(), rep);
+    }
+
+    /**
+     * SHA-256 of the rule catalogue (every rule's id, level, area, source and statement, in order):
+     * runs graded against different catalogues are not comparable.
+     */
+    public static String catalogueHash() {
+        StringBuilder sb = new StringBuilder();
+        for (dev.stealtime.tck.rules.Rule r : dev.stealtime.tck.rules.RuleCatalogue.get().all()) {
+            sb.append(r.id()).append('\t').append(r.level().group()).append('\t').append(r.area()).append('\t')
+                    .append(r.source()).append('\t').append(r.statement()).append('\n');
         }
-        return root;
+        try {
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("SHA-256 is missing from this JDK", e);
+        }
+    }
+
+    /** A provider's machine description for the record; one that throws is recorded as what it threw. */
+    private static Map<String, String> declaredMap(MachineDescription d) {
+        try {
+            Map<String, String> m = d.machine();
+            return m == null ? Map.of() : new LinkedHashMap<>(m);
+        } catch (RuntimeException e) {
+            return Map.of("error", declared("machine()", () -> {
+                throw e;
+            }));
+        }
     }
 
     /** A provider's declaration for the record; one that throws is recorded as what it threw. */
@@ -184,14 +168,26 @@ public final class ConformanceSummary {
         }
     }
 
-    /** JDK, OS and kernel of the machine the run happened on. */
-    static Map<String, Object> environment() {
-        Map<String, Object> env = new LinkedHashMap<>();
-        env.put("jdk", System.getProperty("java.vendor") + " " + System.getProperty("java.version"));
-        env.put("jvm", System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"));
-        env.put("os", System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"));
-        env.put("kernel", kernelRelease());
-        return env;
+    /** JDK, OS, kernel, host name and architecture of the machine the run happened on. */
+    public static RunSummary.Environment environment() {
+        return new RunSummary.Environment(
+                System.getProperty("java.vendor") + " " + System.getProperty("java.version"),
+                System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"),
+                System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
+                kernelRelease(), hostName(), System.getProperty("os.arch"));
+    }
+
+    /** The host's name ({@code /proc/sys/kernel/hostname} on Linux, else the JVM's view). */
+    static String hostName() {
+        Path hostname = Path.of("/proc/sys/kernel/hostname");
+        try {
+            if (Files.isReadable(hostname)) {
+                return Files.readString(hostname, StandardCharsets.UTF_8).strip();
+            }
+            return java.net.InetAddress.getLocalHost().getHostName();
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     /** {@code uname -r}: on Linux the kernel's own osrelease, else os.version. */
@@ -208,18 +204,12 @@ public final class ConformanceSummary {
     }
 
     /** Writes {@code conformance.json}. */
-    public static Path write(Path dir, RunResult result, HypervisorProvider provider, TckConfig config, List<Suite> suites) throws IOException {
-        return write(dir, toMap(result, provider, config, suites));
+    public static Path write(Path dir, RunSummary summary) throws IOException {
+        return OutDir.writeAtomically(dir.resolve(OutDir.JSON), SummaryJson.write(summary));
     }
 
-    /** Writes {@code conformance.json} from a map made by {@link #toMap}. */
-    public static Path write(Path dir, Map<String, Object> summary) throws IOException {
-        return OutDir.writeAtomically(dir.resolve(OutDir.JSON),
-                new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(summary));
-    }
-
-    /** Writes {@code conformance.md} from a map made by {@link #toMap}. */
-    public static Path writeMarkdown(Path dir, Map<String, Object> summary) throws IOException {
+    /** Writes {@code conformance.md}. */
+    public static Path writeMarkdown(Path dir, RunSummary summary) throws IOException {
         return OutDir.writeAtomically(dir.resolve(OutDir.MARKDOWN), ConformanceMarkdown.render(summary));
     }
 }

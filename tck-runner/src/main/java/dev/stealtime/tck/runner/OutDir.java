@@ -35,6 +35,7 @@ public final class OutDir {
     public static final String JSON = "conformance.json";
     public static final String MARKDOWN = "conformance.md";
     public static final String JUNIT = "junit.xml";
+    public static final String KTAP = "results.ktap";
     public static final String ADAPTER_LOG = "adapter-stderr.log";
 
     /** The files allure-testng and the TCK write into allure-results (the history/ folder is kept for the Trend). */
@@ -83,7 +84,7 @@ public final class OutDir {
         OutDir d = new OutDir(out);
         try {
             d.write(MARKER, "This directory is written by the Steal-Time TCK (tck run --out). The TCK deletes only its own files here:\n"
-                    + JSON + ", " + MARKDOWN + ", " + JUNIT + ", " + ADAPTER_LOG + ", " + REPORT + "/index.html and the Allure result files in "
+                    + JSON + ", " + MARKDOWN + ", " + JUNIT + ", " + KTAP + ", " + ADAPTER_LOG + ", " + REPORT + "/index.html and the Allure result files in "
                     + ALLURE_RESULTS + "/.\n");
         } catch (IOException e) {
             throw new UsageException("cannot write into --out directory " + out + ": " + reason(e));
@@ -100,6 +101,7 @@ public final class OutDir {
             Files.deleteIfExists(dir.resolve(JSON));
             Files.deleteIfExists(dir.resolve(MARKDOWN));
             Files.deleteIfExists(dir.resolve(JUNIT));
+            Files.deleteIfExists(dir.resolve(KTAP));
             Files.deleteIfExists(dir.resolve(ADAPTER_LOG));
             Files.deleteIfExists(report().resolve("index.html"));
             Path results = allureResults();

@@ -4,6 +4,8 @@ import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.report.AllureHtml;
 import dev.stealtime.tck.runner.report.AllureResultsDir;
 import dev.stealtime.tck.runner.report.JunitXml;
+import dev.stealtime.tck.runner.report.Ktap;
+import dev.stealtime.tck.runner.summary.RunSummary;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.spi.HypervisorProvider;
@@ -36,6 +38,7 @@ import java.util.concurrent.Callable;
                 "DIR must be new, empty, or written by an earlier run (marker " + OutDir.MARKER + "); the TCK",
                 "deletes only its own files there.",
                 "  junit.xml                         a testcase per rule, for CI test reporters (GitLab, Jenkins, GitHub)",
+                "  results.ktap                      a subtest per rule in KTAP, the kernel's test-result format (kselftest, KernelCI)",
                 "  adapter-stderr.log                what an adapter (exec:, unix:, container:) wrote to stderr",
                 "--provider also takes an adapter (docs/adapter-protocol.md): exec:COMMAND ARGS..., unix:PATH,",
                 "  container:IMAGE[:TAG] (with --device /dev/kvm to pass a device through).",
@@ -192,11 +195,11 @@ final class RunCommand implements Callable<Integer> {
         Path allureResults = dir.allureResults();
         // The summaries first: whatever happens to the HTML report, the results are on disk.
         ConformanceSummary.ReportInfo pending = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(), null, null);
-        Path[] written = writeSummaries(dir, ConformanceSummary.toMap(result, p, origin, config, suites, pending));
+        Path[] written = writeSummaries(dir, ConformanceSummary.build(result, p, origin, config, suites, pending));
         if (written == null) {
             return TckCli.INTERRUPTED;
         }
-        Path junit = JunitXml.write(dir.path(), result, p.id());
+        Path junit = written[2];
         String reportError = null;
         Path index = null;
         long reportMillis = 0;
@@ -226,7 +229,7 @@ final class RunCommand implements Callable<Integer> {
             reportMillis = (System.nanoTime() - t0) / 1_000_000;
             ConformanceSummary.ReportInfo info = new ConformanceSummary.ReportInfo(allureResults.toAbsolutePath().toString(),
                     index == null ? null : index.toAbsolutePath().toString(), reportError);
-            if (writeSummaries(dir, ConformanceSummary.toMap(result, p, origin, config, suites, info)) == null) {
+            if (writeSummaries(dir, ConformanceSummary.build(result, p, origin, config, suites, info)) == null) {
                 return TckCli.INTERRUPTED;
             }
         }
@@ -245,6 +248,7 @@ final class RunCommand implements Callable<Integer> {
         con.printf("summary            %s%n", written[1].toAbsolutePath());
         con.printf("                   %s%n", written[0].toAbsolutePath());
         con.printf("                   %s%n", junit.toAbsolutePath());
+        con.printf("                   %s%n", written[3].toAbsolutePath());
         con.printf("allure results     %s%n", allureResults.toAbsolutePath());
         Verdict verdict = result.verdict();
         con.printf("%d passed, %d failed, %d not applicable (rules) in %.1f s: %s%n",
@@ -257,14 +261,23 @@ final class RunCommand implements Callable<Integer> {
         return verdict.exitCode;
     }
 
-    /** Writes both summaries unless the run was interrupted meanwhile (then the hook has written them): {json, md} or null. */
-    private Path[] writeSummaries(OutDir dir, Map<String, Object> summary) throws IOException {
+    /**
+     * Writes the summaries unless the run was interrupted meanwhile (then the hook has written them):
+     * {json, md, junit.xml, results.ktap} or null.
+     */
+    private Path[] writeSummaries(OutDir dir, RunSummary summary) throws IOException {
         synchronized (summaryLock) {
             if (interrupted) {
                 return null;
             }
-            return new Path[]{ConformanceSummary.write(dir.path(), summary), ConformanceSummary.writeMarkdown(dir.path(), summary)};
+            return writeAll(dir, summary);
         }
+    }
+
+    /** Every rendering of the one summary: conformance.json, conformance.md, junit.xml, results.ktap. */
+    static Path[] writeAll(OutDir dir, RunSummary summary) throws IOException {
+        return new Path[]{ConformanceSummary.write(dir.path(), summary), ConformanceSummary.writeMarkdown(dir.path(), summary),
+                JunitXml.write(dir.path(), summary), Ktap.write(dir.path(), summary)};
     }
 
     /**
@@ -278,11 +291,10 @@ final class RunCommand implements Callable<Integer> {
                 interrupted = true;
                 try {
                     RunResult partial = run.partialResult();
-                    Map<String, Object> summary = ConformanceSummary.toMap(partial, p, origin, config, suites,
+                    RunSummary summary = ConformanceSummary.build(partial, p, origin, config, suites,
                             new ConformanceSummary.ReportInfo(dir.allureResults().toAbsolutePath().toString(), null, "not generated: run interrupted"));
                     java.nio.file.Files.deleteIfExists(dir.report().resolve("index.html"));   // this run's, if it got that far
-                    ConformanceSummary.write(dir.path(), summary);
-                    Path md = ConformanceSummary.writeMarkdown(dir.path(), summary);
+                    Path md = writeAll(dir, summary)[1];
                     err.printf("%ntck: INTERRUPTED after %d test result(s); partial summary: %s%n", partial.tests().size(), md.toAbsolutePath());
                 } catch (IOException | RuntimeException e) {
                     err.println("tck: INTERRUPTED; the partial summary could not be written: " + oneLine(e));
@@ -331,11 +343,12 @@ final class RunCommand implements Callable<Integer> {
         for (Map.Entry<String, String> e : config.effective().entrySet()) {
             env.put(e.getKey(), e.getValue());
         }
-        Map<String, Object> machine = ConformanceSummary.environment();
-        env.put("JDK", String.valueOf(machine.get("jdk")));
-        env.put("JVM", String.valueOf(machine.get("jvm")));
-        env.put("OS", String.valueOf(machine.get("os")));
-        env.put("Kernel", String.valueOf(machine.get("kernel")));
+        RunSummary.Environment machine = ConformanceSummary.environment();
+        env.put("JDK", machine.jdk());
+        env.put("JVM", machine.jvm());
+        env.put("OS", machine.os());
+        env.put("Kernel", machine.kernel());
+        env.put("Host", machine.host());
         return env;
     }
 

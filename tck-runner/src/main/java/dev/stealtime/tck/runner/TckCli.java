@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
                 "rule by rule against the catalogue, and reports where it conforms.",
                 ""},
         subcommands = {TckCli.RulesCommand.class, TckCli.ProvidersCommand.class, RunCommand.class, CoverageCommand.class,
-                ServeCommand.class},
+                ServeCommand.class, dev.stealtime.tck.runner.merge.MergeCommand.class},
         footer = {"",
                 "Examples:",
                 "  tck rules                              list every rule with its level",
@@ -39,6 +39,7 @@ import java.util.concurrent.Callable;
                 "  tck run                                both suites against the reference hypervisor",
                 "  tck run --provider kvm --suite x86     this machine's Linux KVM",
                 "  tck run --provider-jar my.jar --provider mine --profile required",
+                "  tck merge cells/* --out matrix         one conformance matrix of many runs (docs/ci-matrix.md)",
                 "",
                 "Exit codes: 0 CONFORMS, 1 DOES NOT CONFORM (a gating rule failed), 2 usage or configuration",
                 "error, 3 internal error of the TCK, 4 NOT TESTED (nothing claimed could be tested),",
@@ -68,9 +69,8 @@ public final class TckCli implements Callable<Integer> {
         cl.setErr(err);
         cl.setUsageHelpWidth(HELP_WIDTH);
         cl.setParameterExceptionHandler((ex, a) -> {
-            err.println("tck: " + ex.getMessage());
             CommandLine c = ex.getCommandLine();
-            err.println("Try '" + c.getCommandSpec().qualifiedName() + " --help'.");
+            err.println("tck: " + ex.getMessage().strip().replace('\n', ' ') + " (try '" + c.getCommandSpec().qualifiedName() + " --help')");
             return USAGE;
         });
         cl.setExecutionExceptionHandler((ex, c, parse) -> {

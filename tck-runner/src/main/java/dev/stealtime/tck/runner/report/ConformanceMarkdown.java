@@ -1,11 +1,13 @@
 package dev.stealtime.tck.runner.report;
 
+import dev.stealtime.tck.runner.summary.RunSummary;
+
 import java.util.List;
 import java.util.Map;
 
 /**
  * {@code conformance.md}: the conformance summary as a certification document, rendered from the
- * same data as {@code conformance.json} ({@link dev.stealtime.tck.runner.ConformanceSummary#toMap}).
+ * same data as {@code conformance.json} (the typed {@link RunSummary}).
  * Rules are grouped by level (required, linux-abi, advisory); FAIL and NOT_APPLICABLE carry their
  * message.
  */
@@ -16,126 +18,120 @@ public final class ConformanceMarkdown {
     private ConformanceMarkdown() {
     }
 
-    @SuppressWarnings("unchecked")
-    public static String render(Map<String, Object> s) {
+    public static String render(RunSummary s) {
         StringBuilder md = new StringBuilder();
-        Map<String, Object> tck = (Map<String, Object>) s.get("tck");
-        Map<String, Object> provider = (Map<String, Object>) s.get("provider");
-        Map<String, Object> env = (Map<String, Object>) s.get("environment");
-        List<String> profiles = (List<String>) s.get("profiles");
-        List<String> gating = (List<String>) s.getOrDefault("gatingLevels", List.of());
-        List<Map<String, Object>> rules = (List<Map<String, Object>>) s.get("rules");
-        String verdict = s.get("verdictText") != null ? str(s.get("verdictText"))
-                : Boolean.TRUE.equals(s.get("conforms")) ? "CONFORMS" : "DOES NOT CONFORM";
+        RunSummary.Tck tck = s.tck();
+        RunSummary.Provider provider = s.provider();
+        RunSummary.Environment env = s.environment();
+        List<String> profiles = s.profiles();
+        List<String> gating = s.gatingLevels();
+        List<RunSummary.RuleEntry> rules = s.rules();
 
         md.append("# Steal-Time TCK conformance summary\n\n");
-        md.append("**Result: ").append(verdict).append("** — ").append(str(s.get("verdictExplanation"))).append("\n\n");
+        md.append("**Result: ").append(s.verdictText()).append("** — ").append(str(s.verdictExplanation())).append("\n\n");
 
         md.append("| | |\n|---|---|\n");
-        row(md, "TCK version", str(tck.get("version")));
-        row(md, "Provider", "`" + provider.get("id") + "` — " + provider.get("description"));
-        row(md, "Provider version", str(provider.get("version")));
-        if (provider.get("source") != null) {
-            row(md, "Provider loaded from", str(provider.get("source")));
+        row(md, "TCK version", tck.version());
+        row(md, "Rule catalogue (SHA-256)", "`" + tck.catalogue() + "`");
+        row(md, "Provider", "`" + provider.id() + "` — " + provider.description());
+        row(md, "Provider version", str(provider.version()));
+        if (provider.source() != null) {
+            row(md, "Provider loaded from", provider.source());
         }
-        if (provider.get("jar") instanceof Map<?, ?> j) {
-            row(md, "Provider jar", j.get("path") + " (SHA-256 `" + j.get("sha256") + "`)");
+        if (provider.jar() != null) {
+            row(md, "Provider jar", provider.jar().path() + " (SHA-256 `" + provider.jar().sha256() + "`)");
         }
-        if (provider.get("machine") instanceof Map<?, ?> machine) {
-            machine.forEach((k, v) -> row(md, "Provider machine: " + k, str(v)));
+        if (provider.machine() != null) {
+            provider.machine().forEach((k, v) -> row(md, "Provider machine: " + k, str(v)));
         }
-        row(md, "Provider timing", str(provider.get("timing")));
-        if (provider.get("architectures") != null) {
-            row(md, "Provider architectures", String.join(", ", (List<String>) provider.get("architectures")));
-        }
-        row(md, "Provider capabilities", String.join(", ", (List<String>) provider.get("capabilities")));
-        row(md, "Suites", String.join(", ", (List<String>) s.get("suites")));
+        row(md, "Provider timing", str(provider.timing()));
+        row(md, "Provider architectures", String.join(", ", provider.architectures()));
+        row(md, "Provider capabilities", String.join(", ", provider.capabilities()));
+        row(md, "Suites", String.join(", ", s.suites()));
         row(md, "Profiles claimed", String.join(", ", profiles));
         row(md, "Gating levels", gating.isEmpty() ? "none" : String.join(", ", gating));
-        row(md, "JDK", str(env.get("jdk")) + " (" + env.get("jvm") + ")");
-        row(md, "OS", str(env.get("os")));
-        row(md, "Kernel (uname -r)", str(env.get("kernel")));
-        row(md, "Finished", str(s.get("finishedAt")) + String.format(" (run took %.1f s)", ((Number) s.get("elapsedMillis")).longValue() / 1000.0));
+        row(md, "JDK", str(env.jdk()) + " (" + env.jvm() + ")");
+        row(md, "OS", str(env.os()));
+        row(md, "Kernel (uname -r)", str(env.kernel()));
+        if (env.host() != null) {
+            row(md, "Host", env.host());
+        }
+        row(md, "Finished", str(s.finishedAt()) + String.format(" (run took %.1f s)", s.elapsedMillis() / 1000.0));
         md.append('\n');
 
         md.append("## TCK artifacts\n\n| artifact | SHA-256 | jar |\n|---|---|---|\n");
-        for (Map<String, Object> j : (List<Map<String, Object>>) tck.get("jars")) {
-            String sha = str(j.get("sha256"));
-            md.append("| ").append(cell(str(j.get("artifact")))).append(" | ")
+        for (RunSummary.Jar j : tck.jars()) {
+            String sha = str(j.sha256());
+            md.append("| ").append(cell(str(j.artifact()))).append(" | ")
                     .append(sha.isEmpty() ? "—" : "`" + sha + "`").append(" | ")
-                    .append(cell(str(j.get("location")))).append(" |\n");
+                    .append(cell(str(j.location()))).append(" |\n");
         }
         md.append('\n');
 
         md.append("## Effective configuration\n\n| setting | value (origin) |\n|---|---|\n");
-        for (Map.Entry<String, Object> e : ((Map<String, Object>) s.get("configuration")).entrySet()) {
+        for (Map.Entry<String, String> e : s.configuration().entrySet()) {
             md.append("| `").append(e.getKey()).append("` | ").append(cell(str(e.getValue()))).append(" |\n");
         }
         md.append('\n');
 
-        Map<String, Object> totals = (Map<String, Object>) s.get("totals");
-        boolean notRun = totals.get("notRun") instanceof Number n && n.longValue() > 0;
+        RunSummary.Totals totals = s.totals();
+        boolean notRun = totals.notRun() > 0;
         md.append("## Totals\n\n| level | gates | PASS | FAIL | NOT_APPLICABLE |").append(notRun ? " NOT_RUN |" : "")
                 .append("\n|---|---|---|---|---|").append(notRun ? "---|" : "").append("\n");
-        Map<String, Object> byLevel = (Map<String, Object>) s.get("byLevel");
         for (String level : LEVELS) {
-            Map<String, Object> c = byLevel == null ? null : (Map<String, Object>) byLevel.get(level);
+            RunSummary.LevelTotals c = s.byLevel() == null ? null : s.byLevel().get(level);
             if (c == null) {
                 continue;
             }
-            md.append("| ").append(level).append(" | ").append(Boolean.TRUE.equals(c.get("gates")) ? "yes" : "no")
-                    .append(" | ").append(c.get("pass")).append(" | ").append(c.get("fail"))
-                    .append(" | ").append(c.get("notApplicable")).append(" |").append(notRun ? " " + c.get("notRun") + " |" : "").append("\n");
+            md.append("| ").append(level).append(" | ").append(c.gates() ? "yes" : "no")
+                    .append(" | ").append(c.pass()).append(" | ").append(c.fail())
+                    .append(" | ").append(c.notApplicable()).append(" |").append(notRun ? " " + c.notRun() + " |" : "").append("\n");
         }
-        md.append("| **all** | | **").append(totals.get("pass")).append("** | **").append(totals.get("fail"))
-                .append("** | **").append(totals.get("notApplicable")).append("** |")
-                .append(notRun ? " **" + totals.get("notRun") + "** |" : "").append("\n\n");
-        if (totals.get("gatingRulesTested") != null) {
-            md.append(totals.get("gatingRulesTested")).append(" rule(s) of the claimed gating levels were tested (passed or failed); ")
-                    .append("NOT_APPLICABLE rules were not tested, each for the reason given.\n\n");
-        }
-        md.append(totals.get("tests")).append(" test results behind ").append(rules.size()).append(" rules.\n\n");
+        md.append("| **all** | | **").append(totals.pass()).append("** | **").append(totals.fail())
+                .append("** | **").append(totals.notApplicable()).append("** |")
+                .append(notRun ? " **" + totals.notRun() + "** |" : "").append("\n\n");
+        md.append(totals.gatingRulesTested()).append(" rule(s) of the claimed gating levels were tested (passed or failed); ")
+                .append("NOT_APPLICABLE rules were not tested, each for the reason given.\n\n");
+        md.append(totals.tests()).append(" test results behind ").append(rules.size()).append(" rules.\n\n");
 
         for (String level : LEVELS) {
-            List<Map<String, Object>> rs = rules.stream().filter(r -> level.equals(r.get("level"))).toList();
+            List<RunSummary.RuleEntry> rs = rules.stream().filter(r -> level.equals(r.level())).toList();
             if (rs.isEmpty()) {
                 continue;
             }
             String note = gating.contains(level) ? "gating" : profiles.contains(level) ? "claimed, never gates" : "not claimed";
             md.append("## ").append(level).append(" (").append(rs.size()).append(" rules, ").append(note).append(")\n\n");
             md.append("| rule | outcome | area | tests | message |\n|---|---|---|---|---|\n");
-            for (Map<String, Object> r : rs) {
-                String outcome = str(r.get("outcome"));
-                String message = str(r.get("message"));
-                md.append("| `").append(r.get("id")).append("` | ").append(bold(outcome)).append(" | ")
-                        .append(cell(str(r.get("area")))).append(" | ").append(r.get("tests")).append(" | ")
-                        .append(cell(message)).append(" |\n");
+            for (RunSummary.RuleEntry r : rs) {
+                md.append("| `").append(r.id()).append("` | ").append(bold(r.outcome())).append(" | ")
+                        .append(cell(str(r.area()))).append(" | ").append(r.tests()).append(" | ")
+                        .append(cell(str(r.message()))).append(" |\n");
             }
             md.append('\n');
         }
 
-        List<Map<String, Object>> failed = rules.stream().filter(r -> r.get("failures") instanceof List<?> l && !l.isEmpty()).toList();
+        List<RunSummary.RuleEntry> failed = rules.stream().filter(r -> !r.failures().isEmpty()).toList();
         if (!failed.isEmpty()) {
             md.append("## Failures in full\n\n");
-            for (Map<String, Object> r : failed) {
-                for (Map<String, Object> f : (List<Map<String, Object>>) r.get("failures")) {
-                    md.append("### `").append(r.get("id")).append("` ").append(f.get("test")).append("\n\n```\n")
-                            .append(str(f.get("message")).replace("```", "'''")).append("\n```\n\n");
+            for (RunSummary.RuleEntry r : failed) {
+                for (RunSummary.Failure f : r.failures()) {
+                    md.append("### `").append(r.id()).append("` ").append(f.test()).append("\n\n```\n")
+                            .append(str(f.message()).replace("```", "'''")).append("\n```\n\n");
                 }
             }
         }
 
-        Map<String, Object> report = (Map<String, Object>) s.get("report");
+        RunSummary.Report report = s.report();
         if (report != null) {
             md.append("## Report\n\n");
-            if (report.get("html") != null) {
-                md.append("- HTML report: `").append(report.get("html")).append("`\n");
+            if (report.html() != null) {
+                md.append("- HTML report: `").append(report.html()).append("`\n");
             }
-            if (report.get("error") != null) {
-                md.append("- HTML report NOT generated: ").append(cell(str(report.get("error")))).append('\n');
+            if (report.error() != null) {
+                md.append("- HTML report NOT generated: ").append(cell(str(report.error()))).append('\n');
             }
-            if (report.get("allureResults") != null) {
-                md.append("- Allure results: `").append(report.get("allureResults")).append("`\n");
+            if (report.allureResults() != null) {
+                md.append("- Allure results: `").append(report.allureResults()).append("`\n");
             }
             md.append('\n');
         }
@@ -155,7 +151,7 @@ public final class ConformanceMarkdown {
     }
 
     /** Safe inside a table cell: one line, pipes escaped. */
-    static String cell(String s) {
+    public static String cell(String s) {
         return s.replace("\\", "\\\\").replace("|", "\\|").replace("\r", "").replace("\n", "<br>");
     }
 }

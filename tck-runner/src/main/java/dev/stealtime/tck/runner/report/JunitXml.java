@@ -1,19 +1,16 @@
 package dev.stealtime.tck.runner.report;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RuleResult;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.TestOutcome;
+import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.runner.OutDir;
+import dev.stealtime.tck.runner.summary.RunSummary;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code DIR/junit.xml}: the run in the JUnit XML format that GitLab, Jenkins and GitHub test
+ * {@code DIR/junit.xml}, rendered from the run's {@link RunSummary}: the run in the JUnit XML format that GitLab, Jenkins and GitHub test
  * reporters read. One {@code <testsuite>} per suite, one {@code <testcase>} per rule (classname the
  * suite and level, name the rule id): a failed rule is a {@code <failure>} with the full message and
  * the failing tests' messages, a not-applicable rule is {@code <skipped>} with its reason.
@@ -25,54 +22,58 @@ public final class JunitXml {
     private JunitXml() {
     }
 
-    public static Path write(Path dir, RunResult result, String provider) throws IOException {
+    public static Path write(Path dir, RunSummary summary) throws IOException {
+        return OutDir.writeAtomically(dir.resolve(FILE), render(summary));
+    }
+
+    public static String render(RunSummary summary) {
         StringBuilder sb = new StringBuilder("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        List<RuleResult> rules = result.rules();
+        List<RunSummary.RuleEntry> rules = summary.rules();
         sb.append(String.format(Locale.ROOT, "<testsuites name=\"Steal-Time TCK (%s)\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" time=\"%.3f\">%n",
-                attr(provider), rules.size(), count(rules, Outcome.FAIL), count(rules, Outcome.NOT_APPLICABLE), result.elapsed().toMillis() / 1000.0));
-        for (String suite : rules.stream().map(r -> r.rule().suite()).distinct().toList()) {
-            List<RuleResult> rs = rules.stream().filter(r -> r.rule().suite().equals(suite)).toList();
+                attr(summary.provider().id()), rules.size(), count(rules, "FAIL"), skipped(rules), summary.elapsedMillis() / 1000.0));
+        for (String suite : rules.stream().map(RunSummary.RuleEntry::suite).distinct().toList()) {
+            List<RunSummary.RuleEntry> rs = rules.stream().filter(r -> r.suite().equals(suite)).toList();
             sb.append(String.format(Locale.ROOT, "  <testsuite name=\"%s\" tests=\"%d\" failures=\"%d\" skipped=\"%d\" errors=\"0\" time=\"%.3f\">%n",
-                    attr(suite), rs.size(), count(rs, Outcome.FAIL), count(rs, Outcome.NOT_APPLICABLE),
-                    rs.stream().mapToLong(RuleResult::millis).sum() / 1000.0));
-            for (RuleResult r : rs) {
+                    attr(suite), rs.size(), count(rs, "FAIL"), skipped(rs),
+                    rs.stream().mapToLong(RunSummary.RuleEntry::millis).sum() / 1000.0));
+            for (RunSummary.RuleEntry r : rs) {
                 sb.append(String.format(Locale.ROOT, "    <testcase classname=\"%s\" name=\"%s\" time=\"%.3f\"",
-                        attr(suite + "." + r.rule().level().name().toLowerCase(Locale.ROOT)), attr(r.rule().id()), r.millis() / 1000.0));
-                if (r.outcome() == Outcome.PASS) {
+                        attr(suite + "." + r.level().replace("-", "_")), attr(r.id()), r.millis() / 1000.0));
+                if (r.outcome().equals("PASS")) {
                     sb.append("/>\n");
                     continue;
                 }
                 sb.append(">\n");
-                String detail = details(r);
-                if (r.outcome() == Outcome.FAIL) {
+                if (r.outcome().equals("FAIL")) {
                     sb.append("      <failure message=\"").append(attr(firstLine(r.message()))).append("\" type=\"")
-                            .append(r.rule().level().gating() ? "gating" : "advisory").append("\">")
-                            .append(text(r.rule().statement() + "\n\n" + detail)).append("</failure>\n");
+                            .append(Level.fromGroup(r.level()).gating() ? "gating" : "advisory").append("\">")
+                            .append(text(r.statement() + "\n\n" + details(r))).append("</failure>\n");
                 } else {
-                    sb.append("      <skipped message=\"").append(attr(firstLine(r.message()))).append("\"/>\n");
+                    String why = r.outcome().equals("NOT_RUN") ? "NOT RUN: " + r.message() : r.message();
+                    sb.append("      <skipped message=\"").append(attr(firstLine(why))).append("\"/>\n");
                 }
                 sb.append("    </testcase>\n");
             }
             sb.append("  </testsuite>\n");
         }
         sb.append("</testsuites>\n");
-        Path file = dir.resolve(FILE);
-        Files.writeString(file, sb, StandardCharsets.UTF_8);
-        return file;
+        return sb.toString();
     }
 
-    private static String details(RuleResult r) {
+    private static String details(RunSummary.RuleEntry r) {
         StringBuilder sb = new StringBuilder(r.message());
-        for (TestOutcome t : r.tests()) {
-            if (t.outcome() != Outcome.PASS) {
-                sb.append("\n\n").append(t.name()).append(": ").append(t.outcome()).append('\n').append(t.message());
-            }
+        for (RunSummary.Failure f : r.failures()) {
+            sb.append("\n\n").append(f.test()).append(": FAIL\n").append(f.message());
         }
         return sb.toString();
     }
 
-    private static long count(List<RuleResult> rs, Outcome o) {
-        return rs.stream().filter(r -> r.outcome() == o).count();
+    private static long count(List<RunSummary.RuleEntry> rs, String outcome) {
+        return rs.stream().filter(r -> r.outcome().equals(outcome)).count();
+    }
+
+    private static long skipped(List<RunSummary.RuleEntry> rs) {
+        return count(rs, "NOT_APPLICABLE") + count(rs, "NOT_RUN");
     }
 
     private static String firstLine(String s) {

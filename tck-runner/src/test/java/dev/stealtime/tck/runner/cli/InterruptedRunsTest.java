@@ -136,7 +136,8 @@ public class InterruptedRunsTest {
         assertThat(seen.getOrDefault("INTERRUPTED summary", 0)).as("most interrupts hit a running run: %s", seen).isPositive();
     }
 
-    private static void copyTree(Path from, Path to) throws IOException {
+    /** Copies a directory tree (shared by the cli tests). */
+    static void copyTree(Path from, Path to) throws IOException {
         try (Stream<Path> s = Files.walk(from)) {
             for (Path p : s.toList()) {
                 Path target = to.resolve(from.relativize(p).toString());

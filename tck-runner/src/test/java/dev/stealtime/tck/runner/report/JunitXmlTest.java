@@ -2,7 +2,12 @@ package dev.stealtime.tck.runner.report;
 
 import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.runner.ConformanceSummary;
 import dev.stealtime.tck.runner.Outcome;
+import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.summary.RunSummary;
+import dev.stealtime.tck.support.TckConfig;
 import dev.stealtime.tck.runner.RuleResult;
 import dev.stealtime.tck.runner.RunResult;
 import dev.stealtime.tck.runner.TestOutcome;
@@ -36,7 +41,9 @@ public class JunitXmlTest {
         }
         Path dir = Files.createTempDirectory("junit-xml");
         try {
-            Path file = JunitXml.write(dir, new RunResult(results, List.of(), Duration.ofSeconds(2)), "exec:./a \"b\"");
+            RunSummary summary = ConformanceSummary.build(new RunResult(results, List.of(), Duration.ofSeconds(2)),
+                    new ReferenceProvider(), TckConfig.fromEnvironment(), List.of(Suite.values()));
+            Path file = JunitXml.write(dir, summary);
             Document doc = DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(file.toFile());
             NodeList cases = doc.getElementsByTagName("testcase");
             assertThat(cases.getLength()).isEqualTo(rules.size());
