@@ -1,5 +1,8 @@
 package dev.stealtime.tck.support;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -7,6 +10,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
+import java.util.stream.Stream;
 
 /**
  * The one configuration surface: every setting is a CLI flag ({@code --race-budget}), a system
@@ -21,7 +25,11 @@ public final class TckConfig {
         PROFILES("tck.profiles", "required,linux-abi,advisory", "profiles claimed (levels whose rules are run)"),
         RACE_BUDGET("tck.race.budget", "2s", "time budget of each race (torn-read) test"),
         TIMING_MULTIPLIER("tck.timing.multiplier", "1", "scales every workload duration and tolerance (slow machines: 2, 4...)"),
-        CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)");
+        CALL_TIMEOUT("tck.call.timeout", "10s", "time limit of each provider call (scaled by the timing multiplier, plus the call's own workload duration)"),
+        /** The kernel under test: an image the emulated-machine providers boot instead of Debian's cloud kernel. */
+        KERNEL("tck.kernel", "", "kernel image (bzImage / Image) the emulated machine boots (default: Debian's cloud kernel)"),
+        /** x86: a directory of KVM modules (kvm.ko, kvm-amd.ko, ...) the emulated machine loads instead of the kernel's own. */
+        KVM_MODULES("tck.kvm.modules", "", "directory of KVM modules the emulated x86 machine loads (default: the kernel's own)");
 
         public final String property;
         public final String defaultValue;
@@ -119,6 +127,49 @@ public final class TckConfig {
         }
     }
 
+    /**
+     * The kernel image under test, when one is given: an existing regular file.
+     *
+     * @throws IllegalArgumentException when the file is missing or not a regular file
+     */
+    public Optional<Path> kernel() {
+        String v = raw(Key.KERNEL).trim();
+        if (v.isEmpty()) {
+            return Optional.empty();
+        }
+        Path p = Path.of(v).toAbsolutePath().normalize();
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+            throw new IllegalArgumentException(Key.KERNEL.property + " must be a readable kernel image file, got '" + v + "'"
+                    + (Files.exists(p) ? " (not a readable regular file)" : " (no such file)"));
+        }
+        return Optional.of(p);
+    }
+
+    /**
+     * The directory of KVM modules under test, when one is given: a directory with at least one {@code .ko}.
+     *
+     * @throws IllegalArgumentException otherwise
+     */
+    public Optional<Path> kvmModules() {
+        String v = raw(Key.KVM_MODULES).trim();
+        if (v.isEmpty()) {
+            return Optional.empty();
+        }
+        Path p = Path.of(v).toAbsolutePath().normalize();
+        if (!Files.isDirectory(p)) {
+            throw new IllegalArgumentException(Key.KVM_MODULES.property + " must be a directory of KVM modules (*.ko), got '" + v + "'"
+                    + (Files.exists(p) ? " (not a directory)" : " (no such directory)"));
+        }
+        try (Stream<Path> s = Files.list(p)) {
+            if (s.noneMatch(f -> f.getFileName().toString().endsWith(".ko") && Files.isRegularFile(f))) {
+                throw new IllegalArgumentException(Key.KVM_MODULES.property + " '" + v + "' holds no module (*.ko)");
+            }
+        } catch (IOException e) {
+            throw new IllegalArgumentException(Key.KVM_MODULES.property + " '" + v + "' cannot be listed: " + e.getMessage());
+        }
+        return Optional.of(p);
+    }
+
     /** Validates every setting; throws IllegalArgumentException with a one-line reason. */
     public TckConfig validate() {
         providerId();
@@ -126,6 +177,8 @@ public final class TckConfig {
         raceBudget();
         timingMultiplier();
         callTimeout();
+        kernel();
+        kvmModules();
         return this;
     }
 
@@ -141,6 +194,9 @@ public final class TckConfig {
     /** The value as given; a duration given as a bare number also says how it was read ({@code 500 = 500ms}). */
     private String shown(Key k) {
         String v = raw(k);
+        if (v.isBlank()) {
+            return "none";
+        }
         if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT) && v.trim().matches("\\d+")) {
             return v.trim() + " = " + format(parseDuration(k, v));
         }

@@ -37,6 +37,31 @@ public class TckConfigTest {
     }
 
     @Test
+    public void kernelUnderTestAndKvmModulesAreCheckedPathsOnTheOneSurface() throws java.io.IOException {
+        java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("tck-config-test");
+        try {
+            java.nio.file.Path image = java.nio.file.Files.write(dir.resolve("bzImage"), new byte[]{1});
+            assertThat(TckConfig.fromEnvironment().with(TckConfig.Key.KERNEL, image.toString()).kernel()).contains(image);
+            assertThat(TckConfig.Key.KERNEL.envName()).isEqualTo("TCK_KERNEL");
+            assertThat(TckConfig.Key.KVM_MODULES.envName()).isEqualTo("TCK_KVM_MODULES");
+            assertThatThrownBy(() -> TckConfig.fromEnvironment().with(TckConfig.Key.KERNEL, dir.resolve("nope").toString()).validate())
+                    .hasMessageContaining("tck.kernel must be a readable kernel image file").hasMessageContaining("no such file");
+            assertThatThrownBy(() -> TckConfig.fromEnvironment().with(TckConfig.Key.KVM_MODULES, dir.toString()).validate())
+                    .hasMessageContaining("holds no module (*.ko)");
+            java.nio.file.Files.write(dir.resolve("kvm.ko"), new byte[]{1});
+            assertThat(TckConfig.fromEnvironment().with(TckConfig.Key.KVM_MODULES, dir.toString()).kvmModules()).contains(dir);
+            assertThatThrownBy(() -> TckConfig.fromEnvironment().with(TckConfig.Key.KVM_MODULES, image.toString()).validate())
+                    .hasMessageContaining("(not a directory)");
+            assertThat(TckConfig.fromEnvironment().effective().get("tck.kernel")).startsWith("none");
+        } finally {
+            for (String f : new String[]{"bzImage", "kvm.ko"}) {
+                java.nio.file.Files.deleteIfExists(dir.resolve(f));
+            }
+            java.nio.file.Files.delete(dir);
+        }
+    }
+
+    @Test
     public void durationsParse() {
         assertThat(TckConfig.parseDuration(TckConfig.Key.RACE_BUDGET, "1.5s")).isEqualTo(Duration.ofMillis(1500));
         assertThat(TckConfig.parseDuration(TckConfig.Key.RACE_BUDGET, "1m")).isEqualTo(Duration.ofMinutes(1));

@@ -44,7 +44,9 @@ import java.util.concurrent.Callable;
                 "  --profile            tck.profiles           TCK_PROFILES",
                 "  --race-budget        tck.race.budget        TCK_RACE_BUDGET",
                 "  --timing-multiplier  tck.timing.multiplier  TCK_TIMING_MULTIPLIER",
-                "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT"},
+                "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT",
+                "  --kernel             tck.kernel             TCK_KERNEL",
+                "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES"},
         footer = {"", "Verdicts and exit codes:",
                 "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
                 "                        applicable, and at least one was tested",
@@ -87,6 +89,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--call-timeout", paramLabel = "DURATION", description = "Time limit of each provider call, scaled by the timing multiplier, plus the call's own workload duration (default: 10s).")
     String callTimeout;
 
+    @Option(names = "--kernel", paramLabel = "IMAGE", description = "The kernel under test: a bzImage (x86) or Image (arm64) the emulated-machine providers (kvm-arm64, kvm-x86-emulated) boot instead of Debian's cloud kernel.")
+    String kernel;
+
+    @Option(names = "--kvm-modules", paramLabel = "DIR", description = "x86 (kvm-x86-emulated): a directory of KVM modules (irqbypass.ko, kvm.ko, kvm-amd.ko, kvm-intel.ko) loaded instead of the kernel's own.")
+    String kvmModules;
+
     @Option(names = "--no-report", description = "Do not generate the HTML report (allure-results and the summaries are still written).")
     boolean noReport;
 
@@ -109,7 +117,8 @@ final class RunCommand implements Callable<Integer> {
             throw new UsageException("-q/--quiet and -v/--verbose contradict each other: give one of them");
         }
         List<Suite> suites = Suite.parse(suite);
-        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout).validate();
+        TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
+                .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).validate();
         ProviderSources.Resolved origin;
         OutDir dir;
         if (AdapterSources.isAdapter(config.providerId())) {
@@ -124,6 +133,7 @@ final class RunCommand implements Callable<Integer> {
             dir = OutDir.claim(out);
             dir.clearPrevious();
         }
+        configure(origin.provider(), config);
         HypervisorProvider p = ProviderGuard.wrap(origin.provider(), config);
         Path allureResults = dir.allureResults();
 
@@ -265,6 +275,22 @@ final class RunCommand implements Callable<Integer> {
                 }
                 err.flush();
             }
+        }
+    }
+
+    /** Hands the settings beyond the SPI to a provider that takes them; such a flag given to one that does not is a usage error. */
+    static void configure(HypervisorProvider provider, TckConfig config) {
+        for (TckConfig.Key key : List.of(TckConfig.Key.KERNEL, TckConfig.Key.KVM_MODULES)) {
+            boolean takes = provider instanceof Configurable c && c.takes(key);
+            if (!takes && config.override(key).isPresent()) {
+                throw new UsageException("--" + key.property.substring("tck.".length()).replace('.', '-')
+                        + " does not apply to provider '" + provider.id() + "'"
+                        + (key == TckConfig.Key.KVM_MODULES ? " (only kvm-x86-emulated loads KVM modules)"
+                        : " (only the emulated-machine providers kvm-arm64 and kvm-x86-emulated boot a kernel)"));
+            }
+        }
+        if (provider instanceof Configurable c) {
+            c.configure(config);
         }
     }
 

@@ -159,6 +159,9 @@ public final class TckCli implements Callable<Integer> {
             rows.add(new String[]{"PROVIDER", "AVAILABLE", "ARCHITECTURES", "TIMING", "DESCRIPTION"});
             List<List<String>> details = new ArrayList<>();
             for (Providers.Found f : catalog.found()) {
+                if (f.provider() instanceof Configurable c) {
+                    c.configure(config);
+                }
                 HypervisorProvider p = ProviderGuard.wrap(f.provider(), config);
                 Availability a = p.availability();
                 rows.add(new String[]{f.id(), a.available() ? "yes" : "no",

@@ -23,6 +23,7 @@ final class HostTools {
             new Need("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu", List.of(Path.of("aarch64-linux-gnu-gcc"))),
             new Need("arm64 <linux/kvm.h>", "linux-libc-dev-arm64-cross",
                     List.of(Path.of("/usr/aarch64-linux-gnu/include/linux/kvm.h"))),
+            new Need("arm64 static C library", "libc6-dev-arm64-cross", List.of(Path.of("/usr/aarch64-linux-gnu/lib/libc.a"))),
             new Need("cpio", "cpio", List.of(Path.of("cpio"))),
             new Need("apt-get", "apt", List.of(Path.of("apt-get"))),
             new Need("dpkg", "dpkg", List.of(Path.of("dpkg"))));

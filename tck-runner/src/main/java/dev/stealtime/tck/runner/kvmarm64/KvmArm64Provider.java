@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.kvmarm64;
 
+import dev.stealtime.tck.runner.Configurable;
 import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
@@ -11,6 +12,7 @@ import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.spi.TimingPrecision;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
+import dev.stealtime.tck.support.TckConfig;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -43,7 +45,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * side cannot be built; only the hypercalls could be withheld (firmware register
  * {@code KVM_REG_ARM_STD_HYP_BMAP}, bit {@code KVM_REG_ARM_STD_HYP_BIT_PV_TIME}).
  */
-public final class KvmArm64Provider implements HypervisorProvider, MachineDescription {
+public final class KvmArm64Provider implements HypervisorProvider, MachineDescription, Configurable {
 
     static final String ID = "kvm-arm64";
     /**
@@ -64,6 +66,21 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
     private volatile Path workDir;
     private final AtomicInteger machines = new AtomicInteger();
     private volatile EmulatedMachine current;
+    private volatile TckConfig config = TckConfig.fromEnvironment();
+
+    @Override
+    public boolean takes(TckConfig.Key key) {
+        return key == TckConfig.Key.KERNEL;
+    }
+
+    @Override
+    public synchronized void configure(TckConfig config) {
+        if (started != null) {
+            throw new IllegalStateException("kvm-arm64 is configured before it starts");
+        }
+        config.kernel();   // validated: a readable file
+        this.config = config;
+    }
 
     @Override
     public String id() {
@@ -109,7 +126,15 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
             if (s.failure() != null) {
                 return Availability.no(s.failure());
             }
-            return s.adapter().availability();
+            Availability a = s.adapter().availability();
+            if (!a.available()) {
+                // the kernel under test lacks KVM or PV time: say which kernel, and what its console said
+                EmulatedMachine m = current;
+                return Availability.no(a.reason() + " (guest kernel " + s.machine().get("kernel release") + ", "
+                        + s.machine().get("kernel image") + ", sha256 " + s.machine().get("kernel image sha256") + ")"
+                        + (m == null ? "" : "; console: " + m.consoleTail()));
+            }
+            return a;
         } catch (RuntimeException | Error e) { // must never throw
             return Availability.no("cannot start the emulated arm64 machine: " + e);
         }
@@ -148,15 +173,28 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         }
         Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "kvm-arm64 shutdown"));
         try {
-            MachineImage image = MachineImage.prepare(workDir);
-            AdapterProvider adapter = new AdapterProvider(() -> link(image), CALL_TIMEOUT);
+            MachineImage debian = MachineImage.prepare(workDir);
+            KernelUnderTest kernel = config.kernel()
+                    .map(k -> KernelUnderTest.of(k, "--kernel", Map.of()))
+                    .orElseGet(() -> KernelUnderTest.of(debian.kernel(), "Debian " + debian.kernelRelease(), Map.of()));
+            MachineImage image = new MachineImage(kernel.image(), debian.initrd(), debian.kernelRelease());
+            AdapterProvider adapter;
+            try {
+                adapter = new AdapterProvider(() -> link(image), CALL_TIMEOUT);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("kernel " + kernel.image() + " (sha256 " + kernel.sha256() + "): "
+                        + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+            }
             Map<String, String> machine = new LinkedHashMap<>();
             Map<String, String> facts = current.facts();
             machine.put("emulator", EmulatedMachine.qemuVersion());
+            machine.put("accelerator", "tcg");
             machine.put("machine", "virt,virtualization=on,gic-version=3, " + EmulatedMachine.CPUS + " CPUs, "
                     + EmulatedMachine.MEMORY_MIB + " MiB");
             machine.put("cpu", EmulatedMachine.CPU + " (MIDR part number " + facts.get("midr-part") + ")");
             machine.put("guest kernel", facts.get("kernel") + " (KVM " + facts.get("kvm-mode") + ")");
+            machine.put("kernel release", facts.get("kernel"));
+            machine.putAll(kernel.describe());
             return started = new Started(adapter, Map.copyOf(machine), null);
         } catch (RuntimeException e) {
             shutdown();
