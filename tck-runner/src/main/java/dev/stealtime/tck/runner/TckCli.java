@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
                 "rule by rule against the catalogue, and reports where it conforms.",
                 ""},
         subcommands = {TckCli.RulesCommand.class, TckCli.ProvidersCommand.class, RunCommand.class, CoverageCommand.class,
-                ServeCommand.class},
+                ServeCommand.class, dev.stealtime.tck.runner.replay.ReplayCommand.class},
         footer = {"",
                 "Examples:",
                 "  tck rules                              list every rule with its level",

@@ -55,15 +55,7 @@ final class EmulatedMachine implements AutoCloseable {
      */
     static EmulatedMachine boot(MachineImage image, Path dir) {
         Path socket = dir.resolve("adapter.sock");
-        List<String> command = List.of(QEMU,
-                "-M", "virt,virtualization=on,gic-version=3", "-cpu", CPU,
-                "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
-                "-nographic", "-no-reboot", "-nic", "none",
-                "-kernel", image.kernel().toString(), "-initrd", image.initrd().toString(),
-                "-append", "console=ttyAMA0 rdinit=/init panic=-1 quiet",
-                "-device", "virtio-serial-device",
-                "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
-                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck");
+        List<String> command = qemuCommand(image.kernel(), image.initrd(), socket);
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true)
@@ -89,6 +81,23 @@ final class EmulatedMachine implements AutoCloseable {
             throw new IllegalStateException("QEMU did not create the socket " + socket);
         }
         return m;
+    }
+
+    /**
+     * The QEMU command line of this machine booting {@code kernel} with {@code initrd}, its protocol
+     * channel on the Unix socket {@code socket}. Also what a kernel replay's selftest boot runs, so
+     * that the selftest sees the same machine as the suite.
+     */
+    static List<String> qemuCommand(Path kernel, Path initrd, Path socket) {
+        return List.of(QEMU,
+                "-M", "virt,virtualization=on,gic-version=3", "-cpu", CPU,
+                "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
+                "-nographic", "-no-reboot", "-nic", "none",
+                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                "-append", "console=ttyAMA0 rdinit=/init panic=-1 quiet",
+                "-device", "virtio-serial-device",
+                "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
+                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck");
     }
 
     private void readConsole() {
