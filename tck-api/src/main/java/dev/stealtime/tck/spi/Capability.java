@@ -18,5 +18,20 @@ public enum Capability {
      */
     WITHHOLD_STEAL_TIME,
     /** x86: the VMM path to the MSR. KVM: {@code KVM_SET_MSRS} / {@code KVM_GET_MSRS} on the vCPU fd. */
-    HOST_MSR_ACCESS
+    HOST_MSR_ACCESS,
+    /**
+     * Dirty-page logging on guest RAM, as a VMM uses it for live migration:
+     * {@link GuestMemory#startDirtyLog()}, {@link GuestMemory#takeDirtyPages()},
+     * {@link GuestMemory#dirtyLogGranule()}. KVM: {@code KVM_MEM_LOG_DIRTY_PAGES} on every memory slot
+     * ({@code KVM_SET_USER_MEMORY_REGION}) and {@code KVM_GET_DIRTY_LOG} per slot.
+     */
+    DIRTY_LOG,
+    /**
+     * The VMM can move guest RAM: {@link GuestMemory#replaceBacking(long)} deletes the memory slot
+     * holding an address and re-creates it at the same guest-physical address with new backing
+     * memory, and {@link GuestMemory#readRetired(long, int)} reads the old backing afterwards. KVM:
+     * {@code KVM_SET_USER_MEMORY_REGION} with {@code memory_size} 0, then again with a new
+     * {@code userspace_addr}.
+     */
+    MOVABLE_MEMORY
 }

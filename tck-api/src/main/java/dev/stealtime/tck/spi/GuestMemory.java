@@ -82,6 +82,87 @@ public interface GuestMemory {
         throw new UnsupportedOperationException("guest RAM is shared: use liveView");
     }
 
+    // ---- dirty-page logging (Capability.DIRTY_LOG) -------------------------------------------
+
+    /**
+     * Starts dirty-page logging on every RAM region of the VM (KVM: {@code KVM_SET_USER_MEMORY_REGION}
+     * again for each slot, with {@code KVM_MEM_LOG_DIRTY_PAGES} in {@code flags}). From this call on the
+     * hypervisor records every granule ({@link #dirtyLogGranule()}) of guest RAM that is written
+     * <em>by the guest or by the hypervisor itself</em> — a steal-time update included — until
+     * {@link #takeDirtyPages()} hands the set out. The set starts empty. Calling it again while logging
+     * runs empties the set. Logging stays on until the VM is closed. Called only between calls on the
+     * vCPUs (no vCPU is running).
+     *
+     * <p>Writes the VMM makes itself ({@link #write}, or stores through a {@link #liveView}) may be
+     * logged or not: KVM does not log userspace writes, the TCK never relies on either.
+     *
+     * @throws UnsupportedOperationException without {@link Capability#DIRTY_LOG}
+     */
+    default void startDirtyLog() {
+        throw new UnsupportedOperationException("dirty-page logging is not supported (Capability.DIRTY_LOG)");
+    }
+
+    /**
+     * The granules dirtied since {@link #startDirtyLog()} or the previous call, and empties the set
+     * (KVM: {@code KVM_GET_DIRTY_LOG} on each slot, which returns and clears its bitmap). The answer is
+     * the guest-physical address of the first byte of each dirty granule, ascending, each once.
+     * Exact where the TCK looks: a granule the hypervisor wrote since the last call is in it (an update
+     * that changed nothing may be logged or not), and a granule nobody wrote is not — only the
+     * provider's own range {@code [0, 0x10000)} (guest code, stack) may show anything. Called only
+     * between calls on the vCPUs.
+     *
+     * @throws IllegalStateException         when logging was not started
+     * @throws UnsupportedOperationException without {@link Capability#DIRTY_LOG}
+     */
+    default long[] takeDirtyPages() {
+        throw new UnsupportedOperationException("dirty-page logging is not supported (Capability.DIRTY_LOG)");
+    }
+
+    /**
+     * The size of one logged granule in bytes: a power of two, at least 4096, dividing every region's
+     * address and size (KVM: the host page size, 4096 on x86 and on 4K-page arm64 hosts). The TCK
+     * judges the log at this granularity: a structure dirties the granules its 64 bytes lie in.
+     */
+    default long dirtyLogGranule() {
+        return MemoryRegion.PAGE;
+    }
+
+    // ---- memory that moves (Capability.MOVABLE_MEMORY) ---------------------------------------
+
+    /**
+     * The VMM moves the RAM region that holds {@code gpa} to new backing memory, at the same
+     * guest-physical address (as a VMM does when it remaps guest memory, e.g. on a hot-unplug and
+     * replug or when it switches to a new memory file): new backing is allocated, the region's whole
+     * contents are copied into it, the memory slot is deleted and re-created over the new backing.
+     * Afterwards {@link #read}, {@link #write} and new {@link #liveView}s address the new backing;
+     * every steal-time update must land there (the registrations are guest-physical and still valid:
+     * nothing is re-registered). The old backing is <b>kept</b>, unused, until the VM is closed, so
+     * that {@link #readRetired} can show whether anything still writes to it. Live views obtained
+     * before the call alias the old backing. Called only between calls on the vCPUs. Dirty logging,
+     * if started, stays on for the re-created slot. KVM: {@code mmap} + copy,
+     * {@code KVM_SET_USER_MEMORY_REGION} of the slot with {@code memory_size} 0, then again with the
+     * new {@code userspace_addr}; the old mapping is not unmapped until close.
+     *
+     * @throws IndexOutOfBoundsException     when {@code gpa} is in no RAM region
+     * @throws UnsupportedOperationException without {@link Capability#MOVABLE_MEMORY}
+     */
+    default void replaceBacking(long gpa) {
+        throw new UnsupportedOperationException("guest RAM cannot be moved (Capability.MOVABLE_MEMORY)");
+    }
+
+    /**
+     * Reads {@code length} bytes at {@code gpa} from the backing that {@link #replaceBacking} retired
+     * last for the region holding {@code gpa}: what the old memory holds now (nobody should have
+     * written it since the move).
+     *
+     * @throws IndexOutOfBoundsException     when the range is not inside one RAM region
+     * @throws IllegalStateException         when that region's backing was never replaced
+     * @throws UnsupportedOperationException without {@link Capability#MOVABLE_MEMORY}
+     */
+    default byte[] readRetired(long gpa, int length) {
+        throw new UnsupportedOperationException("guest RAM cannot be moved (Capability.MOVABLE_MEMORY)");
+    }
+
     /** One load of a sampling program: {@code width} (4 or 8) bytes at {@code gpa}, aligned to the width. */
     record Load(long gpa, int width) {
         public Load {

@@ -39,7 +39,8 @@ import java.util.stream.Collectors;
  *       from {@code open}, {@code IllegalStateException} from {@code hostGetMsr}).
  *       {@code availability()} that throws or returns null is "unavailable" with that reason.</li>
  *   <li><b>Bounded time.</b> Every call that makes the hypervisor work (availability, open, close,
- *       the vCPU's run/preempt/idle, guest and host MSR and attribute calls, SMCCC)
+ *       the vCPU's run/preempt/idle, guest and host MSR and attribute calls, SMCCC, starting and
+ *       reading the dirty log, moving guest RAM)
  *       runs on a worker thread ({@link CallLane}: one per vCPU, so a vCPU is still driven from one
  *       thread at a time)
  *       and must return within {@code tck.call.timeout} × {@code tck.timing.multiplier}, plus the
@@ -61,7 +62,7 @@ public final class ProviderGuard {
     /** The calls that make the hypervisor work: bounded in time. */
     private static final Set<String> TIMED = Set.of("availability", "open", "close", "run", "preempt", "idle",
             "guestWrmsr", "guestRdmsr", "hostSetMsr", "hostGetMsr", "cpuid", "hasDeviceAttr", "setDeviceAttr",
-            "getDeviceAttr", "smccc");
+            "getDeviceAttr", "smccc", "startDirtyLog", "takeDirtyPages", "replaceBacking");
 
     private final HypervisorProvider target;
     private final String id;

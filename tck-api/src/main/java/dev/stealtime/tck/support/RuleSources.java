@@ -30,6 +30,8 @@ public final class RuleSources {
         KVM.put("cpuid.rst", new Source("Linux Documentation/virt/kvm/x86/cpuid.rst", KERNEL_DOCS + "x86/cpuid.html"));
         KVM.put("msr.rst", new Source("Linux Documentation/virt/kvm/x86/msr.rst", KERNEL_DOCS + "x86/msr.html"));
         KVM.put("pvtime.c", new Source("Linux arch/arm64/kvm/pvtime.c", KERNEL_TREE + "arch/arm64/kvm/pvtime.c"));
+        KVM.put("api.rst", new Source("Linux Documentation/virt/kvm/api.rst", KERNEL_DOCS + "api.html"));
+        KVM.put("vcpu.rst", new Source("Linux Documentation/virt/kvm/devices/vcpu.rst", KERNEL_DOCS + "devices/vcpu.html"));
         KVM.put("hypercalls.c", new Source("Linux arch/arm64/kvm/hypercalls.c", KERNEL_TREE + "arch/arm64/kvm/hypercalls.c"));
     }
 

@@ -127,6 +127,13 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         return vm;
     }
 
+    /** Closes a VM this test opened before the test ends (a migration's source): it is not closed again. */
+    protected void closeVm(Vm vm) {
+        if (open.remove(vm)) {
+            Evidence.step("close VM", vm::close);
+        }
+    }
+
     @AfterMethod(alwaysRun = true)
     public void closeVms() {
         RuntimeException first = null;

@@ -86,6 +86,16 @@ public final class PvTimeVcpu {
         return this;
     }
 
+    /**
+     * The VMM restores a saved IPA on a new VM (migration): sets it, which must succeed, without
+     * touching guest memory (the structure arrives with the guest's memory, before or after).
+     */
+    public PvTimeVcpu restore(long ipa) {
+        assertThatAttr(set(ipa)).as("restoring the saved IPA on vCPU %d of the destination", index()).succeeded();
+        this.ipa = ipa;
+        return this;
+    }
+
     /** The IPA this test configured (all-ones before {@link #configure}). */
     public long ipa() {
         return ipa;

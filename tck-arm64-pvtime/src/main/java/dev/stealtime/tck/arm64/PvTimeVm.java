@@ -32,6 +32,11 @@ public final class PvTimeVm {
         return List.copyOf(vcpus);
     }
 
+    /** The VM itself (to close a migration's source before the test ends). */
+    Vm vm() {
+        return vm;
+    }
+
     public GuestMemory memory() {
         return vm.memory();
     }

@@ -158,6 +158,46 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
                 why + "; at least the induced " + d.toNanos() + " ns, at most what the host measured (" + (h1 - h0) + " ns)");
     }
 
+    // ---------------------------------------------------------------- ARM-ACCUMULATES-IN-MEMORY
+
+    /**
+     * The VMM replaces stolen_time in guest memory while the vCPU is stopped (as restoring a saved
+     * guest would, with the source's total), upwards and downwards: the next update adds the
+     * preemption to the value found there, never to a total the hypervisor kept itself.
+     */
+    @TckRule("ARM-ACCUMULATES-IN-MEMORY")
+    @Test(groups = dev.stealtime.tck.rules.Level.LINUX_ABI_GROUP)
+    public void ARM_ACCUMULATES_IN_MEMORY_updatesAddToTheStolenTimeInGuestMemory() {
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu vcpu = vm.vcpu(0);
+        vcpu.enable(low(0));
+        vcpu.settle();
+        Duration d = millis(3);
+        long up = vcpu.stolenTime() + (1L << 31);
+        long down = up - (1L << 30);
+        StringBuilder table = new StringBuilder();
+        try {
+            for (long seed : new long[]{up, down}) {
+                Evidence.step("the VMM stores stolen_time = " + PvTime.hex(seed) + ", then preempt " + d.toNanos() + " ns and run", () -> {
+                    new LiveMemory(vm.memory(), vcpu.ipa(), SIZE).storeU64(PvTime.STOLEN_TIME, seed);
+                    Snapshot seeded = vcpu.snapshot("after the VMM stored " + PvTime.hex(seed));
+                    long h0 = vcpu.hostSteal();
+                    vcpu.preempt(d);
+                    vcpu.settle();
+                    long h1 = vcpu.hostSteal();
+                    Snapshot after = vcpu.snapshot("after preempt(" + d.toNanos() + " ns) and the next runs");
+                    table.append(String.format("stored %s -> hypervisor wrote %s (host measured %,d ns)%n", PvTime.hex(seed),
+                            PvTime.hex(after.u64(PvTime.STOLEN_TIME)), h1 - h0));
+                    // the amount is ARM-STEAL-ACCOUNTS's: here only where the update started from (a second of slack)
+                    assertThatStolenTime(after).comparedTo(seeded).stolenTimeGrewBetween(1, (h1 - h0) + tolerance() + 1_000_000_000L,
+                            "the update must add the preemption to the " + PvTime.hex(seed) + " found in guest memory, not write a total of its own");
+                });
+            }
+        } finally {
+            Evidence.text("accumulator in guest memory", table.toString());
+        }
+    }
+
     // ---------------------------------------------------------------- ARM-IDLE-EXCLUDED
 
     @TckRule("ARM-IDLE-EXCLUDED")

@@ -28,8 +28,11 @@ public record FaultyVariant(String name, String defect, ReferenceParts parts, Se
         return new FaultyVariant(name, defect, parts, Set.of(mustFail), Set.of());
     }
 
+    /** Adds collateral rules (to any named before). */
     public FaultyVariant mayAlsoFail(String... ids) {
-        return new FaultyVariant(name, defect, parts, mustFail, Set.of(ids));
+        java.util.Set<String> all = new java.util.TreeSet<>(mayAlsoFail);
+        all.addAll(java.util.List.of(ids));
+        return new FaultyVariant(name, defect, parts, mustFail, Set.copyOf(all));
     }
 
     public ReferenceProvider provider() {

@@ -97,7 +97,9 @@ public final class Arm64LegalVariants {
                         total = stolen;
                         super.writeStolenTime(stolen);
                     }
-                })));
+                }))
+                // Linux (since v5.9) accumulates in guest memory: ARM-ACCUMULATES-IN-MEMORY, linux-abi
+                .legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("updates-during-preemption", "besides before every scheduling-in, the structure is also updated "
                         + "halfway through each preemption, while the vCPU is off its CPU",
                 "The structure will be updated by the hypervisor prior to scheduling a VCPU.",
@@ -125,6 +127,9 @@ public final class Arm64LegalVariants {
                         super.preempt(Duration.ofNanos(100_000));
                     }
                 })));
+        v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
+                        + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",
+                dev.stealtime.tck.runner.selftest.RamVariants.granule64k()));
         return v;
     }
 }

@@ -7,6 +7,7 @@ import dev.stealtime.tck.runner.reference.PvTimeHypercalls;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.StolenTime;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
+import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.support.Errno;
@@ -44,6 +45,7 @@ public final class Arm64Variants {
         structure(v);
         accounting(v);
         perVcpu(v);
+        migration(v);
         return v;
     }
 
@@ -438,6 +440,60 @@ public final class Arm64Variants {
                         return super.init(0);
                     }
                 }), "ARM-ST-REINITIALISES"));
+    }
+
+    // ------------------------------------------------------------------ migration, dirty log, memory that moves
+
+    private static void migration(List<FaultyVariant> v) {
+        v.add(FaultyVariant.of("keeps-own-copy", "stolen time is accumulated in the hypervisor (Linux before v5.9), ignoring what guest memory holds",
+                stolenTime(ram -> new StolenTime(ram) {
+                    private long own;
+
+                    @Override
+                    public long init(long runDelayNanos) {
+                        own = 0;
+                        return super.init(runDelayNanos);
+                    }
+
+                    @Override
+                    protected long readStolenTime() {
+                        return own;
+                    }
+
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        own = stolen;
+                        super.writeStolenTime(stolen);
+                    }
+                }), "ARM-ACCUMULATES-IN-MEMORY")
+                // the destination's own total starts from zero: below the transferred stolen time
+                .mayAlsoFail("ARM-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("set-zeroes-structure", "a successful SET_DEVICE_ATTR(PVTIME_IPA) zeroes the 64 bytes at the IPA "
+                        + "(harmless on first boot; a restored IPA wipes the migrated stolen time)",
+                attribute((ram, offered, st) -> new PvTimeAttribute(ram, offered, st) {
+                    @Override
+                    public int set(int group, long attr, long ipa) {
+                        int r = super.set(group, attr, ipa);
+                        if (r == 0) {
+                            ram.zero(ipa, StolenTime.SIZE);
+                        }
+                        return r;
+                    }
+                }), "ARM-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("publishes-on-save", "the VMM's GET_DEVICE_ATTR(PVTIME_IPA) first publishes the pending stolen time into the structure",
+                vcpu((index, st, attr, hc) -> new Arm64ReferenceVcpu(index, st, attr, hc) {
+                    @Override
+                    public AttrResult getDeviceAttr(int group, long a) {
+                        st.update(hostStealMeasureNanos());
+                        return super.getDeviceAttr(group, a);
+                    }
+                }), "ARM-MIGRATION-SOURCE-QUIET"));
+        v.add(FaultyVariant.of("updates-not-dirty-logged", "the hypervisor's updates are not recorded in the dirty log",
+                RamVariants.updatesNotLogged(), "ARM-DIRTY-LOGGED"));
+        v.add(FaultyVariant.of("dirty-log-next-page", "each update also logs the page after the structure's as dirty",
+                RamVariants.logsTheNextPageToo(), "ARM-DIRTY-ONLY-STRUCTURE"));
+        v.add(FaultyVariant.of("stale-mapping", "the IPA's translation to host memory is cached and never revalidated: after the memory "
+                + "slot moved, updates still go to the old backing", RamVariants.staleMapping(), "ARM-MEMORY-MOVES"));
     }
 
     // ------------------------------------------------------------------ accounting

@@ -5,6 +5,7 @@ import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.StealTimeMsr;
 import dev.stealtime.tck.runner.reference.X86ReferenceVcpu;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
+import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.CpuidResult;
 import dev.stealtime.tck.spi.MsrResult;
 
@@ -89,7 +90,9 @@ public final class X86FaultyVariants {
                         MsrResult r = super.read();
                         return r.faulted() ? r : MsrResult.ok(r.value() & ~ENABLE);
                     }
-                }), "X86-RDMSR-READBACK"));
+                }), "X86-RDMSR-READBACK")
+                // a VMM restores what the host MSR read gave it: without the enable bit the destination never updates
+                .mayAlsoFail("X86-MIGRATION-CONTINUES", "X86-MIGRATION-VERSION", "X86-MIGRATION-SOURCE-QUIET"));
 
         // ---- alignment ------------------------------------------------------------------------
         v.add(FaultyVariant.of("accepts-reserved-bit-3", "bit 3 is not treated as reserved (mask 0x36 instead of 0x3E)",
@@ -270,7 +273,9 @@ public final class X86FaultyVariants {
                 // and with the version frozen the guest's protocol cannot see that steal changed under
                 // a read: a reader descheduled mid-read accepts a value from updates after the bounds
                 // it sampled (seen in CI: sometimes, when a reader is preempted inside its read)
-                .mayAlsoFail("X86-VERSION-ODD-START", "X86-TORN-READ"));
+                .mayAlsoFail("X86-VERSION-ODD-START", "X86-TORN-READ")
+                // the destination's version does not advance either
+                .mayAlsoFail("X86-MIGRATION-VERSION"));
         // Only a reader that reads between the two stores can see this defect. With nothing between
         // them the window is a few nanoseconds and a race catches it only sometimes (measured: 0 to
         // ~1,000 catches per second of racing on a 2-CPU machine, none at all when reader and writer
@@ -294,7 +299,9 @@ public final class X86FaultyVariants {
                 }), "X86-VERSION-EVEN")
                 // an odd version after each update: "strictly larger and even" fails, and guest readers
                 // following the protocol never obtain a value for the race to judge
-                .mayAlsoFail("X86-VERSION-ADVANCES", "X86-VERSION-ODD-START", "X86-TORN-READ"));
+                .mayAlsoFail("X86-VERSION-ADVANCES", "X86-VERSION-ODD-START", "X86-TORN-READ")
+                // the destination's versions are odd too
+                .mayAlsoFail("X86-MIGRATION-VERSION"));
         v.add(FaultyVariant.of("odd-start-not-fixed", "an odd version left by the guest is incremented without the fix-up, so it ends odd",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -367,7 +374,58 @@ public final class X86FaultyVariants {
                         own += steal - readSteal(gpa);   // the delta the reference added to guest memory
                         super.writeSteal(gpa, own);
                     }
-                }), "X86-ACCUMULATES-IN-MEMORY"));
+                }), "X86-ACCUMULATES-IN-MEMORY")
+                // the destination's own total starts again from zero: below the transferred steal
+                .mayAlsoFail("X86-MIGRATION-CONTINUES"));
+
+        // ---- migration, dirty logging, memory that moves -------------------------------------
+        v.add(FaultyVariant.of("registration-zeroes-structure", "accepting an enabling MSR write zeroes the 64 bytes at the address "
+                        + "(harmless for a guest's first registration; a restored registration wipes the migrated steal)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        MsrResult r = super.write(value);
+                        if (!r.faulted() && enabled() && inGuestRam(structureAddress())) {
+                            ram.zero(structureAddress(), SIZE);
+                        }
+                        return r;
+                    }
+                }), "X86-MIGRATION-CONTINUES")
+                // the version restarts from zero too
+                .mayAlsoFail("X86-MIGRATION-VERSION")
+                // zeroing writes the padding, and a re-registration loses the steal accrued before it
+                .mayAlsoFail("X86-PAD-UNTOUCHED", "X86-UPDATE-EVERY-ENTRY"));
+        v.add(FaultyVariant.of("version-kept-in-hypervisor", "the version is counted in the hypervisor (per vCPU, from 0), not read back from guest memory",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private int own;
+
+                    @Override
+                    protected int readVersion(long gpa) {
+                        return own;
+                    }
+
+                    @Override
+                    protected void writeVersion(long gpa, int version) {
+                        own = version;
+                        super.writeVersion(gpa, version);
+                    }
+                }), "X86-MIGRATION-VERSION")
+                // a version the guest left odd is ignored as well
+                .mayAlsoFail("X86-VERSION-ODD-START"));
+        v.add(FaultyVariant.of("publishes-on-save", "the VMM's MSR read (KVM_GET_MSRS) first publishes the pending steal into the structure",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public long hostGetMsr(int index) {
+                        m.update(hostStealMeasureNanos());
+                        return super.hostGetMsr(index);
+                    }
+                }), "X86-MIGRATION-SOURCE-QUIET"));
+        v.add(FaultyVariant.of("updates-not-dirty-logged", "the hypervisor's updates are not recorded in the dirty log",
+                RamVariants.updatesNotLogged(), "X86-DIRTY-LOGGED"));
+        v.add(FaultyVariant.of("dirty-log-next-page", "each update also logs the page after the structure's as dirty",
+                RamVariants.logsTheNextPageToo(), "X86-DIRTY-ONLY-STRUCTURE"));
+        v.add(FaultyVariant.of("stale-mapping", "the guest-physical to host translation of the structure is cached and never "
+                + "revalidated: after the memory slot moved, updates still go to the old backing", RamVariants.staleMapping(), "X86-MEMORY-MOVES"));
 
         // ---- update schedule ------------------------------------------------------------------
         v.add(FaultyVariant.of("update-one-entry-late", "each update publishes the run delay sampled at the previous entry: a preemption shows only on the second entry after it",

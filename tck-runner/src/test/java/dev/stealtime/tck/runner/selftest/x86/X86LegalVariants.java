@@ -146,7 +146,9 @@ public final class X86LegalVariants {
                         counter = version;
                         super.writeVersion(gpa, version);
                     }
-                })));
+                }))
+                // Linux reads the version back from guest memory, so a migrated guest's version continues (X86-MIGRATION-VERSION)
+                .legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
 
         // ---- what steal holds ----------------------------------------------------------------
         v.add(LegalVariant.of("own-accumulator", "steal is the total the hypervisor keeps since registration and writes "
@@ -221,6 +223,22 @@ public final class X86LegalVariants {
                         return super.write(value);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+        // ---- migration and dirty logging ---------------------------------------------------------
+        v.add(LegalVariant.of("updates-on-host-set", "an enabling host MSR write (KVM_SET_MSRS, as on a restore) updates the structure at once, "
+                        + "from what guest memory holds, before the vCPU runs", ANY_TIME,
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public boolean hostSetMsr(int index, long value) {
+                        boolean ok = super.hostSetMsr(index, value);
+                        if (ok) {
+                            m.update(hostStealMeasureNanos());
+                        }
+                        return ok;
+                    }
+                })));
+        v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
+                        + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",
+                dev.stealtime.tck.runner.selftest.RamVariants.granule64k()));
         return v;
     }
 }

@@ -1,0 +1,231 @@
+package dev.stealtime.tck.arm64;
+
+import dev.stealtime.tck.rules.TckRule;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.support.DirtyLog;
+import dev.stealtime.tck.support.Evidence;
+import dev.stealtime.tck.support.Migration;
+import dev.stealtime.tck.support.Snapshot;
+import org.testng.annotations.Test;
+
+import java.time.Duration;
+import java.util.Arrays;
+
+import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
+import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatStolenTime;
+import static dev.stealtime.tck.arm64.PvTime.SIZE;
+import static dev.stealtime.tck.arm64.PvTime.STOLEN_TIME;
+import static dev.stealtime.tck.rules.Level.LINUX_ABI_GROUP;
+import static dev.stealtime.tck.support.GuestLayout.low;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Rule areas "Migration", "Dirty logging" and "Memory that moves" for arm64: the TCK plays the VMM
+ * that moves a running guest. The IPA is saved with {@code GET_DEVICE_ATTR} on the source and
+ * restored with {@code SET_DEVICE_ATTR} on a new VM; guest memory is copied in both orders
+ * ({@link Migration.Order}). The dirty log is {@link Capability#DIRTY_LOG}, a moving memory slot
+ * {@link Capability#MOVABLE_MEMORY}. Linux KVM (since v5.9) reads stolen_time back from guest memory
+ * on every update, so a moved guest continues where it was.
+ */
+public class MigrationTests extends Arm64TckTest {
+
+    /** The stopped source: its VM, the saved IPA, the VMM's copy of the structure's page and the structure in it. */
+    private record Source(PvTimeVm vm, long ipa, Migration.Saved page, Snapshot structure) {
+    }
+
+    /**
+     * A source whose guest discovered its structure at {@code ipa} (PV_TIME_ST) and accumulated stolen
+     * time (three preemptions, each seen), then was stopped right after a preemption (stolen time may
+     * be pending). The VMM copies the page first, then saves the IPA.
+     */
+    private Source stoppedSource(long ipa) {
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu v = vm.vcpu(0);
+        Duration d = millis(3);
+        Evidence.step("source: configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt " + d.toNanos() + " ns)", () -> {
+            v.enable(ipa);
+            v.settle();
+            for (int i = 1; i <= 3; i++) {
+                Snapshot before = v.snapshot("source: before preempt #" + i);
+                v.preempt(d);
+                v.settle();
+                assertThat(v.snapshot("source: after preempt #" + i).bytes())
+                        .as("the source must update its structure before the move can be judged (preemption #%d)", i).isNotEqualTo(before.bytes());
+            }
+            v.preempt(d);   // stopped right after being kept off its CPU: no further guest entry
+        });
+        Migration.Saved page = Evidence.step("source: the VMM copies the structure's page", () -> Migration.save(vm.memory(), ipa));
+        AttrCall saved = Evidence.step("source: the VMM saves the IPA (GET_DEVICE_ATTR)", v::get);
+        assertThatAttr(saved).as("saving the source's IPA").succeeded();
+        assertThat(saved.read()).as("GET_DEVICE_ATTR(PVTIME_IPA) on the source must return the IPA that was set, %s", PvTime.hex(ipa)).isEqualTo(ipa);
+        int at = (int) (ipa - page.page());
+        Snapshot structure = new Snapshot("transferred from the source", 0, ipa, Arrays.copyOfRange(page.bytes(), at, at + SIZE));
+        Evidence.text("transferred structure", structure.hex());
+        return new Source(vm, saved.read(), page, structure);
+    }
+
+    /** A destination restored from {@code src} in {@code order}; the source is closed afterwards. */
+    private PvTimeVcpu migrate(Source src, Migration.Order order) {
+        PvTimeVm dst = openPvTimeVm(1);
+        PvTimeVcpu v = dst.vcpu(0);
+        order.restore(() -> v.restore(src.ipa()), () -> src.page().copyTo(dst.memory()));
+        closeVm(src.vm().vm());
+        return v;
+    }
+
+    /**
+     * Both orders: once the destination vCPU was scheduled in, stolen time is at least the transferred
+     * value and grew by no more than the destination vCPU's own involuntary wait (its host measure
+     * from its start); a preemption then adds what it should.
+     */
+    @TckRule("ARM-MIGRATION-CONTINUES")
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_MIGRATION_CONTINUES_stolenTimeContinuesFromTheTransferredValue() {
+        Duration d = millis(3);
+        StringBuilder table = new StringBuilder();
+        try {
+            int n = 0;
+            for (Migration.Order order : Migration.Order.values()) {
+                long ipa = low(2 * n++);
+                Evidence.step("move the vCPU: " + order, () -> {
+                    Source src = stoppedSource(ipa);
+                    PvTimeVcpu v = migrate(src, order);
+                    v.settle();
+                    long own = v.hostSteal();
+                    Snapshot first = v.snapshot("destination: after it was scheduled in");
+                    assertThatStolenTime(first).comparedTo(src.structure()).stolenTimeGrewBetween(0, own + tolerance(),
+                            "the destination continues from the transferred stolen time (" + order + "), adding only its own vCPU's wait ("
+                                    + String.format("%,d", own) + " ns measured since it started)");
+                    v.preempt(d);
+                    v.settle();
+                    Snapshot after = v.snapshot("destination: after preempt(" + d.toNanos() + " ns) and the next runs");
+                    assertThatStolenTime(after).comparedTo(src.structure()).stolenTimeDidNotDecrease();
+                    assertThatStolenTime(after).comparedTo(first).stolenTimeGrew("a preemption on the destination adds to the continued total (" + order + ")");
+                    table.append(String.format("%-44s transferred %,d -> first %,d -> after preempt %,d ns%n", order,
+                            src.structure().u64(STOLEN_TIME), first.u64(STOLEN_TIME), after.u64(STOLEN_TIME)));
+                });
+            }
+        } finally {
+            Evidence.text("stolen time across the move", table.toString());
+        }
+    }
+
+    /**
+     * The stopped source writes nothing once the VMM took its copy and saved the IPA: not while the
+     * destination runs, not until it is closed; and closing it changes nothing in the destination.
+     */
+    @TckRule("ARM-MIGRATION-SOURCE-QUIET")
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_MIGRATION_SOURCE_QUIET_stoppedSourceWritesNothing() {
+        long ipa = low(6);
+        Source src = stoppedSource(ipa);
+        PvTimeVm dst = openPvTimeVm(1);
+        PvTimeVcpu v = dst.vcpu(0);
+        Migration.Order.MEMORY_BEFORE_REGISTRATION.restore(() -> v.restore(src.ipa()), () -> src.page().copyTo(dst.memory()));
+        Duration d = millis(2);
+        Evidence.step("destination runs: 3 × preempt " + d.toNanos() + " ns + run; the source stays stopped", () -> {
+            for (int i = 0; i < 3; i++) {
+                v.preempt(d);
+                v.runBriefly();
+            }
+        });
+        Evidence.step("the source's page still holds the VMM's copy", () -> src.page().assertUnchangedIn(src.vm().memory(),
+                "after the VMM copied it and saved the IPA, while the source's vCPU was not scheduled"));
+        Migration.Saved dstPage = Migration.save(dst.memory(), ipa);
+        closeVm(src.vm().vm());
+        Evidence.step("closing the source leaves the destination's memory alone", () -> dstPage.assertUnchangedIn(dst.memory(),
+                "in the destination, while the source was closed (no call on the destination meanwhile)"));
+    }
+
+    // ---------------------------------------------------------------- dirty logging
+
+    @TckRule("ARM-DIRTY-LOGGED")
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
+        require(Capability.DIRTY_LOG);
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu v = vm.vcpu(0);
+        v.enable(low(8));
+        v.settle();
+        GuestMemory mem = vm.memory();
+        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
+        Evidence.step("start dirty logging", mem::startDirtyLog);
+        Duration d = millis(2);
+        for (int i = 1; i <= 5; i++) {
+            int round = i;
+            Evidence.step("preempt " + d.toNanos() + " ns #" + i + ", run, take the dirty log", () -> {
+                mem.takeDirtyPages();
+                Snapshot before = v.snapshot("before preempt #" + round);
+                v.preempt(d);
+                v.settle();
+                assertThat(v.snapshot("after preempt #" + round).bytes()).as("an update is needed to judge the log (preemption #%d)", round)
+                        .isNotEqualTo(before.bytes());
+                long[] dirty = mem.takeDirtyPages();
+                Evidence.text("dirty log #" + round, log.describe(dirty));
+                log.assertMarked(dirty, "the update after preemption #" + round);
+            });
+        }
+    }
+
+    @TckRule("ARM-DIRTY-ONLY-STRUCTURE")
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
+        require(Capability.DIRTY_LOG);
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu v = vm.vcpu(0);
+        v.enable(low(10));
+        v.settle();
+        GuestMemory mem = vm.memory();
+        DirtyLog log = DirtyLog.forStructure(mem, v.ipa(), SIZE);
+        Evidence.step("start dirty logging", mem::startDirtyLog);
+        Duration d = millis(2);
+        String[] names = {"preempt + run", "run", "idle (WFI)", "PV_TIME_FEATURES", "preempt + PV_TIME_FEATURES"};
+        for (int i = 0; i < 2 * names.length; i++) {
+            String name = names[i % names.length] + " #" + (i / names.length + 1);
+            int kind = i % names.length;
+            Evidence.step(name + ", take the dirty log", () -> {
+                switch (kind) {
+                    case 0 -> { v.preempt(d); v.runBriefly(); }
+                    case 1 -> v.runBriefly();
+                    case 2 -> v.idle(d);
+                    case 3 -> v.features(PvTime.PV_TIME_ST);
+                    default -> { v.preempt(d); v.features(PvTime.PV_TIME_ST); }
+                }
+                log.assertOnlyStructure(mem.takeDirtyPages(), name);
+            });
+        }
+    }
+
+    // ---------------------------------------------------------------- memory that moves
+
+    @TckRule("ARM-MEMORY-MOVES")
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_MEMORY_MOVES_updatesLandInTheNewBacking() {
+        require(Capability.MOVABLE_MEMORY);
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu v = vm.vcpu(0);
+        long ipa = low(12);
+        v.enable(ipa);
+        v.settle();
+        Duration d = millis(2);
+        v.preempt(d);
+        v.settle();
+        GuestMemory mem = vm.memory();
+        Evidence.step("the VMM moves the RAM region holding " + PvTime.hex(ipa) + " to new backing", () -> mem.replaceBacking(ipa));
+        Snapshot old = new Snapshot("old backing right after the move", 0, ipa, mem.readRetired(ipa, SIZE));
+        assertThat(v.snapshot("new backing right after the move").bytes())
+                .as("the new backing must hold a copy of the old (GuestMemory.replaceBacking copies the region)").isEqualTo(old.bytes());
+        for (int i = 1; i <= 3; i++) {
+            Snapshot before = v.snapshot("new backing before preempt #" + i);
+            v.preempt(d);
+            v.settle();
+            assertThat(v.snapshot("new backing after preempt #" + i).bytes())
+                    .as("updates after the move must land in the new backing (preemption #%d): the structure there did not change%n%s", i, before.hex())
+                    .isNotEqualTo(before.bytes());
+            Snapshot stale = new Snapshot("old backing after preempt #" + i, 0, ipa, mem.readRetired(ipa, SIZE));
+            assertThat(stale.bytes()).as("the hypervisor wrote the old backing after the move (a stale mapping)%n%s",
+                    dev.stealtime.tck.support.HexDump.beforeAfter(ipa, old.bytes(), stale.bytes())).isEqualTo(old.bytes());
+        }
+    }
+}
