@@ -3,7 +3,7 @@ package dev.stealtime.tck.runner.replay;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.kvmarm64.Arm64Selftest;
+import dev.stealtime.tck.runner.emulatedkvm.EmulatedSelftest;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -155,11 +155,9 @@ final class Replay {
 
         SelftestResult st = null;
         if (selftest) {
-            if (patch.arch().equals("arm64")) {
-                st = Arm64Selftest.run(build.resolve("Image"), build.resolve("steal_time"), scripts, out);
-            } else {
-                st = X86Selftests.run(build, scripts, out);
-            }
+            boolean arm = patch.arch().equals("arm64");
+            st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
+                    build.resolve("steal_time"), scripts, out);
         }
         return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory,
                 tckOut.toString(), suiteMillis, st);

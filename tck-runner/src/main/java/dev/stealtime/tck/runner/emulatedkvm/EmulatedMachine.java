@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -16,33 +16,39 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One emulated arm64 machine: {@code qemu-system-aarch64 -M virt,virtualization=on} (so the guest
- * kernel runs at EL2 and offers {@code /dev/kvm}) booting the {@link MachineImage}, whose /init
- * starts the C adapter on a virtio-serial port. On the host that console is a Unix socket in this
- * machine's private (0700) directory; the serial console (kernel and adapter log) is kept as a
- * tail for fault messages. {@link #stop} kills QEMU and removes the directory.
+ * One emulated machine of a {@link Guest}: QEMU with the virtualisation extensions (arm64:
+ * {@code -M virt,virtualization=on}, so the guest kernel runs at EL2; x86: {@code -M q35 -cpu max},
+ * whose TCG offers AMD SVM with nested paging, or the host's own with {@code -accel kvm -cpu host})
+ * booting a kernel and an initramfs whose /init loads the KVM modules and starts the C adapter on
+ * a virtio-serial port. On the host that port is a Unix socket in this machine's private (0700)
+ * directory; the serial console (kernel, /init and adapter log) is kept as a tail for fault
+ * messages. {@link #stop} kills QEMU and removes the directory.
  */
 final class EmulatedMachine implements AutoCloseable {
 
-    static final String QEMU = "qemu-system-aarch64";
-    /** {@code pauth-impdef=on}: QEMU's cheaper pointer authentication, about 3x faster than plain {@code max}. */
-    static final String CPU = "max,pauth-impdef=on";
     static final int CPUS = 2;
     static final int MEMORY_MIB = 1024;
     private static final long BOOT_TIMEOUT_SECONDS = 180;
     private static final int TAIL_LINES = 40;
-    private static final Pattern READY = Pattern.compile("TCK-KVM-ARM64 READY kernel=(\\S+) cpu=(\\S*) mode=(.*)");
+    private static final Pattern READY = Pattern.compile("TCK-KVM READY (.*)");
+    private static final Pattern MODULE_FAILED = Pattern.compile("TCK-KVM MODULE-FAILED (.*)");
+    private static final Pattern FAILED = Pattern.compile("TCK-KVM FAILED: (.*)");
 
     private final Path dir;
     private final Process qemu;
     private final Deque<String> tail = new ArrayDeque<>();
     private final CountDownLatch ready = new CountDownLatch(1);
+    private final List<String> moduleFailures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile Map<String, String> readyFacts;
+    private final long bootNanos;
+    private volatile long readyNanos;
 
-    private EmulatedMachine(Path dir, Process qemu) {
+    private EmulatedMachine(Path dir, Process qemu, Guest guest) {
         this.dir = dir;
         this.qemu = qemu;
-        Thread reader = new Thread(this::readConsole, "kvm-arm64 console");
+        this.bootNanos = System.nanoTime();
+        Thread reader = new Thread(this::readConsole, guest.providerId + " console");
         reader.setDaemon(true);
         reader.start();
     }
@@ -53,28 +59,30 @@ final class EmulatedMachine implements AutoCloseable {
      *
      * @throws IllegalStateException with the console's tail when it does not come up
      */
-    static EmulatedMachine boot(MachineImage image, Path dir) {
+    static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir) {
         Path socket = dir.resolve("adapter.sock");
-        List<String> command = qemuCommand(image.kernel(), image.initrd(), socket);
+        List<String> command = qemuCommand(guest, accel, kernel, initrd, socket);
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true)
                     .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile())).start();
         } catch (IOException e) {
-            throw new IllegalStateException("cannot start " + QEMU + ": " + e.getMessage(), e);
+            throw new IllegalStateException("cannot start " + guest.qemu + ": " + e.getMessage(), e);
         }
-        EmulatedMachine m = new EmulatedMachine(dir, p);
+        EmulatedMachine m = new EmulatedMachine(dir, p, guest);
+        String what = "the emulated " + guest.architecture + " machine";
         try {
-            if (!m.ready.await(BOOT_TIMEOUT_SECONDS, TimeUnit.SECONDS) || m.readyFacts == null) {
-                String why = p.isAlive() ? "did not start the adapter within " + BOOT_TIMEOUT_SECONDS + " s"
-                        : "exited with status " + p.exitValue();
+            if (!m.ready.await(BOOT_TIMEOUT_SECONDS, TimeUnit.SECONDS) || m.readyFacts == null || !m.failures.isEmpty()) {
+                String why = !m.failures.isEmpty() ? "did not start the adapter: " + String.join("; ", m.failures)
+                        : p.isAlive() ? "did not start the adapter within " + BOOT_TIMEOUT_SECONDS + " s (the kernel did not boot to /init?)"
+                        : "exited with status " + p.exitValue() + " before the adapter started (the kernel did not boot?)";
                 m.stop();
-                throw new IllegalStateException("the emulated arm64 machine " + why + "; console: " + m.consoleTail());
+                throw new IllegalStateException(what + " " + why + "; console: " + m.consoleTail());
             }
         } catch (InterruptedException e) {
             m.stop();
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while booting the emulated arm64 machine", e);
+            throw new IllegalStateException("interrupted while booting " + what, e);
         }
         if (!Files.exists(socket)) {
             m.stop();
@@ -85,19 +93,21 @@ final class EmulatedMachine implements AutoCloseable {
 
     /**
      * The QEMU command line of this machine booting {@code kernel} with {@code initrd}, its protocol
-     * channel on the Unix socket {@code socket}. Also what a kernel replay's selftest boot runs, so
-     * that the selftest sees the same machine as the suite.
+     * channel on the Unix socket {@code socket}. Also what a kernel replay's selftest boot runs
+     * ({@link EmulatedSelftest}), so that the selftest sees the same machine as the suite.
      */
-    static List<String> qemuCommand(Path kernel, Path initrd, Path socket) {
-        return List.of(QEMU,
-                "-M", "virt,virtualization=on,gic-version=3", "-cpu", CPU,
+    static List<String> qemuCommand(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path socket) {
+        List<String> command = new java.util.ArrayList<>(List.of(guest.qemu));
+        command.addAll(guest.machine);
+        command.addAll(List.of("-accel", accel.name(), "-cpu", accel.cpu(),
                 "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
                 "-nographic", "-no-reboot", "-nic", "none",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=ttyAMA0 rdinit=/init panic=-1 quiet",
-                "-device", "virtio-serial-device",
+                "-append", "console=" + guest.console + " rdinit=/init panic=-1 quiet",
+                "-device", guest.virtioSerial,
                 "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
-                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck");
+                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck"));
+        return command;
     }
 
     private void readConsole() {
@@ -111,9 +121,18 @@ final class EmulatedMachine implements AutoCloseable {
                         tail.removeFirst();
                     }
                 }
+                Matcher f = MODULE_FAILED.matcher(line);
+                if (f.find()) {
+                    moduleFailures.add(f.group(1).trim());
+                }
+                Matcher nf = FAILED.matcher(line);
+                if (nf.find()) {
+                    failures.add(nf.group(1).trim());
+                }
                 Matcher m = READY.matcher(line);
                 if (m.find()) {
-                    readyFacts = Map.of("kernel", m.group(1), "midr-part", m.group(2), "kvm-mode", m.group(3).trim());
+                    readyFacts = facts(m.group(1));
+                    readyNanos = System.nanoTime();
                     ready.countDown();
                 }
             }
@@ -124,12 +143,34 @@ final class EmulatedMachine implements AutoCloseable {
         }
     }
 
+    /** {@code k=v|k=v...} of the READY line, in order. */
+    static Map<String, String> facts(String text) {
+        Map<String, String> out = new java.util.LinkedHashMap<>();
+        for (String kv : text.split("\\|")) {
+            int eq = kv.indexOf('=');
+            if (eq > 0) {
+                out.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
+            }
+        }
+        return java.util.Collections.unmodifiableMap(out);
+    }
+
+    /** The KVM modules /init could not load, each "name: insmod's message" (empty when all loaded). */
+    List<String> moduleFailures() {
+        return List.copyOf(moduleFailures);
+    }
+
+    /** From starting QEMU to the adapter's READY line, in milliseconds. */
+    long bootMillis() {
+        return (readyNanos - bootNanos) / 1_000_000;
+    }
+
     /** The Unix socket of the adapter's protocol channel. */
     Path socket() {
         return dir.resolve("adapter.sock");
     }
 
-    /** What the guest said when the adapter started: kernel release, MIDR part number, KVM mode. */
+    /** What the guest said when the adapter started: kernel release, architecture, CPU, KVM, modules loaded. */
     Map<String, String> facts() {
         return readyFacts;
     }
@@ -182,10 +223,10 @@ final class EmulatedMachine implements AutoCloseable {
         stop();
     }
 
-    /** {@code qemu-system-aarch64 --version}'s first line, or why not. */
-    static String qemuVersion() {
+    /** {@code qemu-system-* --version}'s first line, or why not. */
+    static String qemuVersion(Guest guest) {
         try {
-            Process p = new ProcessBuilder(QEMU, "--version").redirectErrorStream(true).start();
+            Process p = new ProcessBuilder(guest.qemu, "--version").redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor(10, TimeUnit.SECONDS);
             return out.lines().findFirst().orElse("?").trim();

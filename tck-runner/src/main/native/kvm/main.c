@@ -1,13 +1,13 @@
 /*
- * main.c - tck-kvm-arm64: the TCK's adapter for Linux KVM/arm64, written in C.
+ * main.c - tck-kvm: the TCK's adapter for Linux KVM (arm64 or x86_64, chosen when built), written in C.
  *
- *   tck-kvm-arm64 PORT          serve the adapter protocol on PORT, a virtio-serial port of the
+ *   tck-kvm PORT                serve the adapter protocol on PORT, a virtio-serial port of the
  *                               emulated machine (a Unix socket on the host); each connection
  *                               of the host side is a session
- *   tck-kvm-arm64 --stdio       serve one session on stdin/stdout
+ *   tck-kvm --stdio             serve one session on stdin/stdout
  *
  * The log goes to stderr. See docs/adapter-protocol.md for the protocol and README.md
- * ("kvm-arm64") for how the TCK boots the emulated machine this runs in.
+ * ("Emulated machines") for how the TCK boots the emulated machine this runs in.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -24,7 +24,7 @@
 int main(int argc, char **argv)
 {
 	if (argc != 2) {
-		fprintf(stderr, "usage: tck-kvm-arm64 (PORT | --stdio)\n");
+		fprintf(stderr, "usage: tck-kvm (PORT | --stdio)\n");
 		return 2;
 	}
 	const char *device = argv[1];

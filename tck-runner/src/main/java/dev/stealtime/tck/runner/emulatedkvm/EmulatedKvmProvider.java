@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import dev.stealtime.tck.runner.Configurable;
 import dev.stealtime.tck.runner.MachineDescription;
@@ -23,73 +23,94 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Real Linux KVM/arm64, hosted in an emulated arm64 machine: QEMU ({@code -M virt,virtualization=on})
- * boots Debian's arm64 kernel, which offers {@code /dev/kvm} with PV time; the C adapter
- * {@code tck-kvm-arm64} (sources in {@code tck-runner/src/main/native/kvm-arm64}) drives it there and
- * speaks the adapter protocol (docs/adapter-protocol.md) over a virtio-serial port that is a Unix socket
- * on this side. Guest RAM lives inside the emulated machine, out of this process's reach, so the
- * adapter answers {@code "memory":"sampled"} and the races read through its sampling calls.
+ * Real Linux KVM in an emulated machine, for either architecture ({@link Guest}): QEMU boots a
+ * kernel — Debian's cloud kernel by default, or the kernel under test ({@code --kernel}) — whose
+ * KVM offers {@code /dev/kvm} with steal time (x86, {@code MSR_KVM_STEAL_TIME}; its KVM is a set of
+ * modules, Debian's or those under test, {@code --kvm-modules}) or PV time (arm64, built in). The
+ * C adapter {@code tck-kvm} (sources in {@code tck-runner/src/main/native/kvm}, built for the guest's
+ * architecture) drives it there and speaks the adapter protocol (docs/adapter-protocol.md) over a
+ * virtio-serial port that is a Unix socket on this side. Guest RAM lives inside the emulated
+ * machine, out of this process's reach, so the adapter answers {@code "memory":"sampled"} and the
+ * races read through its sampling calls.
  *
  * <p>Nothing happens until the provider is first asked whether it is available (or to open a VM):
- * then the machine image is prepared (cached, see {@link MachineImage}) and the machine booted. It
- * stays up for the run and is shut down, with every temporary file, when the JVM exits (also on
- * Ctrl-C); after an adapter fault the next session boots a fresh machine.
+ * then the machine image is prepared (cached, see {@link MachineImage}) and the machine booted,
+ * once for the run. It is shut down, with every temporary file, when the JVM exits (also on
+ * Ctrl-C); after an adapter fault the next session boots a fresh machine. A kernel that does not
+ * boot, lacks KVM or steal time, or KVM modules that do not load make the provider unavailable
+ * with the reason and the console's tail: NOT TESTED, never FAIL.
  *
- * <p>Capabilities: MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY. Not WITHHOLD_STEAL_TIME: Linux answers
- * {@code KVM_HAS_DEVICE_ATTR(PVTIME_IPA)} with 0 whenever {@code kvm_arm_pvtime_supported()} (the
- * host has scheduler statistics), for every VM, so a VM whose vCPUs lack PV time on the attribute
- * side cannot be built; only the hypercalls could be withheld (firmware register
- * {@code KVM_REG_ARM_STD_HYP_BMAP}, bit {@code KVM_REG_ARM_STD_HYP_BIT_PV_TIME}).
+ * <p>The two providers are this one class; {@link Arm64} and {@link X86} only name it for
+ * {@link java.util.ServiceLoader}, which needs a public no-argument constructor per provider.
  */
-public final class KvmArm64Provider implements HypervisorProvider, MachineDescription, Configurable {
+public class EmulatedKvmProvider implements HypervisorProvider, MachineDescription, Configurable {
 
-    static final String ID = "kvm-arm64";
     /**
      * Slack on each timing bound; must equal the adapter's handshake ({@code TOLERANCE_NS} in
-     * protocol.c). Backed by KvmArm64MeasurementBenchmark; see the README for its figures.
+     * protocol.c). Backed by EmulatedKvmMeasurementBenchmark; see the README for its figures.
      */
     static final Duration TOLERANCE = Duration.ofMillis(20);
     /** Beyond the workload a call asks for: the emulated machine is slow, and slower under load. */
     private static final Duration CALL_TIMEOUT = Duration.ofSeconds(60);
-    private static final Set<Capability> CAPABILITIES = Set.copyOf(EnumSet.of(Capability.MULTI_VCPU,
-            Capability.MEMORY_HOLES, Capability.HIGH_MEMORY));
+
+    /** {@code kvm-arm64}: KVM/arm64 with PV time in an emulated arm64 machine. */
+    public static final class Arm64 extends EmulatedKvmProvider {
+        public Arm64() {
+            super(Guest.ARM64);
+        }
+    }
+
+    /** {@code kvm-x86-emulated}: KVM/x86 with steal time in an emulated x86-64 machine. */
+    public static final class X86 extends EmulatedKvmProvider {
+        public X86() {
+            super(Guest.X86_64);
+        }
+    }
 
     /** What starting gave: the running adapter, or why it could not start. */
     private record Started(AdapterProvider adapter, Map<String, String> machine, String failure) {
     }
 
+    private final Guest guest;
     private volatile Started started;
     private volatile Path workDir;
     private final AtomicInteger machines = new AtomicInteger();
     private volatile EmulatedMachine current;
     private volatile TckConfig config = TckConfig.fromEnvironment();
 
+    EmulatedKvmProvider(Guest guest) {
+        this.guest = guest;
+    }
+
     @Override
     public boolean takes(TckConfig.Key key) {
-        return key == TckConfig.Key.KERNEL;
+        return key == TckConfig.Key.KERNEL || key == TckConfig.Key.KVM_MODULES && guest.kvmModules;
     }
 
     @Override
     public synchronized void configure(TckConfig config) {
         if (started != null) {
-            throw new IllegalStateException("kvm-arm64 is configured before it starts");
+            throw new IllegalStateException(guest.providerId + " is configured before it starts");
         }
-        config.kernel();   // validated: a readable file
+        config.kernel();       // validated: a readable file
+        config.kvmModules().ifPresent(dir -> KvmModules.select(dir, Map.of(), false));   // holds KVM modules
         this.config = config;
     }
 
     @Override
     public String id() {
-        return ID;
+        return guest.providerId;
     }
 
     @Override
     public String description() {
-        return "Linux KVM/arm64 in an emulated arm64 machine (QEMU), through the C adapter tck-kvm-arm64";
+        return "Linux KVM/" + (guest == Guest.ARM64 ? "arm64" : "x86") + " in an emulated " + guest.arch
+                + " machine (QEMU), through the C adapter tck-kvm";
     }
 
     @Override
@@ -98,18 +119,23 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         if (s.failure() != null) {
             return "unavailable (" + s.failure() + ")";
         }
-        return s.adapter().version() + " (guest of " + s.machine().get("emulator") + ")";
+        return s.adapter().version() + " (guest of " + s.machine().get("emulator") + ", " + s.machine().get("accelerator") + ")";
     }
 
     @Override
     public Set<Architecture> architectures() {
-        return EnumSet.of(Architecture.ARM64);
+        return EnumSet.of(guest.architecture);
     }
 
     @Override
     public Set<Capability> capabilities() {
         Started s = started;
-        return s != null && s.failure() == null ? s.adapter().capabilities() : CAPABILITIES;
+        if (s != null && s.failure() == null) {
+            return s.adapter().capabilities();
+        }
+        return guest == Guest.ARM64 ? Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY))
+                : Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
+                Capability.HOST_MSR_ACCESS, Capability.WITHHOLD_STEAL_TIME));
     }
 
     @Override
@@ -118,7 +144,10 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         return s != null && s.failure() == null ? s.adapter().timing() : TimingPrecision.measured(TOLERANCE);
     }
 
-    /** Missing host packages, or a machine that does not come up, make the provider unavailable (never a failure). */
+    /**
+     * Missing host packages, a machine that does not come up, KVM modules that do not load, or a
+     * kernel whose KVM is absent or lacks steal time make the provider unavailable (never a failure).
+     */
     @Override
     public Availability availability() {
         try {
@@ -128,7 +157,7 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
             }
             Availability a = s.adapter().availability();
             if (!a.available()) {
-                // the kernel under test lacks KVM or PV time: say which kernel, and what its console said
+                // the kernel under test lacks KVM or steal time: say which kernel, and what its console said
                 EmulatedMachine m = current;
                 return Availability.no(a.reason() + " (guest kernel " + s.machine().get("kernel release") + ", "
                         + s.machine().get("kernel image") + ", sha256 " + s.machine().get("kernel image sha256") + ")"
@@ -136,7 +165,7 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
             }
             return a;
         } catch (RuntimeException | Error e) { // must never throw
-            return Availability.no("cannot start the emulated arm64 machine: " + e);
+            return Availability.no("cannot start the emulated " + guest.arch + " machine: " + e);
         }
     }
 
@@ -144,7 +173,7 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
     public Vm open(VmSpec spec) {
         Started s = start();
         if (s.failure() != null) {
-            throw new IllegalStateException("kvm-arm64 provider unavailable: " + s.failure());
+            throw new IllegalStateException(guest.providerId + " provider unavailable: " + s.failure());
         }
         return s.adapter().open(spec);
     }
@@ -160,50 +189,55 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         if (started != null) {
             return started;
         }
-        List<String> missing = HostTools.missingPackages();
+        List<String> missing = HostTools.missingPackages(guest);
         if (!missing.isEmpty()) {
             return started = new Started(null, Map.of(), "missing host packages: " + String.join(" ", missing)
                     + " (apt-get install " + String.join(" ", missing) + ")");
         }
         try {
-            workDir = Files.createTempDirectory("tck-kvm-arm64-",
+            workDir = Files.createTempDirectory("tck-" + guest.providerId + "-",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         } catch (IOException e) {
             return started = new Started(null, Map.of(), "cannot create a private temporary directory: " + e.getMessage());
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, "kvm-arm64 shutdown"));
+        Runtime.getRuntime().addShutdownHook(new Thread(this::shutdown, guest.providerId + " shutdown"));
         try {
-            MachineImage debian = MachineImage.prepare(workDir);
-            KernelUnderTest kernel = config.kernel()
-                    .map(k -> KernelUnderTest.of(k, "--kernel", Map.of()))
-                    .orElseGet(() -> KernelUnderTest.of(debian.kernel(), "Debian " + debian.kernelRelease(), Map.of()));
-            MachineImage image = new MachineImage(kernel.image(), debian.initrd(), debian.kernelRelease());
+            MachineImage debian = MachineImage.prepare(guest, workDir);
+            Optional<Path> mine = config.kernel();
+            Map<String, KvmModules.Module> modules = guest.kvmModules
+                    ? KvmModules.select(config.kvmModules().orElse(null), debian.kvmModules(), mine.isEmpty()) : Map.of();
+            KernelUnderTest kernel = KernelUnderTest.of(mine.orElse(debian.kernel()),
+                    mine.isPresent() ? "--kernel" : "Debian " + debian.kernelRelease(), modules);
+            Path initrd = workDir.resolve("initrd.cpio.gz");
+            KvmModules.appendTo(debian.initrd(), modules, initrd);
+            Guest.Accelerator accel = guest.accelerator();
             AdapterProvider adapter;
             try {
-                adapter = new AdapterProvider(() -> link(image), CALL_TIMEOUT);
+                adapter = new AdapterProvider(() -> link(accel, kernel.image(), initrd), CALL_TIMEOUT);
             } catch (RuntimeException e) {
                 throw new IllegalStateException("kernel " + kernel.image() + " (sha256 " + kernel.sha256() + "): "
                         + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
             }
-            Map<String, String> machine = new LinkedHashMap<>();
             Map<String, String> facts = current.facts();
-            machine.put("emulator", EmulatedMachine.qemuVersion());
-            machine.put("accelerator", "tcg");
-            machine.put("machine", "virt,virtualization=on,gic-version=3, " + EmulatedMachine.CPUS + " CPUs, "
+            Map<String, String> machine = new LinkedHashMap<>();
+            machine.put("emulator", EmulatedMachine.qemuVersion(guest));
+            machine.put("accelerator", accel.description());
+            machine.put("machine", String.join(" ", guest.machine) + ", " + EmulatedMachine.CPUS + " CPUs, "
                     + EmulatedMachine.MEMORY_MIB + " MiB");
-            machine.put("cpu", EmulatedMachine.CPU + " (MIDR part number " + facts.get("midr-part") + ")");
-            machine.put("guest kernel", facts.get("kernel") + " (KVM " + facts.get("kvm-mode") + ")");
-            machine.put("kernel release", facts.get("kernel"));
+            machine.put("cpu", accel.cpu() + " (" + facts.getOrDefault("cpu", "?") + ")");
+            machine.put("kernel release", facts.getOrDefault("kernel", "?"));
+            machine.put("kvm", facts.getOrDefault("kvm", "?"));
             machine.putAll(kernel.describe());
+            machine.put("boot", current.bootMillis() + " ms (QEMU start to the adapter listening)");
             return started = new Started(adapter, Map.copyOf(machine), null);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | IOException e) {
             shutdown();
             return started = new Started(null, Map.of(), e.getMessage() == null ? e.toString() : e.getMessage());
         }
     }
 
     /** A session: boots a fresh machine (the first one, or after the adapter faulted) and connects. */
-    private AdapterLink link(MachineImage image) {
+    private AdapterLink link(Guest.Accelerator accel, Path kernel, Path initrd) {
         int n = machines.incrementAndGet();
         Path dir = workDir.resolve("machine-" + n);
         Path shared = workDir.resolve("shared-" + n);
@@ -213,9 +247,14 @@ public final class KvmArm64Provider implements HypervisorProvider, MachineDescri
         } catch (IOException e) {
             throw new IllegalStateException("cannot create " + dir + ": " + e.getMessage(), e);
         }
-        EmulatedMachine m = EmulatedMachine.boot(image, dir);
+        EmulatedMachine m = EmulatedMachine.boot(guest, accel, kernel, initrd, dir);
         current = m;
-        return new UnixLink(m.socket(), "kvm-arm64:qemu-machine-" + n, shared, shared.toString(), m::consoleTail, m::stop);
+        if (!m.moduleFailures().isEmpty()) {
+            m.stop();
+            throw new IllegalStateException("KVM modules did not load: " + String.join("; ", m.moduleFailures())
+                    + "; console: " + m.consoleTail());
+        }
+        return new UnixLink(m.socket(), guest.providerId + ":qemu-machine-" + n, shared, shared.toString(), m::consoleTail, m::stop);
     }
 
     /** The machine of the current session (null before the first boot). */

@@ -3,7 +3,7 @@
  * adapter and copied into guest RAM. The symbols are global and hidden so that the C side can take
  * their addresses without GOT tricks.
  */
-#include "guest.h"
+#include "arch-arm64-guest.h"
 
 	.section .rodata.guest, "a"
 	.balign 4
@@ -48,3 +48,5 @@ guest_vector_start:
 	.global guest_vector_end
 	.hidden guest_vector_end
 guest_vector_end:
+
+	.section .note.GNU-stack, "", %progbits

@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -6,8 +6,9 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * The host programs the kvm-arm64 provider needs, and the Debian packages that bring them. Checked
- * without running anything, so {@code tck providers} can say at once what to install.
+ * The host programs an emulated-machine provider needs, and the Debian packages that bring them
+ * (each {@link Guest} has its own, plus {@link #COMMON}). Checked without running anything, so
+ * {@code tck providers} can say at once what to install.
  */
 final class HostTools {
 
@@ -18,12 +19,8 @@ final class HostTools {
         }
     }
 
-    static final List<Need> NEEDS = List.of(
-            new Need("qemu-system-aarch64", "qemu-system-arm", List.of(Path.of("qemu-system-aarch64"))),
-            new Need("aarch64-linux-gnu-gcc", "gcc-aarch64-linux-gnu", List.of(Path.of("aarch64-linux-gnu-gcc"))),
-            new Need("arm64 <linux/kvm.h>", "linux-libc-dev-arm64-cross",
-                    List.of(Path.of("/usr/aarch64-linux-gnu/include/linux/kvm.h"))),
-            new Need("arm64 static C library", "libc6-dev-arm64-cross", List.of(Path.of("/usr/aarch64-linux-gnu/lib/libc.a"))),
+    /** What every emulated machine needs: the image is packed with cpio, the Debian packages fetched with apt. */
+    static final List<Need> COMMON = List.of(
             new Need("cpio", "cpio", List.of(Path.of("cpio"))),
             new Need("apt-get", "apt", List.of(Path.of("apt-get"))),
             new Need("dpkg", "dpkg", List.of(Path.of("dpkg"))));
@@ -31,15 +28,15 @@ final class HostTools {
     private HostTools() {
     }
 
-    /** The packages to install, in order; empty when everything is there. */
-    static List<String> missingPackages() {
-        return missingPackages(searchPath());
+    /** The packages to install for {@code guest}, in order; empty when everything is there. */
+    static List<String> missingPackages(Guest guest) {
+        return missingPackages(guest, searchPath());
     }
 
     /** The same, looking for commands in {@code searchPath} (a PATH value). */
-    static List<String> missingPackages(String searchPath) {
+    static List<String> missingPackages(Guest guest, String searchPath) {
         List<String> missing = new ArrayList<>();
-        for (Need n : NEEDS) {
+        for (Need n : guest.needs()) {
             if (!n.present(searchPath) && !missing.contains(n.pkg())) {
                 missing.add(n.pkg());
             }

@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import org.testng.SkipException;
 import org.testng.annotations.Test;
@@ -13,7 +13,7 @@ import java.util.concurrent.TimeUnit;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The kvm-arm64 adapter's JSON reader (C, src/main/native/kvm-arm64/json.c) survives malformed
+ * The C adapter's JSON reader (C, src/main/native/kvm/json.c) survives malformed
  * input: src/test/native/json_fuzz.c, built for this host with AddressSanitizer and
  * UndefinedBehaviorSanitizer, feeds it truncated and corrupted requests, binary garbage, deep
  * nesting, huge numbers and strings, and checks every accepted document round-trips through the
@@ -21,7 +21,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 public class AdapterJsonFuzzTest {
 
-    private static final Path SOURCES = Path.of("src/main/native/kvm-arm64");
+    private static final Path SOURCES = Path.of("src/main/native/kvm");
     private static final Path FUZZER = Path.of("src/test/native/json_fuzz.c");
 
     @Test

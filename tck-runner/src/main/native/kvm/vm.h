@@ -1,5 +1,5 @@
 /*
- * vm.h - one KVM/arm64 VM: its guest RAM (one anonymous mapping per memory slot, with holes
+ * vm.h - one KVM VM (either architecture): its guest RAM (one anonymous mapping per memory slot, with holes
  * between them as the TCK's spec asks), its vCPUs, and the competitors that preempt them.
  */
 #ifndef TCK_VM_H
@@ -39,7 +39,7 @@ int kvm_fd(void);
 int kvm_ncpus(void);
 
 /* Builds a VM; NULL with err set. The guest program is in place and every vCPU has run once. */
-struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, char *err);
+struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered, char *err);
 void vm_close(struct vm *vm);
 
 /* The host address of [gpa, gpa + len) when it lies inside one region, else NULL. */

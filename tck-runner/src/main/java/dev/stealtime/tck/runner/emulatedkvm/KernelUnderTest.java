@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -17,14 +17,12 @@ import java.util.Map;
  * @param image   the kernel image file
  * @param origin  where it came from ({@code --kernel} or the Debian package)
  * @param sha256  the image's SHA-256
- * @param modules module file name → SHA-256, in load order (empty when none are loaded)
+ * @param modules the KVM modules in the machine (x86), by name, in load order (empty when none)
  */
-record KernelUnderTest(Path image, String origin, String sha256, Map<String, String> modules) {
+record KernelUnderTest(Path image, String origin, String sha256, Map<String, KvmModules.Module> modules) {
 
-    static KernelUnderTest of(Path image, String origin, Map<String, Path> modules) {
-        Map<String, String> hashes = new LinkedHashMap<>();
-        modules.forEach((name, file) -> hashes.put(name, sha256(file)));
-        return new KernelUnderTest(image, origin, sha256(image), Map.copyOf(hashes).isEmpty() ? Map.of() : hashes);
+    static KernelUnderTest of(Path image, String origin, Map<String, KvmModules.Module> modules) {
+        return new KernelUnderTest(image, origin, sha256(image), modules);
     }
 
     /** The SHA-256 of a file, hex. */
@@ -48,7 +46,7 @@ record KernelUnderTest(Path image, String origin, String sha256, Map<String, Str
         Map<String, String> m = new LinkedHashMap<>();
         m.put("kernel image", image + " (" + origin + ")");
         m.put("kernel image sha256", sha256);
-        modules.forEach((name, hash) -> m.put("module " + name + " sha256", hash));
+        modules.forEach((name, mod) -> m.put("module " + name + ".ko", sha256(mod.file()) + " (" + mod.origin() + ", " + mod.file() + ")"));
         return m;
     }
 }

@@ -126,5 +126,5 @@ void logf_(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "tck-kvm-arm64: %s\n", buf);
+	fprintf(stderr, "tck-kvm: %s\n", buf);
 }

@@ -14,7 +14,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "arch.h"
 
 #define MAX_CPUS 64
 
@@ -30,17 +30,8 @@ int kvm_global_init(char *err)
 	int api = ioctl(the_kvm_fd, KVM_GET_API_VERSION, 0);
 	if (api != KVM_API_VERSION)
 		return fail_msg(err, "KVM_GET_API_VERSION answered %d, expected %d", api, KVM_API_VERSION);
-	/* KVM_CAP_STEAL_TIME is kvm_arm_pvtime_supported(): the host kernel has scheduler statistics */
-	int vm = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
-	if (vm < 0)
-		return sys_fail(err, errno, "KVM_CREATE_VM");
-	int st = ioctl(vm, KVM_CHECK_EXTENSION, KVM_CAP_STEAL_TIME);
-	int saved = errno;
-	close(vm);
-	if (st < 0)
-		return sys_fail(err, saved, "KVM_CHECK_EXTENSION(KVM_CAP_STEAL_TIME)");
-	if (st == 0)
-		return fail_msg(err, "KVM offers no PV time here (KVM_CAP_STEAL_TIME is 0: kernel without scheduler statistics?)");
+	if (arch_global_init(the_kvm_fd, err))
+		return -1;
 	cpu_set_t set;
 	if (sched_getaffinity(0, sizeof(set), &set))
 		return sys_fail(err, errno, "sched_getaffinity");
@@ -75,25 +66,7 @@ uint8_t *vm_ram(struct vm *vm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-/* The guest program at GUEST_CODE_IPA and its exception vectors (16 entries, 0x80 apart). */
-static int place_guest(struct vm *vm, char *err)
-{
-	size_t code = (size_t)(guest_code_end - guest_code_start);
-	size_t vec = (size_t)(guest_vector_end - guest_vector_start);
-	uint8_t *at = vm_ram(vm, GUEST_CODE_IPA, GUEST_VECTORS + 16 * 0x80);
-	if (!at)
-		return fail_msg(err, "guest RAM must cover [0x%x, 0x%x) for the adapter's guest program",
-				GUEST_CODE_IPA, GUEST_VECTORS + 16 * 0x80);
-	if (code == 0 || code > GUEST_VECTORS || vec == 0 || vec > 0x80)
-		return fail_msg(err, "guest program has an unexpected size (%zu, %zu bytes)", code, vec);
-	memcpy(at, guest_code_start, code);
-	for (int i = 0; i < 16; i++)
-		memcpy(at + GUEST_VECTORS + i * 0x80, guest_vector_start, vec);
-	__builtin___clear_cache((char *)at, (char *)at + GUEST_VECTORS + 16 * 0x80);
-	return 0;
-}
-
-struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, char *err)
+struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered, char *err)
 {
 	if (nregions < 1 || nregions > VM_MAX_REGIONS) {
 		fail_msg(err, "%d RAM regions (1..%d supported)", nregions, VM_MAX_REGIONS);
@@ -109,7 +82,7 @@ struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpu
 		return NULL;
 	}
 	vm->handle = handle;
-	/* type 0: the default 40-bit IPA space, enough for RAM above 4 GiB and the MMIO page */
+	/* type 0: on arm64 the default 40-bit IPA space, enough for RAM above 4 GiB and the MMIO page */
 	vm->fd = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
 		sys_fail(err, errno, "KVM_CREATE_VM");
@@ -142,10 +115,10 @@ struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpu
 			goto fail;
 		}
 	}
-	if (place_guest(vm, err))
+	if (arch_vm_init(vm, err))
 		goto fail;
 	for (int i = 0; i < nvcpus; i++) {
-		vm->vcpus[i] = vcpu_create(the_kvm_fd, vm->fd, i, competitors[i % ncpus], err);
+		vm->vcpus[i] = vcpu_create(the_kvm_fd, vm->fd, i, steal_time_offered, competitors[i % ncpus], err);
 		if (!vm->vcpus[i])
 			goto fail;
 		vm->nvcpus = i + 1;

@@ -35,6 +35,15 @@ int64_t run_delay_ns(int tid, char *err);
 /* The one-letter state of thread tid (R, S, D, ...) or '?' */
 char thread_state(int tid);
 
+/* A spin-wait hint to the CPU (the competitor's busy hold). */
+#if defined(__aarch64__)
+#define cpu_relax() __asm__ volatile("yield" ::: "memory")
+#elif defined(__x86_64__)
+#define cpu_relax() __asm__ volatile("pause" ::: "memory")
+#else
+#define cpu_relax() __asm__ volatile("" ::: "memory")
+#endif
+
 /* Logs a line to stderr (the emulated machine's console, captured by the TCK). */
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,9 +1,9 @@
 /*
- * vcpu.c - see vcpu.h. Requests run on the vCPU's own thread; the guest is the command loop of
- * guest.h. Signals: WAKE_SIGNAL is blocked in every thread of the adapter, except inside KVM_RUN
- * where KVM_SET_SIGNAL_MASK unblocks it. A tgkill with it therefore ends a KVM_RUN (also one
- * blocked in a guest WFI) with EINTR, yet is never delivered to a handler: it stays pending once
- * the ioctl returns and is taken off with sigtimedwait.
+ * vcpu.c - see vcpu.h. Requests run on the vCPU's own thread; the guest program is the
+ * architecture's (arch.h). Signals: WAKE_SIGNAL is blocked in every thread of the adapter, except
+ * inside KVM_RUN where KVM_SET_SIGNAL_MASK unblocks it. A tgkill with it therefore ends a KVM_RUN
+ * (also one blocked in a guest WFI or HLT) with EINTR, yet is never delivered to a handler: it
+ * stays pending once the ioctl returns and is taken off with sigtimedwait.
  */
 #define _GNU_SOURCE
 #include "vcpu.h"
@@ -21,39 +21,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "guest.h"
+#include "arch.h"
 
-#define WAKE_SIGNAL SIGUSR1
 #define VCPU_NICE (-20)               /* unrelated load then rarely delays the vCPU thread */
 #define TICK_NS 1000000ull            /* aim: one busy-loop exit per ms of guest time */
 #define PREEMPT_TICK_NS 100000ull     /* short ticks while preempted: the release is seen soon */
 #define MIN_LOOPS 1000ull
 #define MAX_LOOPS 1000000000ull
-
-#define CORE_REG(x) (KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
-#define REG_X(n) CORE_REG(regs.regs[n])
-#define REG_PC CORE_REG(regs.pc)
-#define REG_VBAR_EL1 ARM64_SYS_REG(3, 0, 12, 0, 0)
-
-/* What one KVM_RUN ended with. */
-enum exit_kind { EXIT_ERROR = -1, EXIT_CMD_READ, EXIT_INTR };
-
-struct vcpu {
-	int index, fd, tid, vm_fd, kvm_fd;
-	struct kvm_run *run;
-	size_t run_size;
-	struct competitor *competitor;
-	uint64_t loops_per_tick;      /* busy-loop iterations that make about TICK_NS per entry */
-	int at_cmd;                   /* stopped at the guest's command read, the answer owed */
-
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	int (*work)(struct vcpu *, void *, char *);
-	void *work_arg;
-	int work_rc, work_pending, stop;
-	char work_err[ERR_LEN];
-};
 
 /* ------------------------------------------------------------------------- the vCPU thread */
 
@@ -87,8 +61,7 @@ static void *vcpu_thread(void *arg)
 	return NULL;
 }
 
-/* Runs work on the vCPU thread and waits for it. */
-static int vcpu_call(struct vcpu *v, int (*work)(struct vcpu *, void *, char *), void *arg, char *err)
+int vcpu_call(struct vcpu *v, int (*work)(struct vcpu *, void *, char *), void *arg, char *err)
 {
 	pthread_mutex_lock(&v->lock);
 	v->work = work;
@@ -104,28 +77,9 @@ static int vcpu_call(struct vcpu *v, int (*work)(struct vcpu *, void *, char *),
 	return rc;
 }
 
-/* ------------------------------------------------------------------------- registers */
+/* ------------------------------------------------------------------------- entering the guest */
 
-static int set_reg(struct vcpu *v, uint64_t id, uint64_t value, const char *name, char *err)
-{
-	struct kvm_one_reg r = { .id = id, .addr = (uintptr_t)&value };
-	if (ioctl(v->fd, KVM_SET_ONE_REG, &r))
-		return sys_fail(err, errno, "KVM_SET_ONE_REG %s on vCPU %d", name, v->index);
-	return 0;
-}
-
-static uint64_t get_reg_or_zero(struct vcpu *v, uint64_t id)
-{
-	uint64_t value = 0;
-	struct kvm_one_reg r = { .id = id, .addr = (uintptr_t)&value };
-	if (ioctl(v->fd, KVM_GET_ONE_REG, &r))
-		return 0;
-	return value;
-}
-
-/* ------------------------------------------------------------------------- running the guest */
-
-static void consume_wake_signal(void)
+void vcpu_consume_wake_signal(void)
 {
 	sigset_t s;
 	sigemptyset(&s);
@@ -135,76 +89,21 @@ static void consume_wake_signal(void)
 		;
 }
 
-/* One KVM_RUN: the guest asks for its next command, or a signal ended the run. */
-static enum exit_kind run_once(struct vcpu *v, char *err)
+int vcpu_enter(struct vcpu *v, char *err)
 {
 	if (ioctl(v->fd, KVM_RUN, 0) < 0) {
 		if (errno == EINTR)
-			return EXIT_INTR;
-		sys_fail(err, errno, "KVM_RUN on vCPU %d", v->index);
-		return EXIT_ERROR;
+			return 1;
+		return sys_fail(err, errno, "KVM_RUN on vCPU %d", v->index);
 	}
-	struct kvm_run *r = v->run;
-	if (r->exit_reason == KVM_EXIT_INTR)
-		return EXIT_INTR;
-	if (r->exit_reason == KVM_EXIT_MMIO && r->mmio.len == 8) {
-		uint64_t off = r->mmio.phys_addr - GUEST_MMIO, value;
-		memcpy(&value, r->mmio.data, 8);
-		if (!r->mmio.is_write && off == GUEST_MMIO_CMD)
-			return EXIT_CMD_READ;
-		if (r->mmio.is_write && off == GUEST_MMIO_EXCEPTION) {
-			fail_msg(err, "vCPU %d: the guest took an exception, ESR_EL1 0x%llx, ELR_EL1 0x%llx",
-				 v->index, (unsigned long long)value,
-				 (unsigned long long)get_reg_or_zero(v, ARM64_SYS_REG(3, 0, 4, 0, 1)));
-			return EXIT_ERROR;
-		}
-		if (r->mmio.is_write && off == GUEST_MMIO_BAD_CMD) {
-			fail_msg(err, "vCPU %d: the guest did not know command %llu", v->index, (unsigned long long)value);
-			return EXIT_ERROR;
-		}
-	}
-	fail_msg(err, "vCPU %d: unexpected exit_reason %u at PC 0x%llx (mmio 0x%llx len %u write %u)",
-		 v->index, r->exit_reason, (unsigned long long)get_reg_or_zero(v, REG_PC),
-		 (unsigned long long)r->mmio.phys_addr, r->mmio.len, r->mmio.is_write);
-	return EXIT_ERROR;
+	return v->run->exit_reason == KVM_EXIT_INTR ? 1 : 0;
 }
 
-/* Runs until the guest waits for its next command (a signal just re-enters). */
-static int reach_command(struct vcpu *v, char *err)
-{
-	while (!v->at_cmd) {
-		switch (run_once(v, err)) {
-		case EXIT_CMD_READ: v->at_cmd = 1; break;
-		case EXIT_INTR: consume_wake_signal(); break;
-		default: return -1;
-		}
-	}
-	return 0;
-}
-
-/* Answers the guest's command read with op; the next KVM_RUN carries it out. */
-static void command(struct vcpu *v, uint64_t op)
-{
-	memcpy(v->run->mmio.data, &op, 8);
-	v->at_cmd = 0;
-}
-
-/* Carries out op (operands already in the registers): one guest entry, back at the command read. */
-static int perform(struct vcpu *v, uint64_t op, char *err)
-{
-	if (reach_command(v, err))
-		return -1;
-	command(v, op);
-	return reach_command(v, err);
-}
-
-/* One round of the guest's busy loop, loops iterations; its wall time in *ns. */
+/* One round of the busy loop, loops iterations; its wall time in *ns. */
 static int tick(struct vcpu *v, uint64_t loops, uint64_t *ns, char *err)
 {
-	if (reach_command(v, err) || set_reg(v, REG_X(1), loops, "x1", err))
-		return -1;
 	uint64_t t0 = now_ns();
-	if (perform(v, GUEST_OP_BUSY, err))
+	if (arch_tick(v, loops, err))
 		return -1;
 	*ns = now_ns() - t0;
 	return 0;
@@ -265,12 +164,12 @@ static int busy(struct vcpu *v, uint64_t tick_ns, int (*stop)(void *), void *arg
 /* ------------------------------------------------------------------------- creation */
 
 struct create_args {
-	int index;
+	int steal_time_offered;
 };
 
 static int create_on_thread(struct vcpu *v, void *arg, char *err)
 {
-	(void)arg;
+	struct create_args *a = arg;
 	v->tid = current_tid();
 	cpu_set_t set;
 	CPU_ZERO(&set);
@@ -291,18 +190,7 @@ static int create_on_thread(struct vcpu *v, void *arg, char *err)
 		v->run = NULL;
 		return sys_fail(err, errno, "mmap kvm_run of vCPU %d", v->index);
 	}
-
-	struct kvm_vcpu_init init;
-	memset(&init, 0, sizeof(init));
-	if (ioctl(v->vm_fd, KVM_ARM_PREFERRED_TARGET, &init))
-		return sys_fail(err, errno, "KVM_ARM_PREFERRED_TARGET");
-	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
-	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init))
-		return sys_fail(err, errno, "KVM_ARM_VCPU_INIT vCPU %d (target %u, PSCI 0.2)", v->index, init.target);
-
-	/* reset state: EL1h, MMU off, DAIF masked; start at the command loop */
-	if (set_reg(v, REG_PC, GUEST_CODE_IPA, "pc", err)
-	    || set_reg(v, REG_VBAR_EL1, GUEST_VECTORS, "VBAR_EL1", err))
+	if (arch_vcpu_init(v, a->steal_time_offered, err))
 		return -1;
 
 	/* WAKE_SIGNAL is unblocked only inside KVM_RUN */
@@ -320,7 +208,8 @@ static int create_on_thread(struct vcpu *v, void *arg, char *err)
 	return calibrate(v, err);
 }
 
-struct vcpu *vcpu_create(int kvm_fd, int vm_fd, int index, struct competitor *competitor, char *err)
+struct vcpu *vcpu_create(int kvm_fd, int vm_fd, int index, int steal_time_offered,
+			 struct competitor *competitor, char *err)
 {
 	struct vcpu *v = calloc(1, sizeof(*v));
 	if (!v) {
@@ -340,7 +229,8 @@ struct vcpu *vcpu_create(int kvm_fd, int vm_fd, int index, struct competitor *co
 		free(v);
 		return NULL;
 	}
-	if (vcpu_call(v, create_on_thread, NULL, err) < 0) {
+	struct create_args a = { steal_time_offered };
+	if (vcpu_call(v, create_on_thread, &a, err) < 0) {
 		vcpu_destroy(v);
 		return NULL;
 	}
@@ -351,6 +241,7 @@ static int close_on_thread(struct vcpu *v, void *arg, char *err)
 {
 	(void)arg;
 	(void)err;
+	arch_vcpu_free(v);
 	if (v->run)
 		munmap(v->run, v->run_size);
 	if (v->fd >= 0)
@@ -376,82 +267,6 @@ void vcpu_destroy(struct vcpu *v)
 int vcpu_tid(const struct vcpu *v)
 {
 	return v->tid;
-}
-
-/* ------------------------------------------------------------------------- device attributes */
-
-struct attr_args {
-	unsigned long request;
-	struct kvm_device_attr attr;
-	int result;
-};
-
-static int attr_on_thread(struct vcpu *v, void *arg, char *err)
-{
-	(void)err;
-	struct attr_args *a = arg;
-	a->result = ioctl(v->fd, a->request, &a->attr) == 0 ? 0 : -errno;
-	return 0;
-}
-
-static int attr_call(struct vcpu *v, unsigned long request, uint32_t group, uint64_t attr, uint64_t *value)
-{
-	struct attr_args a = { request, { .group = group, .attr = attr, .addr = (uintptr_t)value }, 0 };
-	vcpu_call(v, attr_on_thread, &a, NULL);
-	return a.result;
-}
-
-int vcpu_has_attr(struct vcpu *v, uint32_t group, uint64_t attr)
-{
-	return attr_call(v, KVM_HAS_DEVICE_ATTR, group, attr, NULL);
-}
-
-int vcpu_set_attr(struct vcpu *v, uint32_t group, uint64_t attr, uint64_t value)
-{
-	return attr_call(v, KVM_SET_DEVICE_ATTR, group, attr, &value);
-}
-
-int vcpu_get_attr(struct vcpu *v, uint32_t group, uint64_t attr, uint64_t *value)
-{
-	return attr_call(v, KVM_GET_DEVICE_ATTR, group, attr, value);
-}
-
-/* ------------------------------------------------------------------------- SMCCC */
-
-struct smccc_args {
-	uint64_t regs[4];
-	uint64_t x0;
-};
-
-static int smccc_on_thread(struct vcpu *v, void *arg, char *err)
-{
-	struct smccc_args *a = arg;
-	if (reach_command(v, err))
-		return -1;
-	for (int i = 0; i < 4; i++) {
-		char name[4] = { 'x', (char)('0' + i), 0, 0 };
-		if (set_reg(v, REG_X(i), a->regs[i], name, err))
-			return -1;
-	}
-	if (perform(v, GUEST_OP_SMCCC, err))
-		return -1;
-	struct kvm_one_reg r = { .id = REG_X(0), .addr = (uintptr_t)&a->x0 };
-	if (ioctl(v->fd, KVM_GET_ONE_REG, &r))
-		return sys_fail(err, errno, "KVM_GET_ONE_REG x0 on vCPU %d", v->index);
-	return 0;
-}
-
-int vcpu_smccc(struct vcpu *v, uint32_t function_id, const uint64_t *args, int nargs, uint64_t *x0, char *err)
-{
-	if (nargs > 3)
-		return fail_msg(err, "the guest passes at most 3 SMCCC arguments (x1..x3), asked for %d", nargs);
-	struct smccc_args a = { { function_id, 0, 0, 0 }, 0 };
-	for (int i = 0; i < nargs; i++)
-		a.regs[i + 1] = args[i];
-	if (vcpu_call(v, smccc_on_thread, &a, err))
-		return -1;
-	*x0 = a.x0;
-	return 0;
 }
 
 /* ------------------------------------------------------------------------- workload */
@@ -495,7 +310,7 @@ static int is_released(struct workload *w)
 	return __atomic_load_n(&w->released, __ATOMIC_ACQUIRE);
 }
 
-/* Done once a tick that began after the release has run: its entry recorded the stolen time. */
+/* Done once a tick that began after the release has run: its entry recorded the steal. */
 static int ticked_after_release(void *arg)
 {
 	struct workload *w = arg;
@@ -511,8 +326,6 @@ static int preempt_on_thread(struct vcpu *v, void *arg, char *err)
 	w->job.hold_ns = w->duration_ns;
 	w->job.release = set_released;
 	w->job.arg = w;
-	if (reach_command(v, err))
-		return -1;
 	/* the real-time competitor takes this CPU at once: this thread stays runnable, off the CPU,
 	 * and usually comes back here only once the hold is over */
 	competitor_submit(v->competitor, &w->job);
@@ -543,27 +356,29 @@ static int idle_on_thread(struct vcpu *v, void *arg, char *err)
 	w->job.await_sleep_tid = v->tid;
 	w->job.release = wake_vcpu;
 	w->job.arg = w;
-	if (reach_command(v, err))
+	if (arch_halt_begin(v, err))
 		return -1;
-	command(v, GUEST_OP_WFI);
 	competitor_submit(v->competitor, &w->job);
 	int rc = 0;
 	while (!is_released(w)) {
-		enum exit_kind k = run_once(v, err);
-		if (k == EXIT_INTR) {
-			consume_wake_signal();
-		} else if (k == EXIT_CMD_READ) {
-			/* WFI returned on its own: wait again unless the wake-up came */
-			v->at_cmd = 1;
-			if (!is_released(w))
-				command(v, GUEST_OP_WFI);
+		enum halt_step k = arch_halt_step(v, err);
+		if (k == HALT_INTR) {
+			vcpu_consume_wake_signal();
+		} else if (k == HALT_WOKE) {
+			/* the halt ended on its own: wait again unless the wake-up came */
+			if (!is_released(w) && arch_halt_begin(v, err)) {
+				rc = -1;
+				break;
+			}
 		} else {
 			rc = -1;
 			break;
 		}
 	}
 	competitor_await(v->competitor, &w->job);
-	consume_wake_signal();
+	vcpu_consume_wake_signal();
+	if (rc == 0 && arch_halt_end(v, err))
+		rc = -1;
 	if (rc == 0 && w->job.failed) {
 		memcpy(err, w->job.err, ERR_LEN);
 		rc = -1;

@@ -14,6 +14,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "arch.h"
 #include "json.h"
 #include "sampler.h"
 #include "vm.h"
@@ -21,9 +22,6 @@
 #define PROTOCOL_VERSION 1
 #define MAX_LINE (16u << 20)
 #define MAX_MEMORY_BYTES (1u << 20)     /* per memory.read / memory.write */
-
-enum { E_PARSE = -32700, E_REQUEST = -32600, E_METHOD = -32601, E_PARAMS = -32602,
-       E_UNSUPPORTED = 1, E_OUTSIDE_RAM = 2, E_STATE = 3, E_FAILED = 4 };
 
 /* Timing tolerance declared in the handshake; backed by KvmArm64MeasurementBenchmark. */
 #ifndef TOLERANCE_NS
@@ -34,22 +32,13 @@ static const char *unavailable;     /* why KVM cannot be used here, or NULL */
 static struct vm *vms;
 static int next_handle = 1;
 
-/* One call being answered. */
-struct call {
-	const struct json *id, *params;
-	struct jbuf *out;
-	int answered;
-};
-
 static void respond_head(struct call *c)
 {
 	jb_lit(c->out, "{\"jsonrpc\":\"2.0\",\"id\":");
 	jb_json(c->out, c->id);
 }
 
-/* Answers an error; returns -1 so handlers can `return error(...)`. */
-static int error(struct call *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int error(struct call *c, int code, const char *fmt, ...)
+int rpc_error(struct call *c, int code, const char *fmt, ...)
 {
 	char msg[ERR_LEN * 2];
 	va_list ap;
@@ -65,47 +54,47 @@ static int error(struct call *c, int code, const char *fmt, ...)
 }
 
 /* Starts a result object: the handler appends members after "{" and calls end_result. */
-static void begin_result(struct call *c)
+void rpc_begin(struct call *c)
 {
 	respond_head(c);
 	jb_lit(c->out, ",\"result\":{");
 }
 
-static int end_result(struct call *c)
+int rpc_end(struct call *c)
 {
 	jb_lit(c->out, "}}\n");
 	c->answered = 1;
 	return 0;
 }
 
-static int empty_result(struct call *c)
+int rpc_empty(struct call *c)
 {
-	begin_result(c);
-	return end_result(c);
+	rpc_begin(c);
+	return rpc_end(c);
 }
 
 /* ------------------------------------------------------------------------- params */
 
-static int param_u64(struct call *c, const char *key, uint64_t *out)
+int param_u64(struct call *c, const char *key, uint64_t *out)
 {
 	const struct json *v = json_get(c->params, key);
 	if (!v || v->type != JSON_NUMBER || json_u64(v, out) || v->text[0] == '-')
-		return error(c, E_PARAMS, "params.%s must be an unsigned integer", key);
+		return rpc_error(c, E_PARAMS, "params.%s must be an unsigned integer", key);
 	return 0;
 }
 
-static int param_int(struct call *c, const char *key, int lo, int hi, int *out)
+int param_int(struct call *c, const char *key, int lo, int hi, int *out)
 {
 	uint64_t v;
 	if (param_u64(c, key, &v))
 		return -1;
 	if (v < (uint64_t)lo || v > (uint64_t)hi)
-		return error(c, E_PARAMS, "params.%s is %llu, must be %d..%d", key, (unsigned long long)v, lo, hi);
+		return rpc_error(c, E_PARAMS, "params.%s is %llu, must be %d..%d", key, (unsigned long long)v, lo, hi);
 	*out = (int)v;
 	return 0;
 }
 
-static struct vm *param_vm(struct call *c)
+struct vm *param_vm(struct call *c)
 {
 	uint64_t h;
 	if (param_u64(c, "vm", &h))
@@ -113,18 +102,18 @@ static struct vm *param_vm(struct call *c)
 	for (struct vm *vm = vms; vm; vm = vm->next)
 		if ((uint64_t)vm->handle == h)
 			return vm;
-	error(c, E_PARAMS, "no open VM with handle %llu", (unsigned long long)h);
+	rpc_error(c, E_PARAMS, "no open VM with handle %llu", (unsigned long long)h);
 	return NULL;
 }
 
-static struct vcpu *param_vcpu(struct call *c)
+struct vcpu *param_vcpu(struct call *c)
 {
 	struct vm *vm = param_vm(c);
 	int index;
 	if (!vm || param_int(c, "vcpu", 0, VM_MAX_VCPUS - 1, &index))
 		return NULL;
 	if (index >= vm->nvcpus) {
-		error(c, E_PARAMS, "VM %d has %d vCPUs, no vCPU %d", vm->handle, vm->nvcpus, index);
+		rpc_error(c, E_PARAMS, "VM %d has %d vCPUs, no vCPU %d", vm->handle, vm->nvcpus, index);
 		return NULL;
 	}
 	return vm->vcpus[index];
@@ -144,21 +133,24 @@ static int m_hello(struct call *c)
 	if (param_u64(c, "protocol", &protocol))
 		return -1;
 	protocol_reset();      /* a hello starts a fresh session */
-	begin_result(c);
-	jb_printf(c->out, "\"protocol\":%d,\"provider\":{\"id\":\"kvm-arm64\",\"description\":", PROTOCOL_VERSION);
-	jb_cstring(c->out, "Linux KVM/arm64 through /dev/kvm (C adapter tck-kvm-arm64)");
+	rpc_begin(c);
+	jb_printf(c->out, "\"protocol\":%d,\"provider\":{\"id\":", PROTOCOL_VERSION);
+	jb_cstring(c->out, arch_provider_id);
+	jb_lit(c->out, ",\"description\":");
+	jb_cstring(c->out, arch_description);
 	jb_lit(c->out, ",\"version\":");
 	char version[128];
 	snprintf(version, sizeof(version), "Linux %s KVM API %d", kernel_release(), KVM_API_VERSION);
 	jb_cstring(c->out, version);
-	jb_lit(c->out, "},\"architectures\":[\"ARM64\"]");
-	/* WITHHOLD_STEAL_TIME is not offered: see m_open */
-	jb_lit(c->out, ",\"capabilities\":[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\"]");
+	jb_lit(c->out, "},\"architectures\":[");
+	jb_cstring(c->out, arch_name);
+	jb_lit(c->out, "],\"capabilities\":");
+	arch_capabilities(c->out);
 	jb_printf(c->out, ",\"timing\":{\"exact\":false,\"tolerance_ns\":%llu}", (unsigned long long)TOLERANCE_NS);
 	jb_printf(c->out, ",\"availability\":{\"available\":%s,\"reason\":", unavailable ? "false" : "true");
 	jb_cstring(c->out, unavailable ? unavailable : "");
 	jb_lit(c->out, "},\"memory\":\"sampled\"");
-	return end_result(c);
+	return rpc_end(c);
 }
 
 static int m_open(struct call *c)
@@ -168,48 +160,45 @@ static int m_open(struct call *c)
 	const struct json *offered = json_get(c->params, "steal_time_offered");
 	int nvcpus;
 	if (!arch || arch->type != JSON_STRING)
-		return error(c, E_PARAMS, "params.architecture must be a string");
+		return rpc_error(c, E_PARAMS, "params.architecture must be a string");
 	if (!ram || ram->type != JSON_ARRAY || ram->n == 0)
-		return error(c, E_PARAMS, "params.ram must be a non-empty array");
+		return rpc_error(c, E_PARAMS, "params.ram must be a non-empty array");
 	if (!offered || offered->type != JSON_BOOL)
-		return error(c, E_PARAMS, "params.steal_time_offered must be a boolean");
+		return rpc_error(c, E_PARAMS, "params.steal_time_offered must be a boolean");
 	if (param_int(c, "vcpus", 1, INT32_MAX, &nvcpus))
 		return -1;
 	if (nvcpus > VM_MAX_VCPUS)
-		return error(c, E_UNSUPPORTED, "%d vCPUs: the adapter builds at most %d", nvcpus, VM_MAX_VCPUS);
-	if (strcmp(arch->text, "ARM64") != 0)
-		return error(c, E_UNSUPPORTED, "kvm-arm64 builds ARM64 guests only, not %s", arch->text);
-	if (!offered->boolean)
-		/* kvm_arm_pvtime_has_attr() answers 0 whenever kvm_arm_pvtime_supported() (sched_info_on(),
-		 * host-wide): the attribute side cannot be withheld per VM, only the hypercalls can
-		 * (KVM_REG_ARM_STD_HYP_BMAP, bit KVM_REG_ARM_STD_HYP_BIT_PV_TIME) */
-		return error(c, E_UNSUPPORTED, "KVM/arm64 cannot withhold PV time per VM: HAS_DEVICE_ATTR(PVTIME_IPA) "
-			     "is host-wide (kvm_arm_pvtime_supported())");
+		return rpc_error(c, E_UNSUPPORTED, "%d vCPUs: the adapter builds at most %d", nvcpus, VM_MAX_VCPUS);
+	if (strcmp(arch->text, arch_name) != 0)
+		return rpc_error(c, E_UNSUPPORTED, "%s builds %s guests only, not %s", arch_provider_id, arch_name, arch->text);
+	const char *refusal = arch_open_refusal(offered->boolean);
+	if (refusal)
+		return rpc_error(c, E_UNSUPPORTED, "%s", refusal);
 	if (ram->n > VM_MAX_REGIONS)
-		return error(c, E_UNSUPPORTED, "%zu RAM regions, at most %d supported", ram->n, VM_MAX_REGIONS);
+		return rpc_error(c, E_UNSUPPORTED, "%zu RAM regions, at most %d supported", ram->n, VM_MAX_REGIONS);
 	if (unavailable)
-		return error(c, E_STATE, "KVM is unavailable: %s", unavailable);
+		return rpc_error(c, E_STATE, "KVM is unavailable: %s", unavailable);
 	struct region regions[VM_MAX_REGIONS];
 	for (size_t i = 0; i < ram->n; i++) {
 		const struct json *r = ram->items[i];
 		const struct json *gpa = json_get(r, "gpa"), *size = json_get(r, "size");
 		if (!gpa || !size || gpa->type != JSON_NUMBER || size->type != JSON_NUMBER
 		    || json_u64(gpa, &regions[i].gpa) || json_u64(size, &regions[i].size))
-			return error(c, E_PARAMS, "params.ram[%zu] needs unsigned integers gpa and size", i);
+			return rpc_error(c, E_PARAMS, "params.ram[%zu] needs unsigned integers gpa and size", i);
 		if (regions[i].gpa % 4096 || regions[i].size % 4096 || regions[i].size == 0
 		    || (i > 0 && regions[i].gpa < regions[i - 1].gpa + regions[i - 1].size))
-			return error(c, E_PARAMS, "params.ram[%zu]: regions must be 4 KiB aligned, ascending, disjoint", i);
+			return rpc_error(c, E_PARAMS, "params.ram[%zu]: regions must be 4 KiB aligned, ascending, disjoint", i);
 	}
 	char err[ERR_LEN];
-	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, err);
+	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, offered->boolean, err);
 	if (!vm)
-		return error(c, E_FAILED, "%s", err);
+		return rpc_error(c, E_FAILED, "%s", err);
 	next_handle++;
 	vm->next = vms;
 	vms = vm;
-	begin_result(c);
+	rpc_begin(c);
 	jb_printf(c->out, "\"vm\":%d", vm->handle);
-	return end_result(c);
+	return rpc_end(c);
 }
 
 static void stop_sampling(struct vm *vm)
@@ -245,13 +234,13 @@ static int m_close(struct call *c)
 	if (!vm)
 		return -1;
 	close_vm(vm);
-	return empty_result(c);
+	return rpc_empty(c);
 }
 
 static int m_bye(struct call *c)
 {
 	protocol_reset();
-	return empty_result(c);
+	return rpc_empty(c);
 }
 
 /* ------------------------------------------------------------------------- guest memory */
@@ -261,7 +250,7 @@ static uint8_t *param_ram(struct call *c, struct vm *vm, uint64_t gpa, uint64_t 
 {
 	uint8_t *p = vm_ram(vm, gpa, len);
 	if (!p)
-		error(c, E_OUTSIDE_RAM, "gpa 0x%llx + %llu is outside guest RAM", (unsigned long long)gpa,
+		rpc_error(c, E_OUTSIDE_RAM, "gpa 0x%llx + %llu is outside guest RAM", (unsigned long long)gpa,
 		      (unsigned long long)len);
 	return p;
 }
@@ -276,7 +265,7 @@ static int m_memory_read(struct call *c)
 	const volatile uint8_t *p = param_ram(c, vm, gpa, (uint64_t)len);
 	if (!p)
 		return -1;
-	begin_result(c);
+	rpc_begin(c);
 	jb_lit(c->out, "\"bytes\":\"");
 	static const char hex[] = "0123456789abcdef";
 	for (int i = 0; i < len; i++) {
@@ -285,7 +274,7 @@ static int m_memory_read(struct call *c)
 		jb_raw(c->out, two, 2);
 	}
 	jb_lit(c->out, "\"");
-	return end_result(c);
+	return rpc_end(c);
 }
 
 static int hexval(char ch)
@@ -304,16 +293,16 @@ static int m_memory_write(struct call *c)
 	if (!vm || param_u64(c, "gpa", &gpa))
 		return -1;
 	if (!bytes || bytes->type != JSON_STRING || bytes->len % 2 || bytes->len / 2 > MAX_MEMORY_BYTES)
-		return error(c, E_PARAMS, "params.bytes must be a hex string of whole bytes (at most %u)", MAX_MEMORY_BYTES);
+		return rpc_error(c, E_PARAMS, "params.bytes must be a hex string of whole bytes (at most %u)", MAX_MEMORY_BYTES);
 	size_t n = bytes->len / 2;
 	uint8_t *buf = malloc(n ? n : 1);
 	if (!buf)
-		return error(c, E_FAILED, "out of memory");
+		return rpc_error(c, E_FAILED, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		int hi = hexval(bytes->text[2 * i]), lo = hexval(bytes->text[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			free(buf);
-			return error(c, E_PARAMS, "params.bytes is not hexadecimal at byte %zu", i);
+			return rpc_error(c, E_PARAMS, "params.bytes is not hexadecimal at byte %zu", i);
 		}
 		buf[i] = (uint8_t)(hi << 4 | lo);
 	}
@@ -340,7 +329,7 @@ static int m_memory_write(struct call *c)
 			__atomic_store_n(p + i, buf[i], __ATOMIC_RELAXED);
 	}
 	free(buf);
-	return p ? empty_result(c) : -1;
+	return p ? rpc_empty(c) : -1;
 }
 
 static int m_sample_start(struct call *c)
@@ -353,9 +342,9 @@ static int m_sample_start(struct call *c)
 	    || param_u64(c, "max_iterations", &max_iterations))
 		return -1;
 	if (!program || program->type != JSON_ARRAY || program->n < 1 || program->n > SAMPLER_MAX_LOADS)
-		return error(c, E_PARAMS, "params.program must be an array of 1..%d loads", SAMPLER_MAX_LOADS);
+		return rpc_error(c, E_PARAMS, "params.program must be an array of 1..%d loads", SAMPLER_MAX_LOADS);
 	if (vm->sampler)
-		return error(c, E_STATE, "VM %d already has a sampling session", vm->handle);
+		return rpc_error(c, E_STATE, "VM %d already has a sampling session", vm->handle);
 	struct sample_load loads[SAMPLER_MAX_LOADS];
 	for (size_t i = 0; i < program->n; i++) {
 		const struct json *gpa = json_get(program->items[i], "gpa");
@@ -363,9 +352,9 @@ static int m_sample_start(struct call *c)
 		uint64_t g, w;
 		if (!gpa || !width || gpa->type != JSON_NUMBER || width->type != JSON_NUMBER
 		    || json_u64(gpa, &g) || json_u64(width, &w) || (w != 4 && w != 8))
-			return error(c, E_PARAMS, "params.program[%zu] needs an unsigned gpa and a width of 4 or 8", i);
+			return rpc_error(c, E_PARAMS, "params.program[%zu] needs an unsigned gpa and a width of 4 or 8", i);
 		if (g % w)
-			return error(c, E_OUTSIDE_RAM, "params.program[%zu]: gpa 0x%llx is not aligned to %llu", i,
+			return rpc_error(c, E_OUTSIDE_RAM, "params.program[%zu]: gpa 0x%llx is not aligned to %llu", i,
 				     (unsigned long long)g, (unsigned long long)w);
 		loads[i].host = param_ram(c, vm, g, w);
 		loads[i].width = (int)w;
@@ -375,10 +364,10 @@ static int m_sample_start(struct call *c)
 	char err[ERR_LEN];
 	vm->sampler = sampler_start(loads, (int)program->n, readers, max_iterations, vcpu_requests_in_progress, err);
 	if (!vm->sampler)
-		return error(c, E_FAILED, "%s", err);
-	begin_result(c);
+		return rpc_error(c, E_FAILED, "%s", err);
+	rpc_begin(c);
 	jb_printf(c->out, "\"session\":%d", vm->handle);   /* one session per VM: its handle will do */
-	return end_result(c);
+	return rpc_end(c);
 }
 
 static int m_sample_stop(struct call *c)
@@ -388,7 +377,7 @@ static int m_sample_stop(struct call *c)
 	if (!vm || param_u64(c, "session", &session))
 		return -1;
 	if (!vm->sampler || session != (uint64_t)vm->handle)
-		return error(c, E_STATE, "VM %d has no sampling session %llu", vm->handle, (unsigned long long)session);
+		return rpc_error(c, E_STATE, "VM %d has no sampling session %llu", vm->handle, (unsigned long long)session);
 	struct sampler *s = vm->sampler;
 	sampler_stop(s);
 	if (sampler_error(s)[0]) {
@@ -396,9 +385,9 @@ static int m_sample_stop(struct call *c)
 		memcpy(msg, sampler_error(s), ERR_LEN);
 		sampler_free(s);
 		vm->sampler = NULL;
-		return error(c, E_FAILED, "%s", msg);
+		return rpc_error(c, E_FAILED, "%s", msg);
 	}
-	begin_result(c);
+	rpc_begin(c);
 	jb_lit(c->out, "\"readers\":[");
 	for (int r = 0; r < sampler_readers(s); r++) {
 		uint64_t records;
@@ -422,7 +411,7 @@ static int m_sample_stop(struct call *c)
 	jb_lit(c->out, "]");
 	sampler_free(s);
 	vm->sampler = NULL;
-	return end_result(c);
+	return rpc_end(c);
 }
 
 /* ------------------------------------------------------------------------- vCPUs */
@@ -434,11 +423,11 @@ static int workload(struct call *c, int (*fn)(struct vcpu *, uint64_t, char *))
 	if (!v || param_u64(c, "duration_ns", &ns))
 		return -1;
 	if (ns > 60000000000ull)
-		return error(c, E_PARAMS, "params.duration_ns %llu is over a minute", (unsigned long long)ns);
+		return rpc_error(c, E_PARAMS, "params.duration_ns %llu is over a minute", (unsigned long long)ns);
 	char err[ERR_LEN];
 	if (fn(v, ns, err))
-		return error(c, E_FAILED, "%s", err);
-	return empty_result(c);
+		return rpc_error(c, E_FAILED, "%s", err);
+	return rpc_empty(c);
 }
 
 static int m_run(struct call *c) { return workload(c, vcpu_run); }
@@ -453,108 +442,35 @@ static int m_host_steal(struct call *c)
 	char err[ERR_LEN];
 	int64_t ns = run_delay_ns(vcpu_tid(v), err);
 	if (ns < 0)
-		return error(c, E_FAILED, "%s", err);
-	begin_result(c);
+		return rpc_error(c, E_FAILED, "%s", err);
+	rpc_begin(c);
 	jb_printf(c->out, "\"ns\":%lld", (long long)ns);
-	return end_result(c);
-}
-
-static int attr_params(struct call *c, struct vcpu **v, uint32_t *group, uint64_t *attr)
-{
-	uint64_t g;
-	*v = param_vcpu(c);
-	if (!*v || param_u64(c, "group", &g) || param_u64(c, "attr", attr))
-		return -1;
-	if (g > UINT32_MAX)
-		return error(c, E_PARAMS, "params.group must fit 32 bits");
-	*group = (uint32_t)g;
-	return 0;
-}
-
-static int m_has_attr(struct call *c)
-{
-	struct vcpu *v;
-	uint32_t group;
-	uint64_t attr;
-	if (attr_params(c, &v, &group, &attr))
-		return -1;
-	begin_result(c);
-	jb_printf(c->out, "\"errno\":%d", vcpu_has_attr(v, group, attr));
-	return end_result(c);
-}
-
-static int m_set_attr(struct call *c)
-{
-	struct vcpu *v;
-	uint32_t group;
-	uint64_t attr, value;
-	if (attr_params(c, &v, &group, &attr) || param_u64(c, "value", &value))
-		return -1;
-	begin_result(c);
-	jb_printf(c->out, "\"errno\":%d", vcpu_set_attr(v, group, attr, value));
-	return end_result(c);
-}
-
-static int m_get_attr(struct call *c)
-{
-	struct vcpu *v;
-	uint32_t group;
-	uint64_t attr, value = 0;
-	if (attr_params(c, &v, &group, &attr))
-		return -1;
-	int e = vcpu_get_attr(v, group, attr, &value);
-	begin_result(c);
-	jb_printf(c->out, "\"errno\":%d,\"value\":%llu", e, (unsigned long long)(e ? 0 : value));
-	return end_result(c);
-}
-
-static int m_smccc(struct call *c)
-{
-	struct vcpu *v = param_vcpu(c);
-	uint64_t fid, args[3];
-	const struct json *a = json_get(c->params, "args");
-	if (!v || param_u64(c, "function_id", &fid))
-		return -1;
-	if (fid > UINT32_MAX)
-		return error(c, E_PARAMS, "params.function_id must fit 32 bits");
-	if (a && a->type != JSON_ARRAY)
-		return error(c, E_PARAMS, "params.args must be an array");
-	size_t n = a ? a->n : 0;
-	if (n > 3)
-		return error(c, E_UNSUPPORTED, "the guest passes at most 3 SMCCC arguments (x1..x3), asked for %zu", n);
-	for (size_t i = 0; i < n; i++)
-		if (a->items[i]->type != JSON_NUMBER || json_u64(a->items[i], &args[i]) || a->items[i]->text[0] == '-')
-			return error(c, E_PARAMS, "params.args[%zu] must be an unsigned integer", i);
-	uint64_t x0;
-	char err[ERR_LEN];
-	if (vcpu_smccc(v, (uint32_t)fid, args, (int)n, &x0, err))
-		return error(c, E_FAILED, "%s", err);
-	begin_result(c);
-	jb_printf(c->out, "\"x0\":%llu", (unsigned long long)x0);
-	return end_result(c);
-}
-
-static int m_x86(struct call *c)
-{
-	return error(c, E_UNSUPPORTED, "kvm-arm64 has no x86 vCPUs");
+	return rpc_end(c);
 }
 
 /* ------------------------------------------------------------------------- dispatch */
 
-static const struct method {
-	const char *name;
-	int (*handler)(struct call *);
-} methods[] = {
+static const struct method methods[] = {
 	{ "hello", m_hello }, { "open", m_open }, { "close", m_close }, { "bye", m_bye },
 	{ "memory.read", m_memory_read }, { "memory.write", m_memory_write },
 	{ "memory.sample_start", m_sample_start }, { "memory.sample_stop", m_sample_stop },
 	{ "vcpu.run", m_run }, { "vcpu.preempt", m_preempt }, { "vcpu.idle", m_idle },
 	{ "vcpu.host_steal", m_host_steal },
-	{ "arm64.has_device_attr", m_has_attr }, { "arm64.set_device_attr", m_set_attr },
-	{ "arm64.get_device_attr", m_get_attr }, { "arm64.smccc", m_smccc },
-	{ "x86.guest_wrmsr", m_x86 }, { "x86.guest_rdmsr", m_x86 }, { "x86.host_set_msr", m_x86 },
-	{ "x86.host_get_msr", m_x86 }, { "x86.cpuid", m_x86 },
 };
+
+/* The SPI's architecture-specific calls: those the other architecture's adapter serves. */
+static const char *const foreign_methods[] = {
+	"arm64.has_device_attr", "arm64.set_device_attr", "arm64.get_device_attr", "arm64.smccc",
+	"x86.guest_wrmsr", "x86.guest_rdmsr", "x86.host_set_msr", "x86.host_get_msr", "x86.cpuid",
+};
+
+static const struct method *find_method(const struct method *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return &table[i];
+	return NULL;
+}
 
 void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 {
@@ -563,7 +479,7 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 	const struct json *req = json_parse(line, len, &doc, &why);
 	struct call c = { NULL, NULL, out, 0 };
 	if (!req) {
-		error(&c, E_PARSE, "the request is not JSON: %s", why ? why : "?");
+		rpc_error(&c, E_PARSE, "the request is not JSON: %s", why ? why : "?");
 	} else {
 		const struct json *version = json_get(req, "jsonrpc");
 		const struct json *method = json_get(req, "method");
@@ -573,25 +489,33 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 			c.id = NULL;
 		if (req->type != JSON_OBJECT || !version || version->type != JSON_STRING
 		    || strcmp(version->text, "2.0") != 0 || !method || method->type != JSON_STRING || !c.id) {
-			error(&c, E_REQUEST, "not a JSON-RPC 2.0 request with an id and a method");
+			rpc_error(&c, E_REQUEST, "not a JSON-RPC 2.0 request with an id and a method");
 		} else if (c.params && c.params->type != JSON_OBJECT) {
-			error(&c, E_PARAMS, "params must be an object");
+			rpc_error(&c, E_PARAMS, "params must be an object");
 		} else {
 			static const struct json no_params = { .type = JSON_OBJECT };
 			if (!c.params)
 				c.params = &no_params;
-			size_t i;
-			for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
-				if (strcmp(methods[i].name, method->text) == 0)
-					break;
-			if (i == sizeof(methods) / sizeof(methods[0]))
-				error(&c, E_METHOD, "unknown method %s", method->text);
-			else
-				methods[i].handler(&c);
+			const struct method *m = find_method(methods, sizeof(methods) / sizeof(methods[0]), method->text);
+			if (!m)
+				m = find_method(arch_methods, arch_nmethods, method->text);
+			if (m) {
+				m->handler(&c);
+			} else {
+				size_t i;
+				for (i = 0; i < sizeof(foreign_methods) / sizeof(foreign_methods[0]); i++)
+					if (strcmp(foreign_methods[i], method->text) == 0)
+						break;
+				if (i < sizeof(foreign_methods) / sizeof(foreign_methods[0]))
+					rpc_error(&c, E_UNSUPPORTED, "%s has no %s vCPUs (%s)", arch_provider_id,
+						  strncmp(method->text, "x86.", 4) == 0 ? "x86" : "arm64", method->text);
+				else
+					rpc_error(&c, E_METHOD, "unknown method %s", method->text);
+			}
 		}
 	}
 	if (!c.answered)
-		error(&c, E_FAILED, "internal error: no answer");
+		rpc_error(&c, E_FAILED, "internal error: no answer");
 	json_free(doc);
 }
 
@@ -651,7 +575,7 @@ int protocol_serve(int in_fd, int out_fd, const char *unavailable_reason)
 				line--;
 			if (discarding) {
 				struct call c = { NULL, NULL, &out, 0 };
-				error(&c, E_REQUEST, "request line longer than %u bytes", MAX_LINE);
+				rpc_error(&c, E_REQUEST, "request line longer than %u bytes", MAX_LINE);
 				discarding = 0;
 			} else if (line > 0) {
 				protocol_handle_line(start, line, &out);

@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.kvmarm64;
+package dev.stealtime.tck.runner.emulatedkvm;
 
 import dev.stealtime.tck.runner.NativeSources;
 
@@ -8,29 +8,32 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * What the emulated machine boots, prepared once under the user's cache directory
- * ({@code $XDG_CACHE_HOME} or {@code ~/.cache}, then {@code stealtime-tck/kvm-arm64}) by
+ * What an emulated machine boots by default, prepared once under the user's cache directory
+ * ({@code $XDG_CACHE_HOME} or {@code ~/.cache}, then {@code stealtime-tck/<provider id>}) by
  * {@code prepare.sh}, which ships in this jar beside the adapter's C sources
- * ({@code tck-runner/src/main/native/kvm-arm64}): Debian's arm64 kernel and busybox fetched through
- * a private APT configuration (first time only), then the static adapter and the initramfs (again
- * whenever the sources change).
+ * ({@code tck-runner/src/main/native/kvm}): Debian's cloud kernel for the guest's architecture and
+ * busybox fetched through a private APT configuration (first time only), then the static adapter
+ * and the initramfs (again whenever the sources change).
  *
- * @param kernel        the kernel Image
- * @param initrd        the initramfs with busybox, /init and the adapter
- * @param kernelRelease the guest kernel's release, e.g. {@code 6.1.0-56-cloud-arm64}
+ * @param kernel        Debian's kernel image
+ * @param initrd        the initramfs with busybox, /init, the virtio modules and the adapter
+ * @param kernelRelease Debian's kernel release, e.g. {@code 6.1.0-57-cloud-amd64}
+ * @param kvmModules    x86: the kernel's own KVM modules by name ({@code kvm-amd} → file); empty on arm64
  */
-record MachineImage(Path kernel, Path initrd, String kernelRelease) {
+record MachineImage(Path kernel, Path initrd, String kernelRelease, Map<String, Path> kvmModules) {
 
-    static final String RESOURCES = "/native/kvm-arm64";
+    static final String RESOURCES = "/native/kvm";
     private static final long PREPARE_TIMEOUT_MINUTES = 15;
 
-    /** The cache directory. */
-    static Path cacheDir() {
-        return NativeSources.cacheDir("kvm-arm64");
+    /** The cache directory of {@code guest}. */
+    static Path cacheDir(Guest guest) {
+        return NativeSources.cacheDir(guest.providerId);
     }
 
     /**
@@ -39,13 +42,13 @@ record MachineImage(Path kernel, Path initrd, String kernelRelease) {
      * @param work a private directory for the extracted sources and the log
      * @throws IllegalStateException with the tail of the script's output when it fails
      */
-    static MachineImage prepare(Path work) {
-        Path cache = cacheDir();
+    static MachineImage prepare(Guest guest, Path work) {
+        Path cache = cacheDir(guest);
         Path src = work.resolve("src");
         Path log = work.resolve("prepare.log");
         try {
             extractSources(src);
-            Process p = new ProcessBuilder("bash", src.resolve("prepare.sh").toString(), cache.toString(), src.toString())
+            Process p = new ProcessBuilder("bash", src.resolve("prepare.sh").toString(), guest.arch, cache.toString(), src.toString())
                     .redirectErrorStream(false)
                     .redirectError(log.toFile())
                     .redirectOutput(ProcessBuilder.Redirect.PIPE)
@@ -64,7 +67,14 @@ record MachineImage(Path kernel, Path initrd, String kernelRelease) {
             String[] lines = out.split("\n");
             Path initrd = Path.of(lines[lines.length - 1].trim());
             String release = Files.readString(cache.resolve("kernel-release")).trim();
-            return new MachineImage(cache.resolve("Image"), initrd, release);
+            Map<String, Path> modules = new LinkedHashMap<>();
+            for (String m : KvmModules.NAMES) {
+                Path f = cache.resolve("kvm-modules").resolve(m + ".ko");
+                if (Files.isRegularFile(f)) {
+                    modules.put(m, f);
+                }
+            }
+            return new MachineImage(cache.resolve("kernel"), initrd, release, java.util.Collections.unmodifiableMap(modules));
         } catch (IOException e) {
             throw new IllegalStateException("cannot prepare the emulated machine: " + e.getMessage() + " " + tail(log), e);
         } catch (InterruptedException e) {

@@ -45,7 +45,7 @@ static void perform(struct competitor_job *job)
 		while (thread_state(job->await_sleep_tid) != 'S') {
 			if (now_ns() > deadline) {
 				job->failed = 1;
-				fail_msg(job->err, "vCPU thread %d did not block in WFI within 2 s (state %c)",
+				fail_msg(job->err, "vCPU thread %d did not block in the guest's halt (WFI, HLT) within 2 s (state %c)",
 					 job->await_sleep_tid, thread_state(job->await_sleep_tid));
 				break;
 			}
@@ -55,7 +55,7 @@ static void perform(struct competitor_job *job)
 	if (!job->failed) {
 		uint64_t cpu0 = thread_cpu_ns();
 		while (thread_cpu_ns() - cpu0 < job->hold_ns)
-			__asm__ volatile("yield" ::: "memory");
+			cpu_relax();
 	}
 	if (job->release)
 		job->release(job->arg);
