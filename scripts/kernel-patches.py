@@ -200,6 +200,165 @@ m("arm64-m33-supported-never",
   "kvm_arm_pvtime_supported negated: the attribute says -ENXIO on a host that has stolen time", rule="ARM-HAS-ATTR")
 
 
+# ------------------------------------------------------------------ x86: Linux's own history
+REC_TLB = ("\t\tu8 st_preempted = 0;\n\t\tint err = -EFAULT;\n\n\t\tif (!user_access_begin(st, sizeof(*st)))\n\t\t\treturn;\n\n"
+           "\t\tasm volatile(\"1: xchgb %0, %2\\n\"\n\t\t\t     \"xor %1, %1\\n\"\n\t\t\t     \"2:\\n\"\n"
+           "\t\t\t     _ASM_EXTABLE_UA(1b, 2b)\n\t\t\t     : \"+q\" (st_preempted),\n\t\t\t       \"+&r\" (err),\n"
+           "\t\t\t       \"+m\" (st->preempted));\n\t\tif (err)\n\t\t\tgoto out;\n")
+add("x86-undo-1eff0ada88b4-preempted-never-cleared", "x86", "history",
+    [(X86, "\t\tunsafe_put_user(0, &st->preempted, out);\n\t\tvcpu->arch.st.preempted = 0;\n",
+      "\t\tvcpu->arch.st.preempted = 0;\n")],
+    fix='1eff0ada88b4 "KVM: X86: Fix vCPU preempted state from guest\'s point of view" (v5.13)',
+    breaks="with PV CPUID enforced and KVM_FEATURE_PV_TLB_FLUSH withheld, preempted (byte 16) is set when the vCPU "
+           "is preempted and never cleared again: the guest sees itself preempted while it runs",
+    rule="X86-PREEMPTED-CLEARED")
+add("x86-undo-1930e5ddcead-rdmsr-restricted", "x86", "history",
+    [(X86, "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn KVM_MSR_RET_UNSUPPORTED;\n\n\t\tmsr_info->data",
+      "\tcase MSR_KVM_STEAL_TIME:\n\t\tmsr_info->data")],
+    fix='1930e5ddcead "kvm: x86: reads of restricted pv msrs should also result in #GP" (v5.10)',
+    breaks="with PV CPUID enforced and KVM_FEATURE_STEAL_TIME withheld, the guest's RDMSR of MSR_KVM_STEAL_TIME "
+           "returns a value instead of #GP (WRMSR does #GP)",
+    rule="X86-FEATURE-BIT")
+add("x86-undo-5bb9ac186512-invalid-not-unsupported", "x86", "history",
+    [(X86, "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn KVM_MSR_RET_UNSUPPORTED;\n\n\t\tif (unlikely(!sched_info_on()))",
+      "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn 1;\n\n\t\tif (unlikely(!sched_info_on()))"),
+     (X86, "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn KVM_MSR_RET_UNSUPPORTED;\n\n\t\tmsr_info->data",
+      "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn 1;\n\n\t\tmsr_info->data")],
+    fix='5bb9ac186512 "KVM: x86: Return \\"unsupported\\" instead of \\"invalid\\" on access to unsupported PV MSR"',
+    breaks="with PV CPUID enforced and the steal-time bit withheld, the VMM's KVM_SET_MSRS/KVM_GET_MSRS of "
+           "MSR_KVM_STEAL_TIME (value 0, as when saving and restoring every MSR KVM lists) is refused instead of ignored",
+    rule="X86-VMM-ACCESS-WITHHELD")
+add("x86-undo-54aa83c90198-preempted-on-exit-to-userspace", "x86", "history",
+    [(X86, "\tif (vcpu->preempted) {\n\t\tif (!vcpu->arch.guest_state_protected)\n\t\t\tvcpu->arch.preempted_in_kernel = !static_call(kvm_x86_get_cpl)(vcpu);\n",
+      "\tif (vcpu->preempted && !vcpu->arch.guest_state_protected)\n\t\tvcpu->arch.preempted_in_kernel = !static_call(kvm_x86_get_cpl)(vcpu);\n\t{\n")],
+    fix='54aa83c90198 "KVM: x86: do not set st->preempted when going back to user space" (v5.19)',
+    breaks="preempted is also set when KVM_RUN returns to the VMM (not only when the vCPU thread is preempted); "
+           "in 6.1 only exits on an instruction boundary (host interrupts) reach it",
+    rule="none: outside the interface — seed 000 defines no preempted byte; msr.rst calls it 'running or not', "
+         "and a vCPU in the VMM is not running; X86-PREEMPTED-CLEARED (advisory) is about a running guest, which still sees 0")
+add("x86-undo-b043138246a4-flush-tlb-missed", "x86", "history",
+    [(X86, REC_TLB,
+      "\t\tu8 st_preempted = 0;\n\n\t\tif (!user_access_begin(st, sizeof(*st)))\n\t\t\treturn;\n\n"
+      "\t\tunsafe_get_user(st_preempted, &st->preempted, out);\n\t\tunsafe_put_user(0, &st->preempted, out);\n")],
+    fix='b043138246a4 "x86/KVM: Make sure KVM_VCPU_FLUSH_TLB flag is not missed" (v5.6, CVE-2019-3016; guest side 8c6de56a42e0)',
+    breaks="preempted is read and cleared in two accesses instead of one xchg: a KVM_VCPU_FLUSH_TLB another guest vCPU "
+           "sets in between is lost, and this vCPU runs without the TLB flush it was promised",
+    rule="none: outside the steal-time interface — the PV TLB flush protocol (KVM_FEATURE_PV_TLB_FLUSH) is not in the seeds, "
+         "and byte 16 ends 0 either way; only the missing flush (a stale TLB in the guest) shows it",
+    racy="needs a second guest vCPU to set KVM_VCPU_FLUSH_TLB within the few instructions between KVM's load and store of byte 16")
+add("x86-undo-6cd88243c7e0-preempted-mid-instruction", "x86", "history",
+    [(X86, "\tif (!vcpu->arch.at_instruction_boundary) {\n\t\tvcpu->stat.preemption_other++;\n\t\treturn;\n\t}\n\n", "")],
+    fix='6cd88243c7e0 "KVM: x86: do not report a vCPU as preempted outside instruction boundaries" (v6.0, CVE-2022-39189)',
+    breaks="a vCPU preempted in the middle of an exit that emulates or faults is reported preempted; the guest then skips "
+           "its TLB-flush IPI and relies on a flush KVM will not do",
+    rule="none: outside the steal-time interface — when KVM may report preempted is the PV TLB flush protocol's business; "
+         "the steal-time rules see byte 16 cleared on every entry either way",
+    racy="needs the vCPU thread preempted while KVM handles a non-interrupt exit, and a guest acting on the flag at that moment")
+add("x86-undo-901d3765fa80-stale-cache-after-new-gpa", "x86", "history",
+    [(X86, "\tif (unlikely(slots->generation != ghc->generation ||\n\t\t     gpa != ghc->gpa ||\n\t\t     kvm_is_error_hva(ghc->hva) || !ghc->memslot)) {\n\t\t/* We rely",
+      "\tif (unlikely(slots->generation != ghc->generation ||\n\t\t     kvm_is_error_hva(ghc->hva) || !ghc->memslot)) {\n\t\t/* We rely")],
+    fix='901d3765fa80 "KVM: x86: revalidate steal time cache if MSR value changes" (v5.19)',
+    breaks="after the guest registers a second address (in the same memslots), updates keep going to the first structure",
+    rule="X86-ENABLE, X86-ALIGN-NO-STRAY-WRITE, X86-LAYOUT")
+add("x86-undo-pre-2016-version-never-odd", "x86", "history",
+    [(X86, "\tversion += 1;\n\tunsafe_put_user(version, &st->version, out);\n\n\tsmp_wmb();\n\n\tunsafe_get_user(steal",
+      "\tsmp_wmb();\n\n\tunsafe_get_user(steal"),
+     (X86, "\tunsafe_put_user(steal, &st->steal, out);\n\n\tversion += 1;\n",
+      "\tunsafe_put_user(steal, &st->steal, out);\n\n\tversion += 2;\n")],
+    fix='the version protocol of record_steal_time before 2016 (version += 2 after the update, never odd; made odd-during-update in v4.x)',
+    breaks="the version is never odd while steal is being written; a reader cannot tell an update is in progress",
+    rule="X86-VERSION-ADVANCES, X86-TORN-READ",
+    racy="only a reader landing between the store of steal and that of version can tell; steal itself is one aligned 8-byte store")
+add("x86-fairness-pre-5.6-gp-outside-memslots", "x86", "fairness",
+    [(X86, "\t\tif (data & KVM_STEAL_RESERVED_MASK)\n\t\t\treturn 1;\n\n\t\tvcpu->arch.st.msr_val = data;",
+      "\t\tif (data & KVM_STEAL_RESERVED_MASK)\n\t\t\treturn 1;\n\n"
+      "\t\tif (kvm_is_error_hva(gfn_to_hva(vcpu->kvm, gpa_to_gfn(data & KVM_STEAL_VALID_BITS))))\n\t\t\treturn 1;\n\n"
+      "\t\tvcpu->arch.st.msr_val = data;")],
+    fix='before v5.6 (b043138246a4 and "x86/kvm: Cache gfn to pfn translation", 917248144db5) kvm_gfn_to_hva_cache_init made WRMSR #GP',
+    breaks="a WRMSR of an address outside every memslot #GPs instead of being accepted and never written: legal by seed 000 "
+           "(it says only that the area must be in guest RAM), so the required level must pass",
+    rule="X86-OUTSIDE-RAM")
+
+# ------------------------------------------------------------------ x86: mutants of record_steal_time, the MSR cases, CPUID
+x = lambda name, edits, breaks, rule="", equivalent="": m(name, edits, breaks, rule, equivalent, arch="x86")
+x("x86-m01-record-no-enabled-check",
+  [(X86, "\tif (!(vcpu->arch.st.msr_val & KVM_MSR_ENABLED))\n\t\treturn;\n\n\tif (WARN_ON_ONCE", "\tif (WARN_ON_ONCE")],
+  "record_steal_time: the enable-bit check deleted (updates go on after the guest disabled steal time)", rule="X86-DISABLE")
+x("x86-m02-record-no-odd-fixup",
+  [(X86, "\tif (version & 1)\n\t\tversion += 1;  /* first time write, random junk */\n", "")],
+  "record_steal_time: an odd version left by the guest is not made even first", rule="X86-VERSION-ODD-START")
+x("x86-m03-record-no-first-increment",
+  [(X86, "\tversion += 1;\n\tunsafe_put_user(version, &st->version, out);\n\n\tsmp_wmb();\n\n\tunsafe_get_user(steal",
+    "\tunsafe_put_user(version, &st->version, out);\n\n\tsmp_wmb();\n\n\tunsafe_get_user(steal")],
+  "record_steal_time: the first version increment deleted (the version ends odd)", rule="X86-VERSION-EVEN")
+x("x86-m04-record-no-last-increment",
+  [(X86, "\tunsafe_put_user(steal, &st->steal, out);\n\n\tversion += 1;\n\tunsafe_put_user(version, &st->version, out);\n",
+    "\tunsafe_put_user(steal, &st->steal, out);\n\n\tunsafe_put_user(version, &st->version, out);\n")],
+  "record_steal_time: the closing version increment deleted (the version stays odd)", rule="X86-VERSION-EVEN")
+x("x86-m05-record-no-steal-store",
+  [(X86, "\tunsafe_put_user(steal, &st->steal, out);\n", "")],
+  "record_steal_time: the store of steal deleted", rule="X86-STEAL-ACCOUNTS")
+x("x86-m06-record-no-last-steal",
+  [(X86, "\tvcpu->arch.st.last_steal = current->sched_info.run_delay;\n\tunsafe_put_user(steal", "\tunsafe_put_user(steal")],
+  "record_steal_time: last_steal never advanced (every update adds all run delay again)", rule="X86-STEAL-ACCOUNTS")
+x("x86-m07-record-not-accumulating",
+  [(X86, "\tsteal += current->sched_info.run_delay -\n\t\tvcpu->arch.st.last_steal;",
+    "\tsteal = current->sched_info.run_delay -\n\t\tvcpu->arch.st.last_steal;")],
+  "record_steal_time: steal overwritten with the last delta instead of added to", rule="X86-STEAL-MONOTONIC, X86-ACCUMULATES-IN-MEMORY")
+x("x86-m08-record-subtracts",
+  [(X86, "\tsteal += current->sched_info.run_delay -\n\t\tvcpu->arch.st.last_steal;",
+    "\tsteal -= current->sched_info.run_delay -\n\t\tvcpu->arch.st.last_steal;")],
+  "record_steal_time: the delta subtracted", rule="X86-STEAL-MONOTONIC")
+x("x86-m09-record-no-wmb",
+  [(X86, "\tunsafe_put_user(version, &st->version, out);\n\n\tsmp_wmb();\n\n", "\tunsafe_put_user(version, &st->version, out);\n\n")],
+  "record_steal_time: the smp_wmb between the odd version and steal deleted",
+  equivalent="x86 is TSO: stores are not reordered with stores, and smp_wmb() is only a compiler barrier, which the asm of unsafe_put_user already is")
+x("x86-m10-record-gpa-mask-128",
+  [(X86, "\tgpa_t gpa = vcpu->arch.st.msr_val & KVM_STEAL_VALID_BITS;\n\tu64 steal;",
+    "\tgpa_t gpa = vcpu->arch.st.msr_val & (KVM_STEAL_VALID_BITS << 1);\n\tu64 steal;")],
+  "record_steal_time: the address mask one bit too wide (bit 6 dropped: a structure at 64 mod 128 is written 64 bytes lower)",
+  rule="X86-ALIGN-NO-STRAY-WRITE")
+x("x86-m11-record-preempted-not-cleared-tlb",
+  [(X86, REC_TLB, "\t\tu8 st_preempted = 0;\n\n\t\tif (!user_access_begin(st, sizeof(*st)))\n\t\t\treturn;\n\n"
+                  "\t\tunsafe_get_user(st_preempted, &st->preempted, out);\n")],
+  "record_steal_time: with PV TLB flush (the default) preempted is read but not cleared", rule="X86-PREEMPTED-CLEARED")
+x("x86-m12-set-no-reserved-check",
+  [(X86, "\t\tif (data & KVM_STEAL_RESERVED_MASK)\n\t\t\treturn 1;\n", "")],
+  "kvm_set_msr_common: the reserved-bit check deleted", rule="X86-ALIGN-REJECT")
+x("x86-m13-set-reserved-mask-short",
+  [(X86, "\t\tif (data & KVM_STEAL_RESERVED_MASK)\n", "\t\tif (data & (KVM_STEAL_RESERVED_MASK >> 1))\n")],
+  "kvm_set_msr_common: the reserved mask one bit off (bits 4:0: the enable bit refused, bit 5 accepted)", rule="X86-MSR-ACCESS, X86-ALIGN-REJECT")
+x("x86-m14-set-no-store",
+  [(X86, "\t\tvcpu->arch.st.msr_val = data;\n\n\t\tif (!(data & KVM_MSR_ENABLED))", "\t\tif (!(data & KVM_MSR_ENABLED))")],
+  "kvm_set_msr_common: the value not stored (WRMSR accepted, nothing registered)", rule="X86-ENABLE, X86-RDMSR-READBACK")
+x("x86-m15-set-no-request",
+  [(X86, "\t\tkvm_make_request(KVM_REQ_STEAL_UPDATE, vcpu);\n\n\t\tbreak;\n\tcase MSR_KVM_PV_EOI_EN:",
+    "\t\tbreak;\n\tcase MSR_KVM_PV_EOI_EN:")],
+  "kvm_set_msr_common: no update requested by the WRMSR (the next one comes at the next vCPU load)",
+  rule="X86-UPDATE-EVERY-ENTRY")
+x("x86-m16-set-no-feature-check",
+  [(X86, "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn KVM_MSR_RET_UNSUPPORTED;\n\n\t\tif (unlikely(!sched_info_on()))",
+    "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (unlikely(!sched_info_on()))")],
+  "kvm_set_msr_common: the PV CPUID check deleted (WRMSR accepted with the bit withheld and enforced)", rule="X86-FEATURE-BIT")
+x("x86-m17-set-sched-info-negated",
+  [(X86, "\t\tif (unlikely(!sched_info_on()))\n\t\t\treturn 1;\n\n\t\tif (data & KVM_STEAL_RESERVED_MASK)",
+    "\t\tif (unlikely(sched_info_on()))\n\t\t\treturn 1;\n\n\t\tif (data & KVM_STEAL_RESERVED_MASK)")],
+  "kvm_set_msr_common: the scheduler-statistics condition negated (every WRMSR #GPs)", rule="X86-MSR-ACCESS")
+x("x86-m18-get-wrong-value",
+  [(X86, "\t\tmsr_info->data = vcpu->arch.st.msr_val;\n", "\t\tmsr_info->data = vcpu->arch.st.msr_val & ~KVM_MSR_ENABLED;\n")],
+  "kvm_get_msr_common: RDMSR drops the enable bit", rule="X86-RDMSR-READBACK")
+x("x86-m19-cpuid-no-bit",
+  [(CPUID, "\t\tif (sched_info_on())\n\t\t\tentry->eax |= (1 << KVM_FEATURE_STEAL_TIME);\n", "")],
+  "KVM_GET_SUPPORTED_CPUID: the steal-time bit never offered", rule="X86-FEATURE-BIT")
+x("x86-m20-cpuid-bit-off-by-one",
+  [(CPUID, "\t\t\tentry->eax |= (1 << KVM_FEATURE_STEAL_TIME);", "\t\t\tentry->eax |= (1 << (KVM_FEATURE_STEAL_TIME + 1));")],
+  "KVM_GET_SUPPORTED_CPUID: bit 6 (PV_EOI, already set) instead of bit 5", rule="X86-FEATURE-BIT")
+x("x86-m21-preempted-flag-not-reset",
+  [(X86, "\t\tuser_access_end();\n\n\t\tvcpu->arch.st.preempted = 0;\n", "\t\tuser_access_end();\n\n")],
+  "record_steal_time: KVM's own copy of preempted not reset, so the vCPU is never reported preempted again",
+  rule="none: outside the steal-time rules — reporting preemption is the PV spinlock/TLB protocols' business; no rule requires byte 16 to be set")
+
+
 def write(tree):
     os.makedirs(OUT, exist_ok=True)
     for f in os.listdir(OUT):

@@ -25,8 +25,8 @@ final class Replay {
 
     /** What one replay found. */
     record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
-                  List<String> failing, List<String> failingAdvisory, String tckDir, long suiteMillis,
-                  SelftestResult selftest) {
+                  List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
+                  long suiteMillis, SelftestResult selftest) {
 
         boolean built() {
             return buildError == null;
@@ -44,6 +44,32 @@ final class Replay {
                 return null;
             }
             return named.stream().anyMatch(r -> failing.contains(r) || failingAdvisory.contains(r));
+        }
+
+        /**
+         * What the replay was expected to show and did not, or null: a stock kernel conforms and
+         * passes the selftest; a fairness case passes every required rule; a deterministic defect
+         * whose header names rules is failed by one of them (racy ones, equivalent ones and those
+         * outside the rules expect nothing).
+         */
+        String unmet() {
+            if (!built()) {
+                return "not built: " + buildError;
+            }
+            if (patch.isStock()) {
+                if (!verdict.equals("CONFORMS")) {
+                    return "the stock kernel " + verdict;
+                }
+                return selftest != null && !selftest.outcome().equals("PASS") ? "the selftest " + selftest.outcome() + " on the stock kernel" : null;
+            }
+            if (patch.kind().equals("fairness")) {
+                return failingRequired.isEmpty() ? null : "a legal kernel failed required rules " + failingRequired;
+            }
+            if (!patch.racy().isEmpty() || !patch.equivalent().isEmpty()) {
+                return null;
+            }
+            Boolean named = namedRuleCaught();
+            return named == null || named ? null : "none of " + patch.namedRules() + " failed (failing: " + failing + failingAdvisory + ")";
         }
 
         Map<String, Object> toMap() {
@@ -64,6 +90,8 @@ final class Replay {
             m.put("exit", exit);
             m.put("failingRules", failing);
             m.put("failingAdvisoryRules", failingAdvisory);
+            m.put("failingRequiredRules", failingRequired);
+            m.put("unmet", unmet());
             m.put("namedRuleCaught", namedRuleCaught());
             m.put("tckOut", tckDir);
             m.put("suiteMillis", suiteMillis);
@@ -76,13 +104,18 @@ final class Replay {
     private final Path cache;
     private final String version;
     private final Path scripts;
-    private final String raceBudget;
+    private final List<String> runOptions;
 
-    Replay(Path cache, String version, Path scripts, String raceBudget) {
+    /** @param runOptions options of every suite run ({@code --race-budget 10s ...}) */
+    Replay(Path cache, String version, Path scripts, List<String> runOptions, String timingMultiplier) {
         this.cache = cache;
         this.version = version;
         this.scripts = scripts;
-        this.raceBudget = raceBudget;
+        List<String> o = new ArrayList<>(runOptions);
+        if (timingMultiplier != null) {
+            o.addAll(List.of("--timing-multiplier", timingMultiplier));
+        }
+        this.runOptions = List.copyOf(o);
     }
 
     Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
@@ -105,7 +138,7 @@ final class Replay {
         if (rc != 0 || stdout.isEmpty()) {
             List<String> log = Files.readAllLines(buildLog);
             String why = log.isEmpty() ? "exit " + rc : log.get(log.size() - 1);
-            return new Result(patch, null, why, buildMillis, "NOT BUILT", -1, List.of(), List.of(), null, 0, null);
+            return new Result(patch, null, why, buildMillis, "NOT BUILT", -1, List.of(), List.of(), List.of(), null, 0, null);
         }
         Path build = Path.of(stdout.lines().reduce((a, b) -> b).orElseThrow());
 
@@ -119,9 +152,7 @@ final class Replay {
         } else {
             run.addAll(List.of("--provider", "kvm-x86-emulated", "--suite", "x86", "--kvm-modules", build.toString()));
         }
-        if (raceBudget != null) {
-            run.addAll(List.of("--race-budget", raceBudget));
-        }
+        run.addAll(runOptions);
         long t1 = System.nanoTime();
         int exit;
         try {
@@ -141,6 +172,7 @@ final class Replay {
         long suiteMillis = (System.nanoTime() - t1) / 1_000_000;
         List<String> failing = new ArrayList<>();
         List<String> advisory = new ArrayList<>();
+        List<String> required = new ArrayList<>();
         String verdict = verdictOf(exit);
         Path json = tckOut.resolve("conformance.json");
         if (Files.isRegularFile(json)) {
@@ -149,6 +181,9 @@ final class Replay {
             for (JsonNode r : root.path("rules")) {
                 if ("FAIL".equals(r.path("outcome").asText())) {
                     (r.path("gates").asBoolean() ? failing : advisory).add(r.path("id").asText());
+                    if ("required".equals(r.path("level").asText())) {
+                        required.add(r.path("id").asText());
+                    }
                 }
             }
         }
@@ -159,7 +194,7 @@ final class Replay {
             st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
                     build.resolve("steal_time"), scripts, out);
         }
-        return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory,
+        return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory, required,
                 tckOut.toString(), suiteMillis, st);
     }
 
