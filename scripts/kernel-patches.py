@@ -225,9 +225,12 @@ add("x86-undo-5bb9ac186512-invalid-not-unsupported", "x86", "history",
      (X86, "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn KVM_MSR_RET_UNSUPPORTED;\n\n\t\tmsr_info->data",
       "\tcase MSR_KVM_STEAL_TIME:\n\t\tif (!guest_pv_has(vcpu, KVM_FEATURE_STEAL_TIME))\n\t\t\treturn 1;\n\n\t\tmsr_info->data")],
     fix='5bb9ac186512 "KVM: x86: Return \\"unsupported\\" instead of \\"invalid\\" on access to unsupported PV MSR"',
-    breaks="with PV CPUID enforced and the steal-time bit withheld, the VMM's KVM_SET_MSRS/KVM_GET_MSRS of "
-           "MSR_KVM_STEAL_TIME (value 0, as when saving and restoring every MSR KVM lists) is refused instead of ignored",
-    rule="X86-VMM-ACCESS-WITHHELD")
+    breaks="with PV CPUID enforced and the steal-time bit withheld, an access to MSR_KVM_STEAL_TIME is 'invalid' (1) "
+           "instead of 'unsupported': upstream, with the later change that lets the VMM's KVM_SET_MSRS/KVM_GET_MSRS of 0 "
+           "succeed for unsupported MSRs, the VMM's save/restore of every listed MSR is refused",
+    equivalent="in 6.1.192 nothing tells the two apart by default: kvm_msr_ignored_check() masks 'unsupported' only with "
+               "kvm.ignore_msrs=1, and the exit reason differs only for a VMM that enabled KVM_CAP_X86_USER_SPACE_MSR; the "
+               "VMM's access of 0 is refused either way (no rule can ask for it: the stock kernel refuses it too)")
 add("x86-undo-54aa83c90198-preempted-on-exit-to-userspace", "x86", "history",
     [(X86, "\tif (vcpu->preempted) {\n\t\tif (!vcpu->arch.guest_state_protected)\n\t\t\tvcpu->arch.preempted_in_kernel = !static_call(kvm_x86_get_cpl)(vcpu);\n",
       "\tif (vcpu->preempted && !vcpu->arch.guest_state_protected)\n\t\tvcpu->arch.preempted_in_kernel = !static_call(kvm_x86_get_cpl)(vcpu);\n\t{\n")],

@@ -61,6 +61,9 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--source", paramLabel = "VERSION", defaultValue = "6.1", description = "Debian's linux-source-VERSION (default: ${DEFAULT-VALUE}).")
     String version;
 
+    @Option(names = "--cache", paramLabel = "DIR", description = "Where sources and builds are kept (default: $XDG_CACHE_HOME or ~/.cache, then stealtime-tck/kernels).")
+    Path cache;
+
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "replay-out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
@@ -122,7 +125,7 @@ public final class ReplayCommand implements Callable<Integer> {
                 todo.addAll(resolve(s));
             }
             Files.createDirectories(out);
-            Replay replay = new Replay(cacheDir(), version, scripts, List.of("--race-budget", raceBudget, "--call-timeout", callTimeout),
+            Replay replay = new Replay(cache != null ? cache.toAbsolutePath() : cacheDir(), version, scripts, List.of("--race-budget", raceBudget, "--call-timeout", callTimeout),
                     timingMultiplier);
             List<Replay.Result> results = new ArrayList<>();
             long t0 = System.nanoTime();
