@@ -67,8 +67,8 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "replay-out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--race-budget", paramLabel = "DURATION", defaultValue = "10s",
-            description = "The suite's torn-read race budget (default: ${DEFAULT-VALUE}: in the emulated machine a writer makes 20-70 updates a second).")
+    @Option(names = "--race-budget", paramLabel = "DURATION",
+            description = "The suite's torn-read race budget (default: the suite's own; a race runs on past it until it has its minimum of updates).")
     String raceBudget;
 
     @Option(names = "--call-timeout", paramLabel = "DURATION", defaultValue = "60s",
@@ -115,7 +115,11 @@ public final class ReplayCommand implements Callable<Integer> {
                         todo.add(KernelPatch.stock(a));
                     }
                 }
-                for (KernelPatch p : directory(shipped)) {
+                // Linux's own history first, then the fairness cases, then the mutants
+                List<String> order = List.of("history", "fairness", "mutant");
+                List<KernelPatch> listed = new ArrayList<>(directory(shipped));
+                listed.sort(java.util.Comparator.comparingInt((KernelPatch p) -> order.indexOf(p.kind())).thenComparing(KernelPatch::name));
+                for (KernelPatch p : listed) {
                     if (only == null || only.equals(p.arch())) {
                         todo.add(p);
                     }
@@ -125,7 +129,8 @@ public final class ReplayCommand implements Callable<Integer> {
                 todo.addAll(resolve(s));
             }
             Files.createDirectories(out);
-            Replay replay = new Replay(cache != null ? cache.toAbsolutePath() : cacheDir(), version, scripts, List.of("--race-budget", raceBudget, "--call-timeout", callTimeout),
+            Replay replay = new Replay(cache != null ? cache.toAbsolutePath() : cacheDir(), version, scripts, raceBudget == null ? List.of("--call-timeout", callTimeout)
+                    : List.of("--race-budget", raceBudget, "--call-timeout", callTimeout),
                     timingMultiplier);
             List<Replay.Result> results = new ArrayList<>();
             long t0 = System.nanoTime();
