@@ -223,6 +223,19 @@ public final class X86LegalVariants {
                         return super.write(value);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+        v.add(LegalVariant.of("rejects-any-value-outside-ram", "every value whose 64 bytes are not in guest RAM is rejected, a disable "
+                        + "value too (#GP / 0 MSRs written): Linux before v5.6 (kvm_gfn_to_hva_cache_init in the WRMSR; replayed as "
+                        + "x86-fairness-pre-5.6-gp-outside-memslots); Linux today accepts it (X86-RDMSR-READBACK, linux-abi, reads it back)",
+                "data: 64-byte alignment physical address of a memory area which must be in guest RAM, plus an enable bit in bit 0.",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        if (offered && !hasReservedBits(value) && value != 0 && !ram.contains(value & ADDRESS_BITS, SIZE)) {
+                            return MsrResult.gp();
+                        }
+                        return super.write(value);
+                    }
+                })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         // ---- migration and dirty logging ---------------------------------------------------------
         v.add(LegalVariant.of("updates-on-host-set", "an enabling host MSR write (KVM_SET_MSRS, as on a restore) updates the structure at once, "
                         + "from what guest memory holds, before the vCPU runs", ANY_TIME,
