@@ -125,8 +125,16 @@ public class RegistrationTests extends X86TckTest {
             preemptThenRun(cpu, p);
             return g;
         });
-        step("configure: " + path + " " + hex(value) + " (" + kind + ")", () ->
-                assertThat(path.write(cpu, value)).as("%s %s, a disable value, was rejected: the structure cannot be disabled", path, hex(value)).isTrue());
+        boolean outsideRam = kind.equals("an address outside RAM, bit 0 clear") || kind.equals("the top of the address space, bit 0 clear");
+        boolean accepted = step("configure: " + path + " " + hex(value) + " (" + kind + ")", () -> path.write(cpu, value));
+        if (!accepted && outsideRam) {
+            // seed 000: the address "must be in guest RAM"; a hypervisor may refuse any value whose
+            // address is not (Linux before v5.6 did, disable values included): nothing was written,
+            // so there is nothing to disable here. Linux today accepts it (X86-RDMSR-READBACK, linux-abi).
+            Evidence.text("rejected", path + " " + hex(value) + " was rejected: legal for an address outside guest RAM");
+            return;
+        }
+        assertThat(accepted).as("%s %s, a disable value, was rejected: the structure cannot be disabled", path, hex(value)).isTrue();
         Snapshot disabled = record(vm, cpu, registered, "right after disabling");
         step("run: preempt/run, idle, CPUID", () -> {
             preemptThenRun(cpu, p);

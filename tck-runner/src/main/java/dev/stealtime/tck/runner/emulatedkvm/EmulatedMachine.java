@@ -63,16 +63,7 @@ final class EmulatedMachine implements AutoCloseable {
      */
     static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir) {
         Path socket = dir.resolve("adapter.sock");
-        List<String> command = new java.util.ArrayList<>(List.of(guest.qemu));
-        command.addAll(guest.machine);
-        command.addAll(List.of("-accel", accel.name(), "-cpu", accel.cpu(),
-                "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
-                "-nographic", "-no-reboot", "-nic", "none",
-                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=" + guest.console + " rdinit=/init panic=-1 quiet",
-                "-device", guest.virtioSerial,
-                "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
-                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck"));
+        List<String> command = qemuCommand(guest, accel, kernel, initrd, socket);
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true)
@@ -100,6 +91,25 @@ final class EmulatedMachine implements AutoCloseable {
             throw new IllegalStateException("QEMU did not create the socket " + socket);
         }
         return m;
+    }
+
+    /**
+     * The QEMU command line of this machine booting {@code kernel} with {@code initrd}, its protocol
+     * channel on the Unix socket {@code socket}. Also what a kernel replay's selftest boot runs
+     * ({@link EmulatedSelftest}), so that the selftest sees the same machine as the suite.
+     */
+    static List<String> qemuCommand(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path socket) {
+        List<String> command = new java.util.ArrayList<>(List.of(guest.qemu));
+        command.addAll(guest.machine);
+        command.addAll(List.of("-accel", accel.name(), "-cpu", accel.cpu(),
+                "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
+                "-nographic", "-no-reboot", "-nic", "none",
+                "-kernel", kernel.toString(), "-initrd", initrd.toString(),
+                "-append", "console=" + guest.console + " rdinit=/init panic=-1 quiet",
+                "-device", guest.virtioSerial,
+                "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
+                "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck"));
+        return command;
     }
 
     private void readConsole() {

@@ -1,23 +1,17 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
+import dev.stealtime.tck.runner.NativeSources;
+
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URI;
-import java.net.URISyntaxException;
-import java.net.URL;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.FileSystem;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * What an emulated machine boots by default, prepared once under the user's cache directory
@@ -39,9 +33,7 @@ record MachineImage(Path kernel, Path initrd, String kernelRelease, Map<String, 
 
     /** The cache directory of {@code guest}. */
     static Path cacheDir(Guest guest) {
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        Path base = xdg != null && !xdg.isBlank() ? Path.of(xdg) : Path.of(System.getProperty("user.home"), ".cache");
-        return base.resolve("stealtime-tck").resolve(guest.providerId);
+        return NativeSources.cacheDir(guest.providerId);
     }
 
     /**
@@ -93,34 +85,7 @@ record MachineImage(Path kernel, Path initrd, String kernelRelease, Map<String, 
 
     /** Copies the adapter's sources and scripts out of the jar (or the classes directory). */
     static void extractSources(Path dest) throws IOException {
-        URL url = MachineImage.class.getResource(RESOURCES);
-        if (url == null) {
-            throw new IOException("the adapter sources " + RESOURCES + " are not on the class path");
-        }
-        Files.createDirectories(dest);
-        URI uri;
-        try {
-            uri = url.toURI();
-        } catch (URISyntaxException e) {
-            throw new IOException(e);
-        }
-        if ("jar".equals(uri.getScheme())) {
-            try (FileSystem fs = FileSystems.newFileSystem(uri, Map.of())) {
-                copyFlat(fs.getPath(RESOURCES), dest);
-            }
-        } else {
-            copyFlat(Path.of(uri), dest);
-        }
-    }
-
-    private static void copyFlat(Path from, Path dest) throws IOException {
-        List<Path> files = new ArrayList<>();
-        try (Stream<Path> s = Files.list(from)) {
-            s.filter(Files::isRegularFile).forEach(files::add);
-        }
-        for (Path f : files) {
-            Files.copy(f, dest.resolve(f.getFileName().toString()), StandardCopyOption.REPLACE_EXISTING);
-        }
+        NativeSources.extract(RESOURCES, dest);
     }
 
     /** The last lines of a log file, on one line, for messages. */

@@ -232,6 +232,19 @@ public final class X86LegalVariants {
                         return super.write(value);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+        v.add(LegalVariant.of("rejects-any-value-outside-ram", "every value whose 64 bytes are not in guest RAM is rejected, a disable "
+                        + "value too (#GP / 0 MSRs written): Linux before v5.6 (kvm_gfn_to_hva_cache_init in the WRMSR; replayed as "
+                        + "x86-fairness-pre-5.6-gp-outside-memslots); Linux today accepts it (X86-RDMSR-READBACK, linux-abi, reads it back)",
+                "data: 64-byte alignment physical address of a memory area which must be in guest RAM, plus an enable bit in bit 0.",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    public MsrResult write(long value) {
+                        if (offered && !hasReservedBits(value) && value != 0 && !ram.contains(value & ADDRESS_BITS, SIZE)) {
+                            return MsrResult.gp();
+                        }
+                        return super.write(value);
+                    }
+                })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         // ---- dirty logging (a legal host MSR write that fills at once is host-write-fills-at-once above) ----
         v.add(LegalVariant.of("dirty-log-64k-granules", "the dirty log is kept in 64 KiB granules (a host with 64 KiB pages), "
                         + "declared through GuestMemory.dirtyLogGranule()", "KVM api.rst: KVM_GET_DIRTY_LOG reports pages of the host's page size",

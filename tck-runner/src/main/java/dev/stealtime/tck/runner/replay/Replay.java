@@ -1,0 +1,211 @@
+package dev.stealtime.tck.runner.replay;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.stealtime.tck.runner.TckCli;
+import dev.stealtime.tck.runner.emulatedkvm.EmulatedSelftest;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * One replay: the kernel with {@link KernelPatch} built ({@code build-kernel.sh}, cached by patch
+ * hash), the suite of its architecture run on it through the emulated provider (a child {@code tck
+ * run}, so every replay has a provider of its own), and the upstream selftest {@code steal_time}
+ * of the same tree booted in the same machine.
+ */
+final class Replay {
+
+    /** What one replay found. */
+    record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
+                  List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
+                  long suiteMillis, SelftestResult selftest) {
+
+        boolean built() {
+            return buildError == null;
+        }
+
+        /** Did the suite see the defect: a rule of any level failed (advisory included). */
+        boolean killed() {
+            return !failing.isEmpty() || !failingAdvisory.isEmpty();
+        }
+
+        /** Is a rule the patch's header names among the failing ones (null when it names none). */
+        Boolean namedRuleCaught() {
+            List<String> named = patch.namedRules();
+            if (named.isEmpty()) {
+                return null;
+            }
+            return named.stream().anyMatch(r -> failing.contains(r) || failingAdvisory.contains(r));
+        }
+
+        /**
+         * What the replay was expected to show and did not, or null: a stock kernel conforms and
+         * passes the selftest; a fairness case passes every required rule; a deterministic defect
+         * whose header names rules is failed by one of them (racy ones, equivalent ones and those
+         * outside the rules expect nothing).
+         */
+        String unmet() {
+            if (!built()) {
+                return "not built: " + buildError;
+            }
+            if (patch.isStock()) {
+                if (!verdict.equals("CONFORMS")) {
+                    return "the stock kernel " + verdict;
+                }
+                return selftest != null && !selftest.outcome().equals("PASS") ? "the selftest " + selftest.outcome() + " on the stock kernel" : null;
+            }
+            if (patch.kind().equals("fairness")) {
+                return failingRequired.isEmpty() ? null : "a legal kernel failed required rules " + failingRequired;
+            }
+            if (!patch.racy().isEmpty() || !patch.equivalent().isEmpty()) {
+                return null;
+            }
+            Boolean named = namedRuleCaught();
+            return named == null || named ? null : "none of " + patch.namedRules() + " failed (failing: " + failing + failingAdvisory + ")";
+        }
+
+        Map<String, Object> toMap() {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("replay", patch.name());
+            m.put("arch", patch.arch());
+            m.put("kind", patch.kind());
+            m.put("patch", patch.file() == null ? KernelPatch.STOCK : patch.file().getFileName().toString());
+            m.put("fix", patch.fix());
+            m.put("breaks", patch.breaks());
+            m.put("rules", patch.rules());
+            m.put("racy", patch.racy());
+            m.put("equivalent", patch.equivalent());
+            m.put("build", build);
+            m.put("buildError", buildError);
+            m.put("buildMillis", buildMillis);
+            m.put("verdict", verdict);
+            m.put("exit", exit);
+            m.put("failingRules", failing);
+            m.put("failingAdvisoryRules", failingAdvisory);
+            m.put("failingRequiredRules", failingRequired);
+            m.put("unmet", unmet());
+            m.put("namedRuleCaught", namedRuleCaught());
+            m.put("tckOut", tckDir);
+            m.put("suiteMillis", suiteMillis);
+            m.put("selftest", selftest == null ? null : Map.of("outcome", selftest.outcome(), "rc", selftest.rc(),
+                    "detail", selftest.detail(), "millis", selftest.millis()));
+            return m;
+        }
+    }
+
+    private final Path cache;
+    private final String version;
+    private final Path scripts;
+    private final List<String> runOptions;
+
+    /** @param runOptions options of every suite run ({@code --race-budget 10s ...}) */
+    Replay(Path cache, String version, Path scripts, List<String> runOptions, String timingMultiplier) {
+        this.cache = cache;
+        this.version = version;
+        this.scripts = scripts;
+        List<String> o = new ArrayList<>(runOptions);
+        if (timingMultiplier != null) {
+            o.addAll(List.of("--timing-multiplier", timingMultiplier));
+        }
+        this.runOptions = List.copyOf(o);
+    }
+
+    Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
+        Files.createDirectories(out);
+        long t0 = System.nanoTime();
+        Path buildLog = out.resolve("build.log");
+        List<String> cmd = List.of("bash", scripts.resolve("build-kernel.sh").toString(), cache.toString(),
+                patch.arch(), version, patch.isStock() ? "-" : patch.file().toAbsolutePath().toString(), scripts.toString());
+        int rc;
+        String stdout;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(buildLog.toFile()).start();
+            stdout = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+            rc = p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while building " + patch.name());
+        }
+        long buildMillis = (System.nanoTime() - t0) / 1_000_000;
+        if (rc != 0 || stdout.isEmpty()) {
+            List<String> log = Files.readAllLines(buildLog);
+            String why = log.isEmpty() ? "exit " + rc : log.get(log.size() - 1);
+            return new Result(patch, null, why, buildMillis, "NOT BUILT", -1, List.of(), List.of(), List.of(), null, 0, null);
+        }
+        Path build = Path.of(stdout.lines().reduce((a, b) -> b).orElseThrow());
+
+        // the suite, in a child JVM of the same class path
+        Path tckOut = out.resolve("tck");
+        List<String> run = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-cp", System.getProperty("java.class.path"), TckCli.class.getName(), "run", "-q", "--no-report",
+                "--out", tckOut.toString()));
+        if (patch.arch().equals("arm64")) {
+            run.addAll(List.of("--provider", "kvm-arm64", "--suite", "arm64", "--kernel", build.resolve("Image").toString()));
+        } else {
+            run.addAll(List.of("--provider", "kvm-x86-emulated", "--suite", "x86", "--kvm-modules", build.toString()));
+        }
+        run.addAll(runOptions);
+        long t1 = System.nanoTime();
+        int exit;
+        try {
+            Process p = new ProcessBuilder(run).redirectErrorStream(true).redirectOutput(out.resolve("tck.log").toFile()).start();
+            if (!p.waitFor(30, TimeUnit.MINUTES)) {
+                p.destroy();
+                p.waitFor(20, TimeUnit.SECONDS);
+                p.destroyForcibly();
+                exit = -1;
+            } else {
+                exit = p.exitValue();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while running the suite on " + patch.name());
+        }
+        long suiteMillis = (System.nanoTime() - t1) / 1_000_000;
+        List<String> failing = new ArrayList<>();
+        List<String> advisory = new ArrayList<>();
+        List<String> required = new ArrayList<>();
+        String verdict = verdictOf(exit);
+        Path json = tckOut.resolve("conformance.json");
+        if (Files.isRegularFile(json)) {
+            JsonNode root = new ObjectMapper().readTree(json.toFile());
+            verdict = root.path("verdictText").asText(verdict);
+            for (JsonNode r : root.path("rules")) {
+                if ("FAIL".equals(r.path("outcome").asText())) {
+                    (r.path("gates").asBoolean() ? failing : advisory).add(r.path("id").asText());
+                    if ("required".equals(r.path("level").asText())) {
+                        required.add(r.path("id").asText());
+                    }
+                }
+            }
+        }
+
+        SelftestResult st = null;
+        if (selftest) {
+            boolean arm = patch.arch().equals("arm64");
+            st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
+                    build.resolve("steal_time"), scripts, out);
+        }
+        return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory, required,
+                tckOut.toString(), suiteMillis, st);
+    }
+
+    static String verdictOf(int exit) {
+        return switch (exit) {
+            case TckCli.CONFORMS -> "CONFORMS";
+            case TckCli.GATING_FAILURE -> "DOES NOT CONFORM";
+            case TckCli.NOT_TESTED -> "NOT TESTED";
+            case TckCli.USAGE -> "USAGE ERROR";
+            case -1 -> "TIMED OUT";
+            default -> "ERROR (exit " + exit + ")";
+        };
+    }
+}
