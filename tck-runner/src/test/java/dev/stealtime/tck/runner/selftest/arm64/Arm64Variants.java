@@ -240,6 +240,13 @@ public final class Arm64Variants {
     // ------------------------------------------------------------------ the hypercalls
 
     private static void hypercalls(List<FaultyVariant> v) {
+        v.add(FaultyVariant.of("smccc-version-1-0", "SMCCC_VERSION answers 1.0 (0x10000), which has no SMCCC_ARCH_FEATURES, although ARCH_FEATURES is served",
+                hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
+                    @Override
+                    protected long smcccVersion() {
+                        return 0x10000;
+                    }
+                }), "ARM-ARCH-FEATURES"));
         v.add(FaultyVariant.of("arch-features-not-supported", "SMCCC_ARCH_FEATURES(PV_TIME_FEATURES) answers NOT_SUPPORTED although PV time is offered",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -274,7 +281,7 @@ public final class Arm64Variants {
                     protected long features(int queried) {
                         return queried == PV_TIME_ST ? SUCCESS : super.features(queried);
                     }
-                }), "ARM-FEATURES-ST"));
+                }), "ARM-FEATURES-ST-NEEDS-IPA"));
         v.add(FaultyVariant.of("features-from-host-capability", "PV_TIME_FEATURES answers from what the host supports, not from this VM and vCPU",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -285,7 +292,7 @@ public final class Arm64Variants {
                         }
                         return super.call(functionId, args, runDelayNanos);
                     }
-                }), "ARM-FEATURES-ST", "ARM-FEATURES-SELF"));
+                }), "ARM-FEATURES-ST", "ARM-FEATURES-SELF", "ARM-FEATURES-ST-NEEDS-IPA"));
         v.add(FaultyVariant.of("features-self-unsupported", "PV_TIME_FEATURES(PV_TIME_FEATURES) answers NOT_SUPPORTED even once the IPA is set",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
