@@ -139,11 +139,13 @@ public class RegistrationTests extends X86TckTest {
                     .wasNotWrittenSince(disabled, "disabled with " + hex(value) + " (" + kind + ") through " + path);
             assertThat(otherPage.violations()).as("the page at %s after disabling with %s", hex(other), hex(value)).isEmpty();
         });
-        step("until re-enabled: " + hex(registered | ENABLE) + " again, preempt then run until updated", () -> {
+        step("until re-enabled: zero " + hex(registered) + ", register " + hex(registered | ENABLE) + " again, preempt then run until updated", () -> {
+            zeroStructure(vm, registered);   // before every registration, as the guest must
+            Snapshot zeroed = record(vm, cpu, registered, "zeroed before re-enabling");
             enable(cpu, registered);
             cpu.preempt(p);
-            assertThatRecord(runUntilUpdated(vm, cpu, registered, disabled, "after re-enabling and running"))
-                    .wasUpdatedSince(disabled, "re-enabling must resume the updates");
+            assertThatRecord(runUntilUpdated(vm, cpu, registered, zeroed, "after re-enabling and running"))
+                    .wasUpdatedSince(zeroed, "re-enabling must resume the updates");
         });
     }
 

@@ -83,6 +83,17 @@ public abstract class X86TckTest extends TckTest {
         vm.memory().write(gpa, new byte[SIZE]);
     }
 
+    /**
+     * Before a write of {@code value} that registers a structure in RAM (bit 0 set, its 64 bytes in
+     * guest RAM), the guest zeroes them, as it must before every registration. Nothing otherwise.
+     */
+    protected static void zeroIfRegistering(Vm vm, long value) {
+        long gpa = value & ~0x3FL;
+        if ((value & ENABLE) != 0 && vm.spec().inRam(gpa, SIZE)) {
+            zeroStructure(vm, gpa);
+        }
+    }
+
     protected static Snapshot record(Vm vm, X86Vcpu cpu, long gpa, String when) {
         return Snapshot.take(vm.memory(), when, cpu.index(), gpa, SIZE);
     }

@@ -73,6 +73,22 @@ public final class X86FaultyVariants {
                         return MsrResult.ok();
                     }
                 }), "X86-FEATURE-BIT"));
+        v.add(FaultyVariant.of("host-set-ignores-withheld", "the VMM's KVM_SET_MSRS is accepted although the feature bit is withheld and PV CPUID enforced",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    private final StealTimeMsr always = new StealTimeMsr(null, true);
+
+                    @Override
+                    public boolean hostSetMsr(int index, long value) {
+                        return offered ? super.hostSetMsr(index, value) : index == MSR_KVM_STEAL_TIME && !always.write(value).faulted();
+                    }
+                }), "X86-FEATURE-BIT"));
+        v.add(FaultyVariant.of("no-kvm-signature", "CPUID 0x40000000 answers zeros: no KVM signature and no highest leaf, so a guest never reaches leaf 0x40000001",
+                vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
+                    @Override
+                    public CpuidResult cpuid(int leaf) {
+                        return leaf == KVM_CPUID_SIGNATURE ? new CpuidResult(0, 0, 0, 0) : super.cpuid(leaf);
+                    }
+                }), "X86-FEATURE-BIT"));
         v.add(FaultyVariant.of("rejects-zero", "WRMSR of 0 (disable, null address) #GPs",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -380,6 +396,11 @@ public final class X86FaultyVariants {
                         previousSample = runDelayNanos;
                     }
                 }), "X86-UPDATE-EVERY-ENTRY"));
+
+        // each round of X86-UPDATE-EVERY-ENTRY once had exactly 3 entries, so this schedule aliased with it
+        v.add(FaultyVariant.of("updates-every-third-entry", "the structure is updated on every third guest entry only (legal at "
+                        + "required, see X86LegalVariants; Linux updates on every entry)",
+                X86LegalVariants.everyThirdEntry(), "X86-UPDATE-EVERY-ENTRY"));
 
         // ---- per-vCPU isolation ---------------------------------------------------------------
         v.add(FaultyVariant.of("one-structure-per-vm", "every vCPU's updates go to the structure the first registering vCPU set",
