@@ -104,12 +104,12 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
     @TckRule("ARM-STEAL-ACCOUNTS")
     @Test(groups = REQUIRED_GROUP, dataProvider = "preemptions")
     public void ARM_STEAL_ACCOUNTS_growsByTheInducedWaitAndNoMoreThanTheHostMeasured(double ms) {
-        Duration d = millis(ms);
+        Duration d = measurable(ms);
         Evidence.parameter("preemption", d);
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         vcpu.enable(low(0));
         vcpu.settle();
-        preemptAndCheck(vcpu, d, "preempt(" + ms + " ms)", "the induced wait");
+        preemptAndCheck(vcpu, d, "preempt(" + d.toNanos() + " ns)", "the induced wait");
     }
 
     @TckRule("ARM-STEAL-ACCOUNTS")
@@ -118,9 +118,9 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         vcpu.enable(low(0));
         vcpu.settle();
-        Duration d = millis(3);
-        preemptAndCheck(vcpu, d, "preempt(3 ms)", String.format("nanoseconds: 3 ms must read as about %,d, not %,d (µs) or %d (ms)",
-                d.toNanos(), d.toNanos() / 1000, d.toMillis()));
+        Duration d = measurable(3);
+        preemptAndCheck(vcpu, d, "preempt(" + d.toNanos() + " ns)", String.format("nanoseconds: %,d ns must read as about %,d, not %,d (µs) or %d (ms)",
+                d.toNanos(), d.toNanos(), d.toNanos() / 1000, d.toMillis()));
     }
 
     @TckRule("ARM-STEAL-ACCOUNTS")
@@ -131,15 +131,17 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         vcpu.settle();
         Snapshot before = vcpu.snapshot("settled");
         long h0 = vcpu.hostSteal();
-        Evidence.step("preempt 1 ms, run, preempt 2 ms, run", () -> {
-            vcpu.preempt(millis(1));
+        Duration first = measurable(1);
+        Duration second = measurable(2);
+        Evidence.step("preempt " + first.toNanos() + " ns, run, preempt " + second.toNanos() + " ns, run", () -> {
+            vcpu.preempt(first);
             vcpu.runBriefly();
-            vcpu.preempt(millis(2));
+            vcpu.preempt(second);
             vcpu.settle();
         });
         long h1 = vcpu.hostSteal();
-        Snapshot after = vcpu.snapshot("after preempt(1 ms), run, preempt(2 ms), run");
-        long induced = millis(1).toNanos() + millis(2).toNanos();
+        Snapshot after = vcpu.snapshot("after two preemptions, each followed by a run");
+        long induced = first.toNanos() + second.toNanos();
         assertThatStolenTime(after).comparedTo(before)
                 .stolenTimeGrewBetween(induced - 2 * tolerance(), (h1 - h0) + tolerance(), "both preemptions, within the host's measure");
     }
@@ -166,7 +168,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         vcpu.enable(low(0));
         vcpu.settle();
-        Duration d = millis(5);
+        Duration d = measurable(5);
         Snapshot before = vcpu.snapshot("settled");
         long h0 = vcpu.hostSteal();
         Evidence.step("WFI for " + d.toMillis() + " ms while the host CPU is contended, then run", () -> {
@@ -209,7 +211,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         vcpu.enable(low(0));
         vcpu.settle();
-        Duration d = millis(2);
+        Duration d = measurable(2);
         Snapshot before = vcpu.snapshot("settled");
         vcpu.preempt(d);
         Evidence.step("first guest entry after preempt(" + d.toMillis() + " ms): " + entry, () -> firstEntry.accept(vcpu));

@@ -85,7 +85,7 @@ public class StructureLayoutTests extends Arm64TckTest {
         vcpu.enable(low(0));
         vcpu.settle();
         // exact (virtual) time: 0x01_0203_0405 ns (4.3 s) fills five distinct bytes; measured: a modest 3 ms
-        Duration d = exact() ? Duration.ofNanos(0x01_0203_0405L) : millis(3);
+        Duration d = exact() ? Duration.ofNanos(0x01_0203_0405L) : measurable(3);
         Evidence.parameter("induced steal", d.toNanos() + " ns");
         Snapshot before = vcpu.snapshot("after PV_TIME_ST");
         Evidence.step("preempt " + d.toNanos() + " ns, run", () -> {
@@ -176,8 +176,8 @@ public class StructureLayoutTests extends Arm64TckTest {
     public void ARM_ST_REINITIALISES_pvTimeStRestartsCounting() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         vcpu.enable(low(0));
-        Duration longer = millis(8);
-        Duration shorter = millis(2);
+        Duration shorter = measurable(2);
+        Duration longer = shorter.plus(measurable(6));   // apart by more than five tolerances
         Evidence.step("preempt " + longer.toMillis() + " ms", () -> {
             vcpu.preempt(longer);
             vcpu.settle();

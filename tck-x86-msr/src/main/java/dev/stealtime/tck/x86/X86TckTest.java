@@ -193,8 +193,7 @@ public abstract class X86TckTest extends TckTest {
      * steal it causes stands out against the slack of a measured provider.
      */
     protected Duration preemption(Duration base) {
-        long d = Math.max(timing().scaled(base).toNanos(), 5 * tolerance());
-        return Duration.ofNanos(d);
+        return timing().measurable(base);
     }
 
     protected static String ms(Duration d) {
@@ -334,7 +333,7 @@ public abstract class X86TckTest extends TckTest {
      */
     protected List<Op> mixedWorkload(int rounds) {
         Duration p = preemption(Duration.ofMillis(2));
-        Duration idle = timing().scaled(Duration.ofMillis(2));
+        Duration idle = preemption(Duration.ofMillis(2));
         List<Op> ops = new ArrayList<>();
         for (int i = 1; i <= rounds; i++) {
             ops.add(new Op("preempt " + ms(p) + " + run #" + i, c -> preemptThenRun(c, p)));
