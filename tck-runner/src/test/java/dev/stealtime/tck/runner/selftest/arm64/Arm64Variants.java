@@ -10,6 +10,7 @@ import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.support.Errno;
+import dev.stealtime.tck.support.GuardBytes;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -418,6 +419,26 @@ public final class Arm64Variants {
                         return ipa;
                     }
                 }), "ARM-WRITES-IN-BOUNDS"));
+        // a guard with one pattern cannot see a write of the value it holds: these write exactly the
+        // canary's own byte, which only the second, complemented pass sees
+        v.add(FaultyVariant.of("stray-write-of-the-canary-value", "each update also stores, in the byte after the structure, the very byte the TCK's canary holds there",
+                stolenTime(ram -> new StolenTime(ram) {
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(stolen);
+                        if (ram.contains(base + SIZE, 1)) {
+                            ram.putByte(base + SIZE, GuardBytes.pattern(base + SIZE));
+                        }
+                    }
+                }), "ARM-WRITES-IN-BOUNDS"));
+        v.add(FaultyVariant.of("reserved-write-of-the-canary-value", "each update stores 0xa5, the TCK's canary for bytes 16..63, in byte 16",
+                stolenTime(ram -> new StolenTime(ram) {
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(stolen);
+                        ram.putByte(base + 16, (byte) 0xA5);
+                    }
+                }), "ARM-RESERVED-UNTOUCHED"));
         v.add(FaultyVariant.of("st-does-not-zero", "PV_TIME_ST restarts the count but leaves the structure's bytes as they were",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override

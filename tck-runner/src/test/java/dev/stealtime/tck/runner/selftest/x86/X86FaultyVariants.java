@@ -7,6 +7,7 @@ import dev.stealtime.tck.runner.reference.X86ReferenceVcpu;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.spi.CpuidResult;
 import dev.stealtime.tck.spi.MsrResult;
+import dev.stealtime.tck.support.GuardBytes;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -219,6 +220,26 @@ public final class X86FaultyVariants {
                         }
                     }
                 }), "X86-LAYOUT", "X86-ALIGN-NO-STRAY-WRITE"));
+        // a guard with one pattern cannot see a write of the value it holds: these write exactly the
+        // canary's own byte (GuardBytes.pattern), which only the second, complemented pass sees
+        v.add(FaultyVariant.of("stray-write-of-the-canary-value", "each update also stores, in the byte after the structure, the very byte the TCK's canary holds there",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void endUpdate(long gpa, int oddVersion) {
+                        if (ram.contains(gpa + SIZE, 1)) {
+                            ram.putByte(gpa + SIZE, GuardBytes.pattern(gpa + SIZE));
+                        }
+                        super.endUpdate(gpa, oddVersion);
+                    }
+                }), "X86-LAYOUT", "X86-ALIGN-NO-STRAY-WRITE"));
+        v.add(FaultyVariant.of("pad-write-of-the-canary-value", "each update stores in padding byte 24 the very byte the TCK's canary holds there",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void endUpdate(long gpa, int oddVersion) {
+                        ram.putByte(gpa + 24, GuardBytes.pattern(gpa + 24));
+                        super.endUpdate(gpa, oddVersion);
+                    }
+                }), "X86-PAD-UNTOUCHED"));
         v.add(FaultyVariant.of("zeroes-padding", "each update rewrites the padding (bytes 20..63) with zeros",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
