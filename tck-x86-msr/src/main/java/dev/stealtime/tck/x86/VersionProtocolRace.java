@@ -5,6 +5,7 @@ import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Timing;
+import dev.stealtime.tck.support.race.Carries;
 import dev.stealtime.tck.support.race.Grade;
 import dev.stealtime.tck.support.race.Outcome;
 import dev.stealtime.tck.support.race.Probe;
@@ -58,7 +59,7 @@ public final class VersionProtocolRace {
     }
 
     /** What the race did besides its histogram; an update is a step after which steal or version had changed. */
-    public record Report(RaceResult result, long hypervisorUpdates, long boundaryCrossings, boolean seeded,
+    public record Report(RaceResult result, long hypervisorUpdates, Carries carries, boolean seeded,
                          long consistentReads, String writerLog) {
     }
 
@@ -112,15 +113,20 @@ public final class VersionProtocolRace {
      */
     public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
                              Duration budget, int readers, boolean seed) {
-        Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact());
+        Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact(), focus == Focus.TORN_VALUES);
         String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
         List<Outcome> outcomes = outcomes(focus);
+        Duration bound = writer.carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : budget.multipliedBy(RaceSpec.MAX_STRETCH);
         RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
                 readers, budget).sampledThrough(memory, GuestLayout.raceScratch(gpa));
+        if (focus == Focus.TORN_VALUES) {
+            // a torn value shows only in an update that carries: the race goes on until it has seen enough of them
+            spec = spec.until(new RaceSpec.Minimum(writer.carries::minimumReached, bound));
+        }
         RaceResult result = Race.run(spec);
         long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
-        return new Report(result, writer.hypervisorUpdates, writer.crossings, writer.seed, consistent, writer.log());
+        return new Report(result, writer.hypervisorUpdates, writer.carries, writer.seed, consistent, writer.log());
     }
 
     /** Bounds the writer publishes for the readers. */
@@ -146,11 +152,15 @@ public final class VersionProtocolRace {
         private long value;
         private int version;
         long hypervisorUpdates;
-        long crossings;
+        final Carries carries;
         private long steps;
         private final StringBuilder log = new StringBuilder();
 
-        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed) {
+        /**
+         * @param driveCarries when steal can be neither seeded nor moved by exact time, drive it to
+         *                     32-bit boundaries with long preemptions ({@link Carries}); else only count carries
+         */
+        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed, boolean driveCarries) {
             this.cpu = cpu;
             this.view = new LiveMemory(memory, gpa, SIZE);
             this.exact = timing.exact();
@@ -161,6 +171,9 @@ public final class VersionProtocolRace {
             // rules judge the amounts, this race only what no complete update could have written
             this.tolerance = timing.toleranceNanos() + (exact ? run.toNanos() : 0);
             this.hostSeen = exact ? cpu.hostStealMeasureNanos() : 0;
+            this.carries = new Carries(!driveCarries ? Carries.Mode.COUNTED : exact ? Carries.Mode.EXACT : seed ? Carries.Mode.SEEDED
+                    : Carries.Mode.DRIVEN,
+                    4 * preempt.toNanos() + 2 * timing.toleranceNanos());
             this.value = view.u64(STEAL);
             this.version = view.u32(VERSION);
             bounds.floor.set(value);
@@ -187,11 +200,14 @@ public final class VersionProtocolRace {
             } else if (exact) {
                 // an update may land during the preemption: allow the requested amount up front
                 bounds.ceiling.set(value + unpublished + preempt.toNanos() + tolerance);
-            } else {
-                bounds.ceiling.set(value + MEASURED_CEILING_NANOS);
+            }
+            // an own total cannot be seeded: a long preemption brings it near the next 2^32 boundary
+            Duration d = exact || seed ? preempt : carries.preemption(value, preempt);   // COUNTED: always preempt
+            if (!exact && !seed) {
+                bounds.ceiling.set(value + (d.equals(preempt) ? 0 : d.toNanos()) + MEASURED_CEILING_NANOS);
             }
             long stepStarted = System.nanoTime();
-            cpu.preempt(preempt);
+            cpu.preempt(d);
             if (exact) {
                 hostMeasured();
                 bounds.ceiling.set(Math.max(bounds.ceiling.get(), before + unpublished + tolerance));   // as the host measured it
@@ -209,9 +225,7 @@ public final class VersionProtocolRace {
             if (v != version || now != before) {
                 hypervisorUpdates++;
             }
-            if ((now >>> 32) != (before >>> 32)) {
-                crossings++;
-            }
+            carries.updated(before, now);
             if (steps++ < 16) {
                 log.append(String.format("step %d: steal 0x%016x -> 0x%016x, version %s -> %s%n", steps, before, now,
                         KvmStealTime.version(version), KvmStealTime.version(v)));
@@ -238,8 +252,8 @@ public final class VersionProtocolRace {
         }
 
         String log() {
-            return log + String.format("... %,d steps, %,d with a hypervisor update, %,d crossing a 32-bit boundary; last: steal 0x%016x version %s%n",
-                    steps, hypervisorUpdates, crossings, value, KvmStealTime.version(version));
+            return log + String.format("... %,d steps, %,d with a hypervisor update, %,d crossing a 32-bit boundary; last: steal 0x%016x version %s%n%s%n",
+                    steps, hypervisorUpdates, carries.crossings(), value, KvmStealTime.version(version), carries.describe());
         }
     }
 

@@ -166,6 +166,10 @@ public class VersionProtocolTests extends X86TckTest {
                     + "(a race without updates proves nothing):%n%s", report.writerLog()).isGreaterThanOrEqualTo(10);
             assertThat(report.consistentReads()).as("protocol-accepted reads (the readers must obtain values to judge):%n%s",
                     report.result().histogram()).isGreaterThanOrEqualTo(1_000);
+            // a torn value shows only in an update that changes both 32-bit halves: never PASS without them
+            assertThat(report.carries().crossings()).as("X86-TORN-READ not exercised: updates that carried steal into its upper "
+                    + "32-bit half (at least %d needed)%n%s", report.carries().minimum(), report.writerLog())
+                    .isGreaterThanOrEqualTo(report.carries().minimum());
         });
     }
 }
