@@ -113,6 +113,15 @@ public final class VersionProtocolRace {
      */
     public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
                              Duration budget, int readers, boolean seed) {
+        return run(focus, cpu, memory, gpa, timing, budget, readers, seed, 0);
+    }
+
+    /**
+     * As above, and the race goes on past its budget (up to {@link RaceSpec#MAX_STRETCH} times it, or
+     * the driven-carry bound) until at least {@code minUpdates} writer steps brought a hypervisor update.
+     */
+    public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
+                             Duration budget, int readers, boolean seed, long minUpdates) {
         Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact(), focus == Focus.TORN_VALUES);
         String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
@@ -120,10 +129,9 @@ public final class VersionProtocolRace {
         Duration bound = writer.carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : budget.multipliedBy(RaceSpec.MAX_STRETCH);
         RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
                 readers, budget).sampledThrough(memory, GuestLayout.raceScratch(gpa));
-        if (focus == Focus.TORN_VALUES) {
-            // a torn value shows only in an update that carries: the race goes on until it has seen enough of them
-            spec = spec.until(new RaceSpec.Minimum(writer.carries::minimumReached, bound));
-        }
+        // a torn value shows only in an update that carries, a version not made odd only in an update a
+        // reader lands in: the race goes on until it has seen its minimum of both
+        spec = spec.until(new RaceSpec.Minimum(() -> writer.carries.minimumReached() && writer.hypervisorUpdates >= minUpdates, bound));
         RaceResult result = Race.run(spec);
         long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
         return new Report(result, writer.hypervisorUpdates, writer.carries, writer.seed, consistent, writer.log());
@@ -237,10 +245,9 @@ public final class VersionProtocolRace {
                 // virtual time costs nothing, so without a pause the writer would be inside an update
                 // nearly all the time and a slow but correct update would starve the readers: the
                 // guest "runs" between two steps as long as the step took
-                long until = System.nanoTime() + (System.nanoTime() - stepStarted);
-                while (System.nanoTime() < until) {
-                    Thread.onSpinWait();
-                }
+                // step took; parked, not spinning, so the readers get the CPU (on a 2-CPU machine a
+                // spinning writer leaves them little, and a reader that is not running sees no update)
+                java.util.concurrent.locks.LockSupport.parkNanos(System.nanoTime() - stepStarted);
             }
         }
 

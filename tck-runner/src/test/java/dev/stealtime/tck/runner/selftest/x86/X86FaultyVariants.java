@@ -324,6 +324,43 @@ public final class X86FaultyVariants {
                         return even - 1;           // endUpdate writes the same even value again
                     }
                 }), "X86-VERSION-ADVANCES"));
+        // found by an independent implementation (a Python hypervisor behind an exec: adapter): even ->
+        // even+2, then steal, each one aligned store a few µs apart, every call a round trip of a few
+        // hundred µs; X86-VERSION-ADVANCES caught it in 8 runs of 10. No yield here: the window is only
+        // as wide as the gap between the stores. Its detection rate is measured by VersionRacePower.
+        v.add(FaultyVariant.of("version-never-odd-slow-adapter", "the version goes from even straight to the next even, steal is "
+                        + "stored 2 µs later (never odd); every vCPU call costs a 300 µs round trip, as through an adapter",
+                new ReferenceParts() {
+                    @Override
+                    public StealTimeMsr stealTimeMsr(GuestRam ram, boolean offered) {
+                        return new StealTimeMsr(ram, offered) {
+                            @Override
+                            protected int beginUpdate(long gpa, int version) {
+                                int even = ((version + 1) & ~1) + 2;
+                                writeVersion(gpa, even);
+                                spin(2_000);
+                                return even - 1;       // endUpdate writes the same even value again
+                            }
+                        };
+                    }
+
+                    @Override
+                    public X86ReferenceVcpu x86Vcpu(int index, StealTimeMsr msr, boolean offered) {
+                        return new X86ReferenceVcpu(index, msr, offered) {
+                            @Override
+                            public void run(Duration d) {
+                                spin(300_000);
+                                super.run(d);
+                            }
+
+                            @Override
+                            public void preempt(Duration d) {
+                                spin(300_000);
+                                super.preempt(d);
+                            }
+                        };
+                    }
+                }, "X86-VERSION-ADVANCES"));
         v.add(FaultyVariant.of("version-bumped-once", "the version is bumped once per update, so it ends odd",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -470,7 +507,12 @@ public final class X86FaultyVariants {
     /** The hypervisor thread loses the CPU here for a moment: it yields, then is busy for 2 µs. */
     private static void preemptedHere() {
         Thread.yield();
-        long until = System.nanoTime() + 2_000;
+        spin(2_000);
+    }
+
+    /** Busy for {@code nanos} (the thread keeps its CPU). */
+    static void spin(long nanos) {
+        long until = System.nanoTime() + nanos;
         while (System.nanoTime() < until) {
             Thread.onSpinWait();
         }
