@@ -111,27 +111,26 @@ public class StructureLayoutTests extends Arm64TckTest {
         long from = ipa - margin;
         // canaries around the structure, in two complementary passes (GuardBytes), so a write of any value shows
         GuardBytes guard = GuardBytes.plant(vm.memory(), from, margin + SIZE + margin).except(ipa, SIZE);
-        String first = Evidence.step("pass 1: set the IPA, PV_TIME_ST, preempt/run/idle, PV_TIME_ST again, more updates", () -> {
-            vcpu.enable(ipa);
-            vcpu.preempt(millis(1));
-            vcpu.settle();
-            vcpu.idle(millis(0.5));
-            vcpu.stolenTimeIpa();
-            vcpu.preempt(millis(2));
-            vcpu.settle();
+        vcpu.enable(ipa);
+        String first = Evidence.step("pass 1 (IPA set, PV_TIME_ST called): preempt/run/idle, PV_TIME_ST again, more updates", () -> {
+            updatesAndPvTimeSt(vcpu);
             return guard.checkAndFlip();
         });
         String second = Evidence.step("pass 2, canaries complemented: preempt/run/idle, PV_TIME_ST, more updates", () -> {
-            vcpu.preempt(millis(1));
-            vcpu.settle();
-            vcpu.idle(millis(0.5));
-            vcpu.stolenTimeIpa();
-            vcpu.preempt(millis(2));
-            vcpu.settle();
+            updatesAndPvTimeSt(vcpu);
             return guard.violations();
         });
         assertThat(first).as("bytes within %d of the structure at 0x%x (pass 1 of 2)", margin, ipa).isEmpty();
         assertThat(second).as("bytes within %d of the structure at 0x%x (pass 2 of 2, canaries complemented)", margin, ipa).isEmpty();
+    }
+
+    private void updatesAndPvTimeSt(PvTimeVcpu vcpu) {
+        vcpu.preempt(millis(1));
+        vcpu.settle();
+        vcpu.idle(millis(0.5));
+        vcpu.stolenTimeIpa();
+        vcpu.preempt(millis(2));
+        vcpu.settle();
     }
 
     // ---------------------------------------------------------------- ARM-RESERVED-UNTOUCHED

@@ -89,26 +89,7 @@ public final class Arm64LegalVariants {
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("own-accumulator", "stolen_time is a total the hypervisor keeps and writes; it never reads guest memory back",
                 STOLEN,
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long total;
-
-                    @Override
-                    public long init(long runDelayNanos) {
-                        total = 0;
-                        return super.init(runDelayNanos);
-                    }
-
-                    @Override
-                    protected long readStolenTime() {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        total = stolen;
-                        super.writeStolenTime(stolen);
-                    }
-                })));
+                stolenTime(Arm64Variants.OwnTotal::new)));
         v.add(LegalVariant.of("updates-during-preemption", "besides before every scheduling-in, the structure is also updated "
                         + "halfway through each preemption, while the vCPU is off its CPU",
                 "The structure will be updated by the hypervisor prior to scheduling a VCPU.",

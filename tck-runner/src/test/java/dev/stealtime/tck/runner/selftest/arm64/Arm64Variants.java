@@ -477,12 +477,7 @@ public final class Arm64Variants {
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
                     protected void writeStolenTime(long stolen) {
-                        ram.putInt(base + STOLEN_TIME, (int) stolen);
-                        long until = System.nanoTime() + 2_000;
-                        while (System.nanoTime() < until) {
-                            Thread.onSpinWait();
-                        }
-                        ram.putInt(base + STOLEN_TIME + 4, (int) (stolen >>> 32));
+                        storeInHalves(ram, base + STOLEN_TIME, stolen);
                     }
                 }), "ARM-ATOMIC-UPDATE"));
         // the same two stores by a hypervisor that keeps its own total (found by an independent
@@ -490,29 +485,10 @@ public final class Arm64Variants {
         // the race passed); the race now drives the carries with long preemptions
         v.add(FaultyVariant.of("torn-halves-own-total", "keeps its own stolen-time total (never reads guest memory back) and stores it as "
                         + "two 32-bit stores, lower word first, 2 µs apart",
-                stolenTime(ram -> new StolenTime(ram) {
-                    private long total;
-
+                stolenTime(ram -> new OwnTotal(ram) {
                     @Override
-                    public long init(long runDelayNanos) {
-                        total = 0;
-                        return super.init(runDelayNanos);
-                    }
-
-                    @Override
-                    protected long readStolenTime() {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeStolenTime(long stolen) {
-                        total = stolen;
-                        ram.putInt(base + STOLEN_TIME, (int) stolen);
-                        long until = System.nanoTime() + 2_000;
-                        while (System.nanoTime() < until) {
-                            Thread.onSpinWait();
-                        }
-                        ram.putInt(base + STOLEN_TIME + 4, (int) (stolen >>> 32));
+                    protected void store(long stolen) {
+                        storeInHalves(ram, base + STOLEN_TIME, stolen);
                     }
                 }), "ARM-ATOMIC-UPDATE")
                 // an own total is not continued from a restored guest value
@@ -624,6 +600,50 @@ public final class Arm64Variants {
                 total += ((VmWideVcpu) o).stealSourceNanos();
             }
             super.onScheduledIn(total);
+        }
+    }
+
+    /** Two 32-bit stores, lower word first, 2 µs apart (a torn update). */
+    static void storeInHalves(GuestRam ram, long gpa, long value) {
+        ram.putInt(gpa, (int) value);
+        long until = System.nanoTime() + 2_000;
+        while (System.nanoTime() < until) {
+            Thread.onSpinWait();
+        }
+        ram.putInt(gpa + 4, (int) (value >>> 32));
+    }
+
+    /**
+     * stolen_time is a total the hypervisor keeps (restarted at PV_TIME_ST) and writes with
+     * {@link #store}; it never reads guest memory back.
+     */
+    static class OwnTotal extends StolenTime {
+        private long total;
+
+        OwnTotal(GuestRam ram) {
+            super(ram);
+        }
+
+        @Override
+        public long init(long runDelayNanos) {
+            total = 0;
+            return super.init(runDelayNanos);
+        }
+
+        @Override
+        protected long readStolenTime() {
+            return total;
+        }
+
+        @Override
+        protected final void writeStolenTime(long stolen) {
+            total = stolen;
+            store(stolen);
+        }
+
+        /** How the total reaches guest memory: one 64-bit store. */
+        protected void store(long stolen) {
+            super.writeStolenTime(stolen);
         }
     }
 

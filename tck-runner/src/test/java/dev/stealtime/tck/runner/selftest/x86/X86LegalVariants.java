@@ -49,6 +49,26 @@ public final class X86LegalVariants {
         }
     }
 
+    /** Steal is a total the hypervisor keeps and writes; it never reads guest memory back. */
+    static class OwnTotalMsr extends StealTimeMsr {
+        protected long total;
+
+        OwnTotalMsr(GuestRam ram, boolean offered) {
+            super(ram, offered);
+        }
+
+        @Override
+        protected long readSteal(long gpa) {
+            return total;
+        }
+
+        @Override
+        protected void writeSteal(long gpa, long steal) {
+            total = steal;
+            super.writeSteal(gpa, steal);
+        }
+    }
+
     /** Updates on every third guest entry only; the skipped entries' steal is published at the next update. */
     static ReferenceParts everyThirdEntry() {
         return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
@@ -156,25 +176,10 @@ public final class X86LegalVariants {
         // ---- what steal holds ----------------------------------------------------------------
         v.add(LegalVariant.of("own-accumulator", "steal is the total the hypervisor keeps since registration and writes "
                         + "(it never reads guest memory back); Linux accumulates in guest memory (X86-ACCUMULATES-IN-MEMORY, linux-abi)", STEAL,
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private long total;
-
-                    @Override
-                    protected long readSteal(long gpa) {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeSteal(long gpa, long steal) {
-                        total = steal;
-                        super.writeSteal(gpa, steal);
-                    }
-                })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+                msr(OwnTotalMsr::new)).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("own-total-restarted-at-registration", "steal is a total the hypervisor keeps (never read back "
                         + "from guest memory) and restarts from 0 at every registration (each accepted write with bit 0 set)", STEAL,
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private long total;
-
+                msr((ram, offered) -> new OwnTotalMsr(ram, offered) {
                     @Override
                     public MsrResult write(long value) {
                         MsrResult r = super.write(value);
@@ -182,17 +187,6 @@ public final class X86LegalVariants {
                             total = 0;
                         }
                         return r;
-                    }
-
-                    @Override
-                    protected long readSteal(long gpa) {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeSteal(long gpa, long steal) {
-                        total = steal;
-                        super.writeSteal(gpa, steal);
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("preemption-overruns", "a preemption lasts a quarter longer than asked (as on a busy host), "
