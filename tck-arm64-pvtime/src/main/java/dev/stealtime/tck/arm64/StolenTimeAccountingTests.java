@@ -41,7 +41,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         vcpu.settle();
         StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), low(0), SIZE), exact(), tolerance(), millis(0.2));
         Evidence.step("seed stolen_time just below a 32-bit boundary", race::prepare);
-        int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
+        int readers = dev.stealtime.tck.support.race.RaceSpec.READERS;
         Duration budget = config().raceBudget();
         Evidence.parameter("race budget", budget);
         Evidence.parameter("reader threads", readers);

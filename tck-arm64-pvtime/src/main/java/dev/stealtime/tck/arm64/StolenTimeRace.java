@@ -134,6 +134,7 @@ final class StolenTimeRace {
         }
         // an own total cannot be seeded: a long preemption brings it near the next 2^32 boundary
         Duration d = carries.preemption(current, step);
+        carries.beforeStep(current, d, tolerance);
         // the hypervisor may also update while the vCPU is off its CPU: at most what was stolen so far
         bounds.set(new Bounds(current, current + d.toNanos() + tolerance, wallBeforeLastRun));
         vcpu.preempt(d);

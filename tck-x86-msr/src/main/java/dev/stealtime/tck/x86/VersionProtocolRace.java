@@ -79,6 +79,11 @@ public final class VersionProtocolRace {
     /** ...and for how long a reader keeps retrying (a guest retries until it succeeds; a slow but correct update must not starve the readers). */
     static final long GIVE_UP_NANOS = 50_000;
 
+    /** How long a race may go on to reach a minimum of hypervisor updates, at least. */
+    static final Duration MIN_UPDATES_BOUND = Duration.ofSeconds(20);
+    /** Writer steps in a row without a hypervisor update after which the hypervisor is taken to have stopped updating. */
+    static final int STALLED_STEPS = 200;
+
     /** Exact provider: steal added per step, just under 2^32 so both halves change on nearly every update. */
     static final long EXACT_STEP_NANOS = (1L << 32) - (1L << 24);
     /** Measured provider: the most one step may add. Far below 2^32, so torn mixes stay detectable. */
@@ -126,12 +131,18 @@ public final class VersionProtocolRace {
         String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
         List<Outcome> outcomes = outcomes(focus);
-        Duration bound = writer.carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : budget.multipliedBy(RaceSpec.MAX_STRETCH);
+        Duration stretched = budget.multipliedBy(RaceSpec.MAX_STRETCH);
+        if (minUpdates > 0 && stretched.compareTo(MIN_UPDATES_BOUND) < 0) {
+            stretched = MIN_UPDATES_BOUND;     // an adapter's round trips make updates slow
+        }
+        Duration bound = writer.carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : stretched;
         RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
                 readers, budget).sampledThrough(memory, GuestLayout.raceScratch(gpa));
         // a torn value shows only in an update that carries, a version not made odd only in an update a
         // reader lands in: the race goes on until it has seen its minimum of both
-        spec = spec.until(new RaceSpec.Minimum(() -> writer.carries.minimumReached() && writer.hypervisorUpdates >= minUpdates, bound));
+        // (a hypervisor that stopped updating cannot reach it: the race ends then, and its rule fails "not exercised")
+        spec = spec.until(new RaceSpec.Minimum(() -> writer.stalled()
+                || writer.carries.minimumReached() && writer.hypervisorUpdates >= minUpdates, bound));
         RaceResult result = Race.run(spec);
         long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
         return new Report(result, writer.hypervisorUpdates, writer.carries, writer.seed, consistent, writer.log());
@@ -160,7 +171,13 @@ public final class VersionProtocolRace {
         private long value;
         private int version;
         long hypervisorUpdates;
+        private long stepsWithoutUpdate;
         final Carries carries;
+
+        /** True once {@link #STALLED_STEPS} steps in a row brought no update (seeding alone does not count). */
+        boolean stalled() {
+            return stepsWithoutUpdate >= STALLED_STEPS;
+        }
         private long steps;
         private final StringBuilder log = new StringBuilder();
 
@@ -211,6 +228,7 @@ public final class VersionProtocolRace {
             }
             // an own total cannot be seeded: a long preemption brings it near the next 2^32 boundary
             Duration d = exact || seed ? preempt : carries.preemption(value, preempt);   // COUNTED: always preempt
+            carries.beforeStep(value, d, tolerance);
             if (!exact && !seed) {
                 bounds.ceiling.set(value + (d.equals(preempt) ? 0 : d.toNanos()) + MEASURED_CEILING_NANOS);
             }
@@ -232,6 +250,9 @@ public final class VersionProtocolRace {
             int v = view.u32(VERSION);
             if (v != version || now != before) {
                 hypervisorUpdates++;
+                stepsWithoutUpdate = 0;
+            } else {
+                stepsWithoutUpdate++;
             }
             carries.updated(before, now);
             if (steps++ < 16) {

@@ -313,9 +313,9 @@ public abstract class X86TckTest extends TckTest {
         return runUntil(vm, cpu, gpa, what, s -> StealTimeRecordAssert.version(s) != version);
     }
 
-    /** Reader threads for a race: the other CPUs, at least one, at most three. */
+    /** Reader threads for a race ({@link dev.stealtime.tck.support.race.RaceSpec#READERS}, shared with the arm64 suite). */
     protected static int raceReaders() {
-        return Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
+        return dev.stealtime.tck.support.race.RaceSpec.READERS;
     }
 
     // ---- workloads ------------------------------------------------------------------------------

@@ -67,7 +67,9 @@ public final class Carries {
      * driving and the next boundary is further than the margin, what brings the total there.
      */
     public Duration preemption(long current, Duration step) {
-        if (mode != Mode.DRIVEN || minimumReached()) {   // also COUNTED: never driven
+        // driven for as long as the race runs: beyond the minimum while the budget lasts (free when the
+        // provider's time is virtual, none extra for a real one: each carry outlasts a default budget)
+        if (mode != Mode.DRIVEN) {   // also COUNTED: never driven
             return step;
         }
         long boundary = ((current >>> 32) + 1) << 32;
@@ -77,6 +79,20 @@ public final class Carries {
         }
         drivenNanos += gap;
         return Duration.ofNanos(gap);
+    }
+
+    /**
+     * Before a driven step that may carry (the total is within {@code step} + {@code slack} of the
+     * next boundary): the writer waits until every reader is sampling ({@link Race#awaitReaders}),
+     * since a driven race has only a few carries and a torn store is visible for microseconds.
+     */
+    public void beforeStep(long current, Duration step, long slack) {
+        if (mode == Mode.DRIVEN) {
+            long boundary = ((current >>> 32) + 1) << 32;
+            if (boundary - current <= step.toNanos() + slack) {
+                Race.awaitReaders(5_000_000);
+            }
+        }
     }
 
     /** Records an update from {@code before} to {@code after}; true when it carried into the upper word. */

@@ -606,6 +606,9 @@ public final class Arm64Variants {
     /** Two 32-bit stores, lower word first, 2 µs apart (a torn update). */
     static void storeInHalves(GuestRam ram, long gpa, long value) {
         ram.putInt(gpa, (int) value);
+        // the first half is visible before the pause starts (a release store alone may be sunk past
+        // the spin by the JIT, which closes the window: a real hypervisor's store is not)
+        java.lang.invoke.VarHandle.fullFence();
         long until = System.nanoTime() + 2_000;
         while (System.nanoTime() < until) {
             Thread.onSpinWait();

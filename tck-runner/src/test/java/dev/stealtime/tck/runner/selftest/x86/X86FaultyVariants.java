@@ -511,8 +511,12 @@ public final class X86FaultyVariants {
         spin(2_000);
     }
 
-    /** Busy for {@code nanos} (the thread keeps its CPU). */
+    /**
+     * Busy for {@code nanos} (the thread keeps its CPU), after the stores made so far are visible
+     * (a release store alone may be sunk past the spin by the JIT, which closes the window).
+     */
     static void spin(long nanos) {
+        java.lang.invoke.VarHandle.fullFence();
         long until = System.nanoTime() + nanos;
         while (System.nanoTime() < until) {
             Thread.onSpinWait();
