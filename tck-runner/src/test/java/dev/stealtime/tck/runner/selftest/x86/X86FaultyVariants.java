@@ -417,8 +417,10 @@ public final class X86FaultyVariants {
                         return runDelayDeltaNanos / 1000;
                     }
                 }), "X86-STEAL-NANOSECONDS")
-                // a thousand times too little is also below the induced delay, also on the entry after it
-                .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-UPDATE-EVERY-ENTRY"));
+                // a thousand times too little is also below the induced delay, also on the entry after it; and
+                // steal then carries into its upper half only every ~1,000 steps, which a race through an
+                // adapter may not reach: X86-TORN-READ says "not exercised"
+                .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-UPDATE-EVERY-ENTRY", "X86-TORN-READ"));
         v.add(FaultyVariant.of("reports-picoseconds", "steal is reported in picoseconds (a thousand times too much)",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
