@@ -103,7 +103,7 @@ public class VersionProtocolTests extends X86TckTest {
      * 2 µs window and 300 µs calls) and made high by design: at least this many hypervisor updates,
      * raced by {@link dev.stealtime.tck.support.race.RaceSpec#READERS} readers whatever the number of CPUs.
      */
-    static final int VERSION_RACE_UPDATES = 300;
+    static final int VERSION_RACE_UPDATES = 500;
 
     /**
      * The version race runs for a quarter of the configured race budget, at least 100 ms, and
