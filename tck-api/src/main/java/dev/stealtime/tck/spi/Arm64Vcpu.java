@@ -42,6 +42,19 @@ public interface Arm64Vcpu extends Vcpu {
      * in {@code args[0]} zero-extended (bits 63:32 clear), so a hypervisor may read it as 32 bits
      * (seed 002: "PV_call_id: (uint32)"; Linux KVM: {@code smccc_get_arg1} truncated to {@code u32})
      * or as 64 bits: the TCK never sets the upper half.
+     *
+     * <p>The function ids the TCK calls: {@code SMCCC_VERSION} (0x80000000; w0 must say 1.1 =
+     * 0x10001 or later, since the guest probes PV time "using the SMCCC 1.1 ARCH_FEATURES mechanism"),
+     * {@code SMCCC_ARCH_FEATURES} (0x80000001, x1 = {@code PV_TIME_FEATURES}), {@code PV_TIME_FEATURES}
+     * (0xC5000020, x1 = {@code PV_TIME_ST}, {@code PV_TIME_FEATURES} or other ids), {@code PV_TIME_ST}
+     * (0xC5000021), and the SMC32 forms 0x85000020/0x85000021 and other ids, which must answer
+     * NOT_SUPPORTED (-1, all 64 bits set).
+     *
+     * <p>The hypervisor writes {@code stolen_time} with one single-copy-atomic, naturally aligned
+     * 8-byte store (there is no sequence counter): two 4-byte stores, or a byte-wise copy, tear, and
+     * {@code ARM-ATOMIC-UPDATE} fails them. When counting starts (vCPU creation, the IPA, or
+     * {@code PV_TIME_ST}, as Linux) is the hypervisor's choice at {@code required}: the TCK judges how
+     * much stolen time grows between two of its observations, never an absolute value.
      */
     long smccc(int functionId, long... args);
 

@@ -32,6 +32,15 @@ import java.time.Duration;
  *       {@code kvm_update_stolen_time} on {@code KVM_REQ_RECORD_STEAL}, raised at vCPU load.</li>
  * </ul>
  * Calls on one vCPU are made from one thread at a time.
+ *
+ * <h2>Stores, and when counting starts</h2>
+ * The hypervisor writes each field of a structure with single, naturally aligned stores: x86
+ * {@code steal} with one 8-byte store (inside an odd version) and {@code version} with one 4-byte
+ * store; arm64 {@code stolen_time} with one single-copy-atomic 8-byte store. The TCK reads them as a
+ * guest does, with single aligned loads, while updates race it. Where the total starts (at vCPU
+ * creation, at registration, at {@code PV_TIME_ST}) is the hypervisor's choice: the TCK judges only
+ * how much steal grows between two of its own observations, and zeroes an x86 structure before every
+ * registration (the guest's duty), so a hypervisor that restarts its own total there passes.
  */
 public interface Vcpu {
 

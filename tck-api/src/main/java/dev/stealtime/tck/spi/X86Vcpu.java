@@ -33,7 +33,10 @@ public interface X86Vcpu extends Vcpu {
      * land at once or on any later guest entry; the TCK runs the vCPU until it does, within the
      * update bound (see {@link Vcpu}). KVM: {@code KVM_SET_MSRS} with one entry; true iff it returns
      * 1; the write raises {@code KVM_REQ_STEAL_UPDATE}, so the structure is filled on the next
-     * {@code KVM_RUN}. Needs {@link Capability#HOST_MSR_ACCESS}.
+     * {@code KVM_RUN}. Needs {@link Capability#HOST_MSR_ACCESS}. On a VM whose steal time is
+     * withheld ({@link VmSpec#stealTimeOffered()} false, PV CPUID enforced) Linux refuses the write
+     * like the guest's ({@code guest_pv_has} in {@code kvm_set_msr_common}): false, nothing written
+     * ({@code X86-FEATURE-BIT}, linux-abi).
      */
     boolean hostSetMsr(int msr, long value);
 
@@ -47,6 +50,10 @@ public interface X86Vcpu extends Vcpu {
     /**
      * The guest executes CPUID: it enters the guest, so it may carry an update like any entry. KVM:
      * the leaf configured with {@code KVM_SET_CPUID2}, answered by the kernel on the CPUID exit.
+     * The TCK asks 0x40000000 ({@code KVM_CPUID_SIGNATURE}: EAX the highest hypervisor leaf, at least
+     * 0x40000001; EBX, ECX, EDX "KVMKVMKVM\0\0\0") and 0x40000001 ({@code KVM_CPUID_FEATURES}: EAX
+     * bit 5, {@code KVM_FEATURE_STEAL_TIME}, set exactly when steal time is offered), both linux-abi
+     * ({@code X86-FEATURE-BIT}).
      */
     CpuidResult cpuid(int leaf);
 }

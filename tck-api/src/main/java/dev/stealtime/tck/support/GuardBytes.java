@@ -13,6 +13,12 @@ import java.util.List;
  *
  * <p>Use: {@code GuardBytes g = GuardBytes.plant(memory, from, length).except(gpa, 64);} ... drive
  * the vCPU ... {@code g.violations()} is empty when nothing outside the exempted bytes changed.
+ *
+ * <p><b>Two complementary passes.</b> One pattern cannot see a write of the very value it holds
+ * (a hypervisor that stores {@code pattern(a)} at {@code a} leaves it intact). So every guard is
+ * checked in two passes: {@link #checkAndFlip()} reports what changed and re-plants every watched
+ * byte with the complement of what it held; the workload runs again and the second check sees any
+ * write the first could not: no byte value equals both {@code b} and {@code ~b}.
  */
 public final class GuardBytes {
 
@@ -20,6 +26,7 @@ public final class GuardBytes {
     private final long gpa;
     private final byte[] expected;
     private final List<long[]> exempt = new ArrayList<>();
+    private int passes;
 
     private GuardBytes(GuestMemory memory, long gpa, byte[] expected) {
         this.memory = memory;
@@ -128,6 +135,54 @@ public final class GuardBytes {
             sb.append(HexDump.beforeAfter(gpa + line, before, after));
         }
         return sb.toString();
+    }
+
+    /**
+     * The second pass: every watched, non-exempt byte is re-planted with the complement of what
+     * it was expected to hold (whatever it holds now), and that is the new expectation.
+     */
+    public GuardBytes flip() {
+        byte[] next = memory.read(gpa, expected.length);
+        for (int i = 0; i < next.length; i++) {
+            if (!exempted(gpa + i)) {
+                next[i] = (byte) ~expected[i];
+            }
+        }
+        writeWatched(next);
+        System.arraycopy(next, 0, expected, 0, next.length);
+        passes++;
+        return this;
+    }
+
+    /** {@link #violations()} of this pass, then {@link #flip()} for the next one. */
+    public String checkAndFlip() {
+        String v = violations();
+        flip();
+        return v;
+    }
+
+    /** How many times the pattern was flipped: a guard proves "any value" only after two checked passes. */
+    public int passes() {
+        return passes;
+    }
+
+    /** Writes the non-exempt runs of {@code bytes} (exempt bytes, e.g. a live structure, are not touched). */
+    private void writeWatched(byte[] bytes) {
+        int i = 0;
+        while (i < bytes.length) {
+            if (exempted(gpa + i)) {
+                i++;
+                continue;
+            }
+            int j = i;
+            while (j < bytes.length && !exempted(gpa + j)) {
+                j++;
+            }
+            byte[] run = new byte[j - i];
+            System.arraycopy(bytes, i, run, 0, run.length);
+            memory.write(gpa + i, run);
+            i = j;
+        }
     }
 
     /** Takes what is there now as the new expectation (after a change the test caused itself). */

@@ -38,6 +38,14 @@ public abstract class Arm64TckTest extends TckTest {
         return timing().scaled(Duration.ofNanos(Math.round(millis * 1_000_000)));
     }
 
+    /**
+     * A preemption or WFI of about {@code millis} (scaled) whose effect is checked against the
+     * tolerance: never shorter than five times it ({@link dev.stealtime.tck.support.Timing#measurable}, shared with the x86 suite).
+     */
+    protected Duration measurable(double millis) {
+        return timing().measurable(Duration.ofNanos(Math.round(millis * 1_000_000)));
+    }
+
     /** How long the guest runs when it only needs to be scheduled in. */
     protected Duration shortRun() {
         return millis(0.2);

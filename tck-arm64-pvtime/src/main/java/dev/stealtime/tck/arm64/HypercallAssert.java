@@ -27,6 +27,19 @@ public final class HypercallAssert extends AbstractAssert<HypercallAssert, Hyper
         return expect(PvTime.NOT_SUPPORTED);
     }
 
+    /**
+     * A 32-bit result in w0 (an SMC32 call such as SMCCC_VERSION: the upper half of x0 is not part
+     * of it) that is non-negative and at least {@code min}.
+     */
+    public HypercallAssert returnsAtLeast(int min, String what) {
+        isNotNull();
+        int w0 = (int) actual.x0();
+        if (w0 < min) {
+            throw failure("%s returned w0 = 0x%x (%d), expected at least 0x%x: %s", actual.call(), w0, w0, min, what);
+        }
+        return this;
+    }
+
     /** PV_TIME_ST returned exactly this IPA (all 64 bits). */
     public HypercallAssert returnsIpa(long ipa) {
         return expect(ipa);

@@ -43,7 +43,7 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
             before[v.index()] = v.snapshot("settled");
             host[v.index()] = v.hostSteal();
         }
-        Duration d = millis(3);
+        Duration d = measurable(3);
         Evidence.step("preempt vCPU 1 for " + d.toMillis() + " ms, then every vCPU runs", () -> {
             vm.vcpu(1).preempt(d);
             for (PvTimeVcpu v : vm.vcpus()) {
@@ -70,7 +70,7 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
     public void ARM_PER_VCPU_pvTimeStOnOneVcpuResetsNoOtherVcpusStructure() {
         PvTimeVm vm = threeVcpusBackToBack();
         PvTimeVcpu v0 = vm.vcpu(0);
-        v0.preempt(millis(2));
+        v0.preempt(measurable(2));
         v0.settle();
         Snapshot before = v0.snapshot("vCPU 0 has accumulated stolen time");
         Evidence.step("vCPUs 1 and 2 call PV_TIME_ST (vCPU 0 does not run meanwhile)", () -> {

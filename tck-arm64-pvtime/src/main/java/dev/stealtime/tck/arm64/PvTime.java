@@ -8,6 +8,14 @@ import dev.stealtime.tck.spi.Arm64Vcpu;
  */
 public final class PvTime {
 
+    /**
+     * {@code SMCCC_VERSION} (SMC32 fast call): the SMCCC version as {@code major << 16 | minor} in
+     * w0, negative when unknown. A guest calls {@code SMCCC_ARCH_FEATURES} only once this says 1.1
+     * or later (seed 002: "the SMCCC 1.1 ARCH_FEATURES mechanism").
+     */
+    public static final int SMCCC_VERSION = 0x80000000;
+    /** SMCCC 1.1, the first version with {@code SMCCC_ARCH_FEATURES}. */
+    public static final int SMCCC_1_1 = 0x10001;
     /** {@code SMCCC_ARCH_FEATURES}: does the hypervisor implement a function id? */
     public static final int SMCCC_ARCH_FEATURES = 0x80000001;
     /** {@code PV_TIME_FEATURES} (SMC64/HVC64). */
@@ -41,6 +49,7 @@ public final class PvTime {
     /** "PV_TIME_ST", "SMCCC_ARCH_FEATURES", or the id in hex. */
     public static String functionName(long id) {
         return switch ((int) id) {
+            case SMCCC_VERSION -> "SMCCC_VERSION";
             case SMCCC_ARCH_FEATURES -> "SMCCC_ARCH_FEATURES";
             case PV_TIME_FEATURES -> "PV_TIME_FEATURES";
             case PV_TIME_ST -> "PV_TIME_ST";

@@ -113,6 +113,11 @@ public final class PvTimeVcpu {
         return new Hypercall(index(), functionId, args.clone(), x0);
     }
 
+    /** {@code SMCCC_VERSION()}. */
+    public Hypercall smcccVersion() {
+        return call(PvTime.SMCCC_VERSION);
+    }
+
     /** {@code SMCCC_ARCH_FEATURES(functionId)}. */
     public Hypercall archFeatures(int functionId) {
         return call(PvTime.SMCCC_ARCH_FEATURES, functionId & 0xffffffffL);

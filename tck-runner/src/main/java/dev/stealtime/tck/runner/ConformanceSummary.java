@@ -31,9 +31,21 @@ public final class ConformanceSummary {
     private ConformanceSummary() {
     }
 
+    /** The TCK's version: the jar manifest's, else the build's ({@code tck-version.properties}, filtered by Maven). */
     public static String tckVersion() {
         String v = ConformanceSummary.class.getPackage().getImplementationVersion();
-        return v == null ? "0.1.0-SNAPSHOT" : v;
+        if (v != null) {
+            return v;
+        }
+        try (java.io.InputStream in = ConformanceSummary.class.getResourceAsStream("tck-version.properties")) {
+            java.util.Properties p = new java.util.Properties();
+            if (in != null) {
+                p.load(in);
+            }
+            return p.getProperty("version", "unknown");
+        } catch (java.io.IOException e) {
+            return "unknown";
+        }
     }
 
     /** Where the run's report went (or why it did not), recorded in the summary. */

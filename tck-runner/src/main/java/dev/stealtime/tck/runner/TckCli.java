@@ -150,9 +150,16 @@ public final class TckCli implements Callable<Integer> {
         @Option(names = "--provider-jar", paramLabel = "JAR", description = "A jar with a HypervisorProvider listed in META-INF/services (repeatable).")
         List<Path> jars = new ArrayList<>();
 
+        @Option(names = "--provider", paramLabel = "ADAPTER", description = {"Check one adapter (exec:COMMAND, unix:PATH, container:IMAGE):",
+                "its handshake (what its hello answered) and one VM of each declared architecture opened and closed."})
+        String adapter;
+
         @Override
         public Integer call() {
             PrintWriter out = spec.commandLine().getOut();
+            if (adapter != null) {
+                return checkAdapter(out, adapter);
+            }
             ProviderSources sources = new ProviderSources(jars);
             Providers.Catalog catalog = sources.catalog();
             TckConfig config = TckConfig.fromEnvironment();
@@ -203,6 +210,46 @@ public final class TckCli implements Callable<Integer> {
             }
             return CONFORMS;
         }
+    }
+
+    /**
+     * {@code ./tck providers --provider exec:...}: what the adapter's handshake declared, and whether
+     * a VM of each declared architecture opens (RAM shared or sampled as declared) and closes.
+     * Exit 0 when all of that worked, 1 when a VM could not be opened, 2 when the adapter cannot be
+     * started or fails the handshake (one line, as {@code tck run} says it).
+     */
+    static Integer checkAdapter(PrintWriter out, String adapter) {
+        if (!AdapterSources.isAdapter(adapter)) {
+            throw new UsageException("--provider here checks an adapter (exec:COMMAND, unix:PATH or container:IMAGE), not '" + adapter
+                    + "'; the in-process providers are listed without it");
+        }
+        HypervisorProvider p = AdapterSources.resolve(adapter, null).orElseThrow();
+        out.printf("adapter %s: handshake (hello) answered%n", adapter);
+        out.printf("  provider:      %s %s (%s)%n", p.id(), p.version(), p.description());
+        out.printf("  architectures: %s%n", p.architectures().stream().map(Enum::name).sorted().toList());
+        out.printf("  capabilities:  %s%n", p.capabilities().stream().map(Enum::name).sorted().toList());
+        out.printf("  timing:        %s%n", p.timing());
+        Availability a = p.availability();
+        out.printf("  available:     %s%n", a.available() ? "yes" : "no: " + a.reason());
+        if (p instanceof dev.stealtime.tck.runner.adapter.AdapterProvider ap) {
+            out.printf("  guest RAM:     %s%n", ap.memoryMode());
+        }
+        int exit = CONFORMS;
+        if (a.available()) {
+            for (dev.stealtime.tck.spi.Architecture arch : p.architectures()) {
+                dev.stealtime.tck.spi.VmSpec vm = dev.stealtime.tck.support.GuestLayout.forProvider(p).spec(arch, 1);
+                try (dev.stealtime.tck.spi.Vm v = p.open(vm)) {
+                    out.printf("  open %s VM (1 vCPU, RAM %s): ok%s; closed%n", arch, vm.ram(),
+                            v.memory().sharing() == dev.stealtime.tck.spi.GuestMemory.Sharing.LIVE
+                                    ? ", memory.write/memory.read agree with the RAM file it shares" : ", RAM sampled by the adapter");
+                } catch (RuntimeException e) {
+                    out.printf("  open %s VM (1 vCPU, RAM %s): FAILED: %s%n", arch, vm.ram(), e.getMessage());
+                    exit = 1;
+                }
+            }
+        }
+        AdapterSources.closeAll();
+        return exit;
     }
 
     /** Builds the configuration from flags over properties over environment, validated. */

@@ -139,9 +139,22 @@ public final class TckRun {
         return new RuleResult(rule, Outcome.PASS, mine, note, millis);
     }
 
+    /**
+     * A message on one line: its first line, and when that is only an AssertJ description
+     * ({@code [what was checked] }) the reason AssertJ put on the lines after it too ("Expecting
+     * value to be false but was true"), joined, up to the first blank line (at most 6 lines).
+     */
     static String firstLine(String s) {
-        int nl = s.indexOf('\n');
-        return nl < 0 ? s : s.substring(0, nl);
+        String[] lines = s.split("\n", -1);
+        String first = lines[0];
+        if (!first.stripTrailing().endsWith("]") || lines.length == 1) {
+            return first;
+        }
+        StringBuilder sb = new StringBuilder(first.stripTrailing());
+        for (int i = 1; i < lines.length && i <= 6 && !lines[i].isBlank(); i++) {
+            sb.append(' ').append(lines[i].strip());
+        }
+        return sb.toString();
     }
 
     /** Levels that gate the exit code: the claimed ones among required and linux-abi. */

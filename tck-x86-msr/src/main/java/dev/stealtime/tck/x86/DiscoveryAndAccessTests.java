@@ -9,6 +9,7 @@ import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
 
@@ -20,6 +21,7 @@ import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.FEATURE_STEAL_TIME_BIT;
 import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** Rule area "Discovery and access": the CPUID bit, WRMSR/RDMSR of valid values, RDMSR read-back. */
@@ -49,6 +51,7 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         StringBuilder table = new StringBuilder("value               WRMSR     RDMSR\n");
         for (long value : validValues()) {
             Evidence.step("guest WRMSR " + hex(value) + ", then RDMSR", () -> {
+                zeroIfRegistering(vm, value);
                 MsrResult w = cpu.guestWrmsr(MSR, value);
                 MsrResult r = cpu.guestRdmsr(MSR);
                 table.append(String.format("%-19s %-9s %s%n", hex(value), w, r));
@@ -81,6 +84,7 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         X86Vcpu cpu = x86(vm, 0);
         long gpa = GuestLayout.low(0);
         zeroStructure(vm, gpa);
+        Snapshot zeroed = record(vm, cpu, gpa, "zeroed by the guest");
         CpuidResult leaf = step("CPUID 0x40000001", () -> cpu.cpuid(CPUID_KVM_FEATURES));
         boolean bit = (leaf.eax() >>> FEATURE_STEAL_TIME_BIT & 1) != 0;
         MsrResult w = step("guest WRMSR " + hex(gpa | ENABLE), () -> cpu.guestWrmsr(MSR, gpa | ENABLE));
@@ -95,7 +99,37 @@ public class DiscoveryAndAccessTests extends X86TckTest {
             assertThat(bit).as("CPUID 0x40000001 EAX bit 5 with steal time withheld; EAX = 0x%x", leaf.eax()).isFalse();
             assertThat(w.faulted()).as("WRMSR with the feature bit withheld and PV CPUID enforced must #GP").isTrue();
             assertThat(r.faulted()).as("RDMSR with the feature bit withheld and PV CPUID enforced must #GP").isTrue();
+            if (provider().capabilities().contains(Capability.HOST_MSR_ACCESS)) {
+                // Linux checks the feature for the VMM's KVM_SET_MSRS as for the guest's WRMSR (x86.c: guest_pv_has)
+                boolean accepted = step("host KVM_SET_MSRS " + hex(gpa | ENABLE) + " with the feature withheld",
+                        () -> cpu.hostSetMsr(MSR, gpa | ENABLE));
+                cpu.run(shortRun());
+                assertThat(accepted).as("host KVM_SET_MSRS(MSR_KVM_STEAL_TIME, %s) with the feature bit withheld and PV CPUID "
+                        + "enforced must write 0 MSRs", hex(gpa | ENABLE)).isFalse();
+                assertThatRecord(record(vm, cpu, gpa, "after the refused host write and a run"))
+                        .wasNotWrittenSince(zeroed, "steal time is withheld from this VM");
+            }
         }
+    }
+
+    /**
+     * The guest finds leaf 0x40000001 through the hypervisor signature leaf: CPUID 0x40000000
+     * answers "KVMKVMKVM\0\0\0" in EBX, ECX, EDX and the highest hypervisor leaf in EAX, which must
+     * reach 0x40000001 (Documentation/virt/kvm/x86/cpuid.rst: KVM_CPUID_SIGNATURE).
+     */
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    @TckRule("X86-FEATURE-BIT")
+    public void X86_FEATURE_BIT_signatureLeafLeadsToTheFeatureLeaf() {
+        Vm vm = openVm();
+        X86Vcpu cpu = x86(vm, 0);
+        CpuidResult sig = step("CPUID 0x40000000", () -> cpu.cpuid(KvmStealTime.CPUID_KVM_SIGNATURE));
+        Evidence.text("CPUID 0x40000000", sig.toString());
+        byte[] name = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
+                .putInt(sig.ebx()).putInt(sig.ecx()).putInt(sig.edx()).array();
+        assertThat(new String(name, java.nio.charset.StandardCharsets.ISO_8859_1))
+                .as("CPUID 0x40000000 EBX, ECX, EDX: the KVM signature (%s)", sig).isEqualTo("KVMKVMKVM\0\0\0");
+        assertThat(Integer.toUnsignedLong(sig.eax())).as("CPUID 0x40000000 EAX, the highest hypervisor leaf, must reach "
+                + "0x40000001 (KVM_CPUID_FEATURES) (%s)", sig).isGreaterThanOrEqualTo(KvmStealTime.CPUID_KVM_FEATURES);
     }
 
     @Test(groups = Level.LINUX_ABI_GROUP)
@@ -117,6 +151,7 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         StringBuilder table = new StringBuilder("path                written             guest RDMSR         host GET\n");
         for (long value : values) {
             step("guest WRMSR " + hex(value) + ", read back", () -> {
+                zeroIfRegistering(vm, value);
                 writeValid(cpu, value);
                 MsrResult r = cpu.guestRdmsr(MSR);
                 String hostRead = host ? hex(cpu.hostGetMsr(MSR)) : "-";
@@ -132,6 +167,7 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         if (host) {
             for (long value : values) {
                 step("host KVM_SET_MSRS " + hex(value) + ", read back", () -> {
+                    zeroIfRegistering(vm, value);
                     boolean ok = cpu.hostSetMsr(MSR, value);
                     assertThat(ok).as("host KVM_SET_MSRS(MSR_KVM_STEAL_TIME, %s), a valid value, was rejected", hex(value)).isTrue();
                     MsrResult r = cpu.guestRdmsr(MSR);

@@ -136,22 +136,29 @@ public class RegistrationTests extends X86TckTest {
         }
         assertThat(accepted).as("%s %s, a disable value, was rejected: the structure cannot be disabled", path, hex(value)).isTrue();
         Snapshot disabled = record(vm, cpu, registered, "right after disabling");
-        step("run: preempt/run, idle, CPUID", () -> {
-            preemptThenRun(cpu, p);
-            cpu.idle(timing().scaled(Duration.ofMillis(2)));
-            cpu.cpuid(KvmStealTime.CPUID_KVM_FEATURES);
-            preemptThenRun(cpu, p);
-        });
-        step("observe: not one byte written since", () -> {
-            assertThatRecord(record(vm, cpu, registered, "after preempt/run/idle while disabled"))
-                    .wasNotWrittenSince(disabled, "disabled with " + hex(value) + " (" + kind + ") through " + path);
-            assertThat(otherPage.violations()).as("the page at %s after disabling with %s", hex(other), hex(value)).isEmpty();
-        });
-        step("until re-enabled: " + hex(registered | ENABLE) + " again, preempt then run until updated", () -> {
+        // two passes: the canaries on the other page are complemented in between, so a write of any value shows
+        for (int pass = 1; pass <= 2; pass++) {
+            int n = pass;
+            step("run (pass " + n + " of 2): preempt/run, idle, CPUID", () -> {
+                preemptThenRun(cpu, p);
+                cpu.idle(preemption(Duration.ofMillis(2)));
+                cpu.cpuid(KvmStealTime.CPUID_KVM_FEATURES);
+                preemptThenRun(cpu, p);
+            });
+            step("observe: not one byte written since", () -> {
+                assertThatRecord(record(vm, cpu, registered, "after preempt/run/idle while disabled"))
+                        .wasNotWrittenSince(disabled, "disabled with " + hex(value) + " (" + kind + ") through " + path);
+                assertThat(otherPage.checkAndFlip()).as("the page at %s after disabling with %s (canary pass %d of 2)", hex(other), hex(value), n)
+                        .isEmpty();
+            });
+        }
+        step("until re-enabled: zero " + hex(registered) + ", register " + hex(registered | ENABLE) + " again, preempt then run until updated", () -> {
+            zeroStructure(vm, registered);   // before every registration, as the guest must
+            Snapshot zeroed = record(vm, cpu, registered, "zeroed before re-enabling");
             enable(cpu, registered);
             cpu.preempt(p);
-            assertThatRecord(runUntilUpdated(vm, cpu, registered, disabled, "after re-enabling and running"))
-                    .wasUpdatedSince(disabled, "re-enabling must resume the updates");
+            assertThatRecord(runUntilUpdated(vm, cpu, registered, zeroed, "after re-enabling and running"))
+                    .wasUpdatedSince(zeroed, "re-enabling must resume the updates");
         });
     }
 
@@ -178,20 +185,27 @@ public class RegistrationTests extends X86TckTest {
         X86Vcpu cpu = x86(vm, 0);
         assertThat(vm.spec().inRam(gpa, SIZE)).as("precondition: %s is outside guest RAM %s", hex(gpa), vm.spec().ram()).isFalse();
         Duration p = preemption(Duration.ofMillis(2));
-        List<byte[]> before = step("configure: copy all TCK-owned guest RAM", () -> ramImage(vm));
+        // canaries over all TCK-owned guest RAM, in two complementary passes, so a stray write of any value shows
+        List<GuardBytes> ram = step("configure: canaries over all TCK-owned guest RAM", () -> guardAllRam(vm));
         // seed 000: the address "must be in guest RAM"; Linux accepts it anyway and never writes it,
         // a hypervisor may as well reject it (#GP): either way no byte of RAM may change
         step("run: guest WRMSR " + hex(gpa | ENABLE) + " (accepted or rejected), preempt/run, idle", () -> {
             boolean accepted = !cpu.guestWrmsr(KvmStealTime.MSR, gpa | ENABLE).faulted();
             Evidence.parameter("WRMSR of the address outside RAM", accepted ? "accepted" : "rejected (#GP)");
             preemptThenRun(cpu, p);
-            cpu.idle(timing().scaled(Duration.ofMillis(2)));
+            cpu.idle(preemption(Duration.ofMillis(2)));
             preemptThenRun(cpu, p);
         });
-        step("observe: no byte of guest RAM changed", () -> {
-            String diff = differences(vm, before, ramImage(vm));
-            assertThat(diff).as("guest RAM after registering %s (%s) and running", hex(gpa | ENABLE), where).isEmpty();
+        step("observe: no byte of guest RAM changed (canary pass 1 of 2)", () ->
+                assertThat(checkAndFlip(ram)).as("guest RAM after registering %s (%s) and running", hex(gpa | ENABLE), where).isEmpty());
+        step("run again with the canaries complemented: preempt/run, idle", () -> {
+            preemptThenRun(cpu, p);
+            cpu.idle(preemption(Duration.ofMillis(2)));
+            preemptThenRun(cpu, p);
         });
+        step("observe: no byte of guest RAM changed (canary pass 2 of 2)", () ->
+                assertThat(checkAndFlip(ram)).as("guest RAM after registering %s (%s) and running, canaries complemented",
+                        hex(gpa | ENABLE), where).isEmpty());
         step("the VM keeps working: register a structure in RAM, preempt, run", () -> {
             long good = GuestLayout.low(3);
             zeroStructure(vm, good);
@@ -203,39 +217,22 @@ public class RegistrationTests extends X86TckTest {
         });
     }
 
-    /** Every RAM region from the end of the provider's reserved bytes on. */
-    private static List<byte[]> ramImage(Vm vm) {
-        List<byte[]> image = new ArrayList<>();
+    /** Canaries over every RAM region from the end of the provider's reserved bytes on. */
+    private static List<GuardBytes> guardAllRam(Vm vm) {
+        List<GuardBytes> guards = new ArrayList<>();
         for (MemoryRegion r : vm.spec().ram()) {
             long from = Math.max(r.gpa(), GuestLayout.PROVIDER_RESERVED);
-            image.add(from >= r.end() ? new byte[0] : vm.memory().read(from, (int) (r.end() - from)));
+            if (from < r.end()) {
+                guards.add(GuardBytes.plant(vm.memory(), from, (int) (r.end() - from)));
+            }
         }
-        return image;
+        return guards;
     }
 
-    private static String differences(Vm vm, List<byte[]> before, List<byte[]> after) {
+    private static String checkAndFlip(List<GuardBytes> guards) {
         StringBuilder sb = new StringBuilder();
-        List<MemoryRegion> ram = vm.spec().ram();
-        int shown = 0;
-        for (int i = 0; i < ram.size(); i++) {
-            long from = Math.max(ram.get(i).gpa(), GuestLayout.PROVIDER_RESERVED);
-            byte[] a = before.get(i);
-            byte[] b = after.get(i);
-            for (int off = 0; off < a.length; off++) {
-                if (a[off] != b[off]) {
-                    int line = off / 64 * 64;
-                    int len = Math.min(64, a.length - line);
-                    byte[] x = new byte[len];
-                    byte[] y = new byte[len];
-                    System.arraycopy(a, line, x, 0, len);
-                    System.arraycopy(b, line, y, 0, len);
-                    sb.append(String.format("changed at 0x%x:%n", from + off)).append(HexDump.beforeAfter(from + line, x, y));
-                    off = line + 63;
-                    if (++shown >= 4) {
-                        return sb.toString();
-                    }
-                }
-            }
+        for (GuardBytes g : guards) {
+            sb.append(g.checkAndFlip());
         }
         return sb.toString();
     }

@@ -5,6 +5,7 @@ import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Timing;
+import dev.stealtime.tck.support.race.Carries;
 import dev.stealtime.tck.support.race.Grade;
 import dev.stealtime.tck.support.race.Outcome;
 import dev.stealtime.tck.support.race.Probe;
@@ -58,7 +59,7 @@ public final class VersionProtocolRace {
     }
 
     /** What the race did besides its histogram; an update is a step after which steal or version had changed. */
-    public record Report(RaceResult result, long hypervisorUpdates, long boundaryCrossings, boolean seeded,
+    public record Report(RaceResult result, long hypervisorUpdates, Carries carries, boolean seeded,
                          long consistentReads, String writerLog) {
     }
 
@@ -77,6 +78,11 @@ public final class VersionProtocolRace {
     static final int MAX_RETRIES = 100;
     /** ...and for how long a reader keeps retrying (a guest retries until it succeeds; a slow but correct update must not starve the readers). */
     static final long GIVE_UP_NANOS = 50_000;
+
+    /** How long a race may go on to reach a minimum of hypervisor updates, at least. */
+    static final Duration MIN_UPDATES_BOUND = Duration.ofSeconds(20);
+    /** Writer steps in a row without a hypervisor update after which the hypervisor is taken to have stopped updating. */
+    static final int STALLED_STEPS = 200;
 
     /** Exact provider: steal added per step, just under 2^32 so both halves change on nearly every update. */
     static final long EXACT_STEP_NANOS = (1L << 32) - (1L << 24);
@@ -112,15 +118,34 @@ public final class VersionProtocolRace {
      */
     public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
                              Duration budget, int readers, boolean seed) {
-        Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact());
+        return run(focus, cpu, memory, gpa, timing, budget, readers, seed, 0);
+    }
+
+    /**
+     * As above, and the race goes on past its budget (up to {@link RaceSpec#MAX_STRETCH} times it, or
+     * the driven-carry bound) until at least {@code minUpdates} writer steps brought a hypervisor update.
+     */
+    public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
+                             Duration budget, int readers, boolean seed, long minUpdates) {
+        Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact(), focus == Focus.TORN_VALUES);
         String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
         List<Outcome> outcomes = outcomes(focus);
+        Duration stretched = budget.multipliedBy(RaceSpec.MAX_STRETCH);
+        if (minUpdates > 0 && stretched.compareTo(MIN_UPDATES_BOUND) < 0) {
+            stretched = MIN_UPDATES_BOUND;     // an adapter's round trips make updates slow
+        }
+        Duration bound = writer.carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : stretched;
         RaceSpec spec = new RaceSpec(name, outcomes, writer, () -> new Reader(memory, gpa, writer.bounds, outcomes),
                 readers, budget).sampledThrough(memory, GuestLayout.raceScratch(gpa));
+        // a torn value shows only in an update that carries, a version not made odd only in an update a
+        // reader lands in: the race goes on until it has seen its minimum of both
+        // (a hypervisor that stopped updating cannot reach it: the race ends then, and its rule fails "not exercised")
+        spec = spec.until(new RaceSpec.Minimum(() -> writer.stalled()
+                || writer.carries.minimumReached() && writer.hypervisorUpdates >= minUpdates, bound));
         RaceResult result = Race.run(spec);
         long consistent = result.counts()[ADVANCED] + result.counts()[UNCHANGED] + result.counts()[AFTER_RETRY];
-        return new Report(result, writer.hypervisorUpdates, writer.crossings, writer.seed, consistent, writer.log());
+        return new Report(result, writer.hypervisorUpdates, writer.carries, writer.seed, consistent, writer.log());
     }
 
     /** Bounds the writer publishes for the readers. */
@@ -146,11 +171,21 @@ public final class VersionProtocolRace {
         private long value;
         private int version;
         long hypervisorUpdates;
-        long crossings;
+        private long stepsWithoutUpdate;
+        final Carries carries;
+
+        /** True once {@link #STALLED_STEPS} steps in a row brought no update (seeding alone does not count). */
+        boolean stalled() {
+            return stepsWithoutUpdate >= STALLED_STEPS;
+        }
         private long steps;
         private final StringBuilder log = new StringBuilder();
 
-        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed) {
+        /**
+         * @param driveCarries when steal can be neither seeded nor moved by exact time, drive it to
+         *                     32-bit boundaries with long preemptions ({@link Carries}); else only count carries
+         */
+        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed, boolean driveCarries) {
             this.cpu = cpu;
             this.view = new LiveMemory(memory, gpa, SIZE);
             this.exact = timing.exact();
@@ -161,6 +196,9 @@ public final class VersionProtocolRace {
             // rules judge the amounts, this race only what no complete update could have written
             this.tolerance = timing.toleranceNanos() + (exact ? run.toNanos() : 0);
             this.hostSeen = exact ? cpu.hostStealMeasureNanos() : 0;
+            this.carries = new Carries(!driveCarries ? Carries.Mode.COUNTED : exact ? Carries.Mode.EXACT : seed ? Carries.Mode.SEEDED
+                    : Carries.Mode.DRIVEN,
+                    4 * preempt.toNanos() + 2 * timing.toleranceNanos());
             this.value = view.u64(STEAL);
             this.version = view.u32(VERSION);
             bounds.floor.set(value);
@@ -187,11 +225,15 @@ public final class VersionProtocolRace {
             } else if (exact) {
                 // an update may land during the preemption: allow the requested amount up front
                 bounds.ceiling.set(value + unpublished + preempt.toNanos() + tolerance);
-            } else {
-                bounds.ceiling.set(value + MEASURED_CEILING_NANOS);
+            }
+            // an own total cannot be seeded: a long preemption brings it near the next 2^32 boundary
+            Duration d = exact || seed ? preempt : carries.preemption(value, preempt);   // COUNTED: always preempt
+            carries.beforeStep(value, d, tolerance);
+            if (!exact && !seed) {
+                bounds.ceiling.set(value + (d.equals(preempt) ? 0 : d.toNanos()) + MEASURED_CEILING_NANOS);
             }
             long stepStarted = System.nanoTime();
-            cpu.preempt(preempt);
+            cpu.preempt(d);
             if (exact) {
                 hostMeasured();
                 bounds.ceiling.set(Math.max(bounds.ceiling.get(), before + unpublished + tolerance));   // as the host measured it
@@ -208,10 +250,11 @@ public final class VersionProtocolRace {
             int v = view.u32(VERSION);
             if (v != version || now != before) {
                 hypervisorUpdates++;
+                stepsWithoutUpdate = 0;
+            } else {
+                stepsWithoutUpdate++;
             }
-            if ((now >>> 32) != (before >>> 32)) {
-                crossings++;
-            }
+            carries.updated(before, now);
             if (steps++ < 16) {
                 log.append(String.format("step %d: steal 0x%016x -> 0x%016x, version %s -> %s%n", steps, before, now,
                         KvmStealTime.version(version), KvmStealTime.version(v)));
@@ -223,10 +266,9 @@ public final class VersionProtocolRace {
                 // virtual time costs nothing, so without a pause the writer would be inside an update
                 // nearly all the time and a slow but correct update would starve the readers: the
                 // guest "runs" between two steps as long as the step took
-                long until = System.nanoTime() + (System.nanoTime() - stepStarted);
-                while (System.nanoTime() < until) {
-                    Thread.onSpinWait();
-                }
+                // step took; parked, not spinning, so the readers get the CPU (on a 2-CPU machine a
+                // spinning writer leaves them little, and a reader that is not running sees no update)
+                java.util.concurrent.locks.LockSupport.parkNanos(System.nanoTime() - stepStarted);
             }
         }
 
@@ -238,8 +280,8 @@ public final class VersionProtocolRace {
         }
 
         String log() {
-            return log + String.format("... %,d steps, %,d with a hypervisor update, %,d crossing a 32-bit boundary; last: steal 0x%016x version %s%n",
-                    steps, hypervisorUpdates, crossings, value, KvmStealTime.version(version));
+            return log + String.format("... %,d steps, %,d with a hypervisor update, %,d crossing a 32-bit boundary; last: steal 0x%016x version %s%n%s%n",
+                    steps, hypervisorUpdates, carries.crossings(), value, KvmStealTime.version(version), carries.describe());
         }
     }
 

@@ -83,6 +83,17 @@ public abstract class X86TckTest extends TckTest {
         vm.memory().write(gpa, new byte[SIZE]);
     }
 
+    /**
+     * Before a write of {@code value} that registers a structure in RAM (bit 0 set, its 64 bytes in
+     * guest RAM), the guest zeroes them, as it must before every registration. Nothing otherwise.
+     */
+    protected static void zeroIfRegistering(Vm vm, long value) {
+        long gpa = value & ~0x3FL;
+        if ((value & ENABLE) != 0 && vm.spec().inRam(gpa, SIZE)) {
+            zeroStructure(vm, gpa);
+        }
+    }
+
     protected static Snapshot record(Vm vm, X86Vcpu cpu, long gpa, String when) {
         return Snapshot.take(vm.memory(), when, cpu.index(), gpa, SIZE);
     }
@@ -182,8 +193,7 @@ public abstract class X86TckTest extends TckTest {
      * steal it causes stands out against the slack of a measured provider.
      */
     protected Duration preemption(Duration base) {
-        long d = Math.max(timing().scaled(base).toNanos(), 5 * tolerance());
-        return Duration.ofNanos(d);
+        return timing().measurable(base);
     }
 
     protected static String ms(Duration d) {
@@ -303,9 +313,9 @@ public abstract class X86TckTest extends TckTest {
         return runUntil(vm, cpu, gpa, what, s -> StealTimeRecordAssert.version(s) != version);
     }
 
-    /** Reader threads for a race: the other CPUs, at least one, at most three. */
+    /** Reader threads for a race ({@link dev.stealtime.tck.support.race.RaceSpec#READERS}, shared with the arm64 suite). */
     protected static int raceReaders() {
-        return Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
+        return dev.stealtime.tck.support.race.RaceSpec.READERS;
     }
 
     // ---- workloads ------------------------------------------------------------------------------
@@ -323,7 +333,7 @@ public abstract class X86TckTest extends TckTest {
      */
     protected List<Op> mixedWorkload(int rounds) {
         Duration p = preemption(Duration.ofMillis(2));
-        Duration idle = timing().scaled(Duration.ofMillis(2));
+        Duration idle = preemption(Duration.ofMillis(2));
         List<Op> ops = new ArrayList<>();
         for (int i = 1; i <= rounds; i++) {
             ops.add(new Op("preempt " + ms(p) + " + run #" + i, c -> preemptThenRun(c, p)));

@@ -29,7 +29,7 @@ public final class RaceAssert extends AbstractAssert<RaceAssert, RaceResult> {
     /** The race really raced: at least {@code updates} writer updates and {@code samples} samples. */
     public RaceAssert racedAtLeast(long updates, long samples) {
         if (actual.updates() < updates || actual.samples() < samples) {
-            throw failure("the race did not exercise enough: expected at least %,d updates and %,d samples, saw %,d and %,d (%s)%n%s",
+            throw failure("the race did not exercise enough: expected at least %,d writer steps and %,d samples, saw %,d and %,d (%s)%n%s",
                     updates, samples, actual.updates(), actual.samples(), actual.spec().name(), actual.histogram());
         }
         return this;

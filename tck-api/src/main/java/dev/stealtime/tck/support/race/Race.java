@@ -39,10 +39,39 @@ public final class Race {
         return System.nanoTime();
     }
 
+    /** The live race the calling writer thread runs, for {@link #awaitReaders}; null otherwise. */
+    private static final ThreadLocal<java.util.concurrent.atomic.AtomicLongArray> PROGRESS = new ThreadLocal<>();
+
+    /**
+     * Called by a writer right before an update that matters most (one that carries into the upper
+     * 32-bit word, of which a driven race has only a few): waits, yielding its CPU, until every
+     * reader has sampled again since the call (so each is on a CPU and reading right then), at most
+     * {@code maxNanos}. A no-op outside a live race (a sampled race's readers are the provider's).
+     */
+    public static void awaitReaders(long maxNanos) {
+        java.util.concurrent.atomic.AtomicLongArray progress = PROGRESS.get();
+        if (progress == null) {
+            return;
+        }
+        long[] seen = new long[progress.length()];
+        for (int r = 0; r < seen.length; r++) {
+            seen[r] = progress.get(r);
+        }
+        long deadline = System.nanoTime() + maxNanos;
+        for (int r = 0; r < seen.length && System.nanoTime() - deadline < 0; ) {
+            if (progress.get(r) > seen[r] + 1) {
+                r++;
+            } else {
+                Thread.yield();
+            }
+        }
+    }
+
     public static RaceResult run(RaceSpec spec) {
         if (spec.sampled()) {
             return Sampled.run(spec);
         }
+        java.util.concurrent.atomic.AtomicLongArray progress = new java.util.concurrent.atomic.AtomicLongArray(spec.readers());
         int nOutcomes = spec.outcomes().size();
         long[][] perReader = new long[spec.readers()][nOutcomes];
         List<String> examples = Collections.synchronizedList(new ArrayList<>());
@@ -59,14 +88,17 @@ public final class Race {
                     examples.add(description);
                 }
             };
+            int reader = r;
             threads[r] = new Thread(() -> {
                 started.countDown();
                 try {
+                    long batches = 0;
                     while (!flag.stopped) {
                         // batches keep the volatile check off the per-sample path
-                        for (int i = 0; i < 256; i++) {
+                        for (int i = 0; i < 16; i++) {
                             counts[probe.sample(witness)]++;
                         }
+                        progress.lazySet(reader, ++batches);   // for awaitReaders: a plain store on x86
                     }
                     counts[probe.sample(witness)]++; // one more after the last update completed
                 } catch (Throwable t) {
@@ -79,6 +111,7 @@ public final class Race {
 
         long updates = 0;
         long t0 = System.nanoTime();
+        PROGRESS.set(progress);
         try {
             started.await();
             do {
@@ -89,6 +122,7 @@ public final class Race {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("race interrupted", e);
         } finally {
+            PROGRESS.remove();
             flag.stopped = true;
             for (Thread t : threads) {
                 try {

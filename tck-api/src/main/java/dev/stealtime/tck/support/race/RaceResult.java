@@ -60,7 +60,7 @@ public record RaceResult(RaceSpec spec, long[] counts, long updates, List<String
             Outcome o = spec.outcomes().get(i);
             sb.append(String.format("%-34s %-10s %,14d  %s%n", o.name(), o.grade(), counts[i], o.meaning()));
         }
-        sb.append(String.format("samples %,d by %d reader(s) in %d ms (%,.0f/s), writer updates %,d%n",
+        sb.append(String.format("samples %,d by %d reader(s) in %d ms (%,.0f/s), writer steps %,d (each a preempt and a run; the writer log says how many brought a hypervisor update)%n",
                 samples(), spec.readers(), elapsed.toMillis(), samplesPerSecond(), updates));
         if (!forbiddenExamples.isEmpty()) {
             sb.append("first forbidden observations:\n");

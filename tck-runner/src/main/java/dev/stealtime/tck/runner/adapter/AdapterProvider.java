@@ -69,6 +69,11 @@ public final class AdapterProvider implements HypervisorProvider, AutoCloseable 
         return sessions;
     }
 
+    /** How the adapter shares guest RAM, as its {@code hello} said: "shared" (a file) or "sampled". */
+    public String memoryMode() {
+        return first.sampled() ? "sampled" : "shared";
+    }
+
     /** Where the adapter comes from. */
     public String origin() {
         return first.origin();

@@ -158,9 +158,9 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         return Collections.unmodifiableSet(out);
     }
 
+    /** The TCK's version, as {@code conformance.md} states it (not "dev"). */
     static String tckVersion() {
-        String v = AdapterSession.class.getPackage().getImplementationVersion();
-        return v == null ? "dev" : v;
+        return dev.stealtime.tck.runner.ConformanceSummary.tckVersion();
     }
 
     /** The link's origin, e.g. {@code exec:./my-adapter}. */
@@ -340,6 +340,9 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         RemoteVm v = new RemoteVm(vm, spec);
         try {
             v.memory = new RemoteMemory(v, sampled ? null : mapRam(spec, r));
+            if (!sampled) {
+                v.memory.checkBothPaths();
+            }
         } catch (RuntimeException e) {
             v.close();
             throw e;
@@ -495,6 +498,45 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             ObjectNode p = vmParams(vm.handle).put("bytes", Wire.hex(bytes));
             Wire.putU64(p, "gpa", gpa);
             call("memory.write", p, 0);
+        }
+
+        /**
+         * With shared memory the TCK uses the mapping, so {@code memory.read} and {@code memory.write}
+         * would go unchecked: here, at open, a pattern written with {@code memory.write} must show in
+         * the mapping and one stored in the mapping must come back from {@code memory.read}; then
+         * the 16 bytes are zero again (as fresh RAM). Two paths that disagree are a protocol fault.
+         */
+        void checkBothPaths() {
+            MemoryRegion first = vm.spec.ram().get(0);
+            long gpa = Math.max(first.gpa(), dev.stealtime.tck.support.GuestLayout.PROVIDER_RESERVED);
+            if (!first.contains(gpa, 16)) {
+                return;
+            }
+            byte[] a = {(byte) 0x5a, 0x01, (byte) 0xa5, 0x02, 0x5a, 0x03, (byte) 0xa5, 0x04};
+            byte[] b = {0x11, (byte) 0xee, 0x22, (byte) 0xdd, 0x33, (byte) 0xcc, 0x44, (byte) 0xbb};
+            ObjectNode p = vmParams(vm.handle).put("bytes", Wire.hex(a));
+            Wire.putU64(p, "gpa", gpa);
+            call("memory.write", p, 0);
+            byte[] seen = new byte[a.length];
+            liveView(gpa, a.length).get(seen);
+            liveView(gpa + 8, b.length).put(b);
+            ObjectNode q = vmParams(vm.handle).put("length", b.length);
+            Wire.putU64(q, "gpa", gpa + 8);
+            byte[] back;
+            try {
+                back = Wire.hex(call("memory.read", q, 0), "bytes");
+            } catch (Wire.Malformed e) {
+                throw fault("answered `memory.read` with " + e.getMessage());
+            }
+            liveView(gpa, 16).put(new byte[16]);
+            if (!java.util.Arrays.equals(seen, a)) {
+                throw fault(String.format("wrote %s at 0x%x with `memory.write`, but the shared RAM file holds %s there",
+                        Wire.hex(a), gpa, Wire.hex(seen)));
+            }
+            if (!java.util.Arrays.equals(back, b)) {
+                throw fault(String.format("`memory.read` of 0x%x returned %s, but the shared RAM file holds %s there",
+                        gpa + 8, Wire.hex(back), Wire.hex(b)));
+            }
         }
 
         @Override

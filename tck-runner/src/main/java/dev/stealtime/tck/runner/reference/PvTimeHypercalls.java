@@ -4,6 +4,7 @@ package dev.stealtime.tck.runner.reference;
  * The guest's SMCCC calls for PV time (Documentation/virt/kvm/arm/pvtime.rst, DEN0057A):
  *
  * <pre>
+ *   SMCCC_VERSION       (0x80000000)                   → 0x10001 (SMCCC 1.1: ARCH_FEATURES exists)
  *   SMCCC_ARCH_FEATURES (0x80000001)(PV_TIME_FEATURES) → SUCCESS when PV time is offered
  *   PV_TIME_FEATURES (0xC5000020)(PV_call_id)          → SUCCESS if the PV-time feature is supported
  *   PV_TIME_ST       (0xC5000021)                      → IPA of this vCPU's structure, or NOT_SUPPORTED
@@ -12,6 +13,8 @@ package dev.stealtime.tck.runner.reference;
  */
 public class PvTimeHypercalls {
 
+    public static final int SMCCC_VERSION = 0x80000000;
+    public static final long SMCCC_1_1 = 0x10001;
     public static final int SMCCC_ARCH_FEATURES = 0x80000001;
     public static final int PV_TIME_FEATURES = 0xC5000020;
     public static final int PV_TIME_ST = 0xC5000021;
@@ -28,6 +31,9 @@ public class PvTimeHypercalls {
 
     public long call(int functionId, long[] args, long runDelayNanos) {
         long arg1 = args.length > 0 ? args[0] : 0;
+        if (functionId == SMCCC_VERSION) {
+            return smcccVersion();
+        }
         if (functionId == SMCCC_ARCH_FEATURES) {
             return archFeatures((int) arg1);
         }
@@ -41,6 +47,10 @@ public class PvTimeHypercalls {
             return stolenTimeAddress(runDelayNanos);
         }
         return NOT_SUPPORTED;
+    }
+
+    protected long smcccVersion() {
+        return SMCCC_1_1;
     }
 
     protected long archFeatures(int queried) {

@@ -32,6 +32,21 @@ public class CliContractTest {
         assertThat(r.out()).contains(RuleCatalogue.get().all().size() + " rules");
     }
 
+    /** A vendor sees an exec: adapter's handshake and capabilities, and whether its VMs open, before any run. */
+    @Test
+    public void providersChecksAnExecAdapter() {
+        String java = ProcessHandle.current().info().command().orElse("java");
+        String serve = "exec:" + java + " -cp " + System.getProperty("java.class.path") + " dev.stealtime.tck.runner.TckCli serve --provider reference --stdio";
+        Result r = tck("providers", "--provider", serve);
+        assertThat(r.code()).as("%s%s", r.out(), r.err()).isZero();
+        assertThat(r.out()).contains("handshake (hello) answered").contains("capabilities:  [HIGH_MEMORY, HOST_MSR_ACCESS")
+                .contains("guest RAM:     shared").contains("open X86_64 VM").contains("open ARM64 VM").doesNotContain("FAILED");
+        Result bad = tck("providers", "--provider", "exec:/bin/false");
+        assertThat(bad.code()).isEqualTo(2);
+        assertThat(bad.err()).contains("exec:/bin/false").doesNotContain("Exception\n\tat");
+        assertThat(tck("providers", "--provider", "reference").code()).isEqualTo(2);
+    }
+
     @Test
     public void providersListsReferenceAsAvailable() {
         Result r = tck("providers");

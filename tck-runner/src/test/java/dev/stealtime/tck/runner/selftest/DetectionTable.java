@@ -60,6 +60,12 @@ public final class DetectionTable {
         return new TckRun(provider, selfTestConfig(), List.of(suite), ProgressListener.SILENT).execute();
     }
 
+    /** A run with the self-test configuration and this race budget (e.g. the default 2 s of {@code tck run}). */
+    public static RunResult run(dev.stealtime.tck.spi.HypervisorProvider provider, Suite suite, String raceBudget) {
+        TckConfig config = selfTestConfig().with(TckConfig.Key.RACE_BUDGET, raceBudget);
+        return new TckRun(provider, config, List.of(suite), ProgressListener.SILENT).execute();
+    }
+
     /** A run claiming only {@code profiles} (as {@code --profile}). */
     public static RunResult run(dev.stealtime.tck.spi.HypervisorProvider provider, Suite suite, List<String> profiles) {
         TckConfig config = selfTestConfig().with(TckConfig.Key.PROFILES, String.join(",", profiles));

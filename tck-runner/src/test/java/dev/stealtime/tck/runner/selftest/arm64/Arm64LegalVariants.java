@@ -14,6 +14,8 @@ import java.util.List;
 
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.NOT_SUPPORTED;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_FEATURES;
+import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_ST;
+import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SUCCESS;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SMCCC_ARCH_FEATURES;
 import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.attribute;
 import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.hypercalls;
@@ -104,6 +106,15 @@ public final class Arm64LegalVariants {
                         return super.call(functionId, args, runDelayNanos);
                     }
                 })));
+        v.add(LegalVariant.of("features-before-ipa", "PV_TIME_FEATURES(PV_TIME_ST) and PV_TIME_FEATURES(PV_TIME_FEATURES) answer SUCCESS "
+                        + "whenever PV time is offered, also before the VMM set the vCPU's IPA (Linux ties them to the IPA since v5.9)",
+                "PV_TIME_FEATURES \"Return value: (int32) SUCCESS (0) if the relevant PV-time feature is supported by the hypervisor\"",
+                hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
+                    @Override
+                    protected long features(int queried) {
+                        return queried == PV_TIME_FEATURES || queried == PV_TIME_ST ? SUCCESS : NOT_SUPPORTED;
+                    }
+                })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("own-accumulator", "stolen_time is a total the hypervisor keeps and writes; it never reads guest memory back",
                 STOLEN,
                 ownAccumulator())

@@ -11,6 +11,7 @@ import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.support.Errno;
+import dev.stealtime.tck.support.GuardBytes;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -242,6 +243,13 @@ public final class Arm64Variants {
     // ------------------------------------------------------------------ the hypercalls
 
     private static void hypercalls(List<FaultyVariant> v) {
+        v.add(FaultyVariant.of("smccc-version-1-0", "SMCCC_VERSION answers 1.0 (0x10000), which has no SMCCC_ARCH_FEATURES, although ARCH_FEATURES is served",
+                hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
+                    @Override
+                    protected long smcccVersion() {
+                        return 0x10000;
+                    }
+                }), "ARM-ARCH-FEATURES"));
         v.add(FaultyVariant.of("arch-features-not-supported", "SMCCC_ARCH_FEATURES(PV_TIME_FEATURES) answers NOT_SUPPORTED although PV time is offered",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -276,7 +284,7 @@ public final class Arm64Variants {
                     protected long features(int queried) {
                         return queried == PV_TIME_ST ? SUCCESS : super.features(queried);
                     }
-                }), "ARM-FEATURES-ST"));
+                }), "ARM-FEATURES-ST-NEEDS-IPA"));
         v.add(FaultyVariant.of("features-from-host-capability", "PV_TIME_FEATURES answers from what the host supports, not from this VM and vCPU",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -287,7 +295,7 @@ public final class Arm64Variants {
                         }
                         return super.call(functionId, args, runDelayNanos);
                     }
-                }), "ARM-FEATURES-ST", "ARM-FEATURES-SELF"));
+                }), "ARM-FEATURES-ST", "ARM-FEATURES-SELF", "ARM-FEATURES-ST-NEEDS-IPA"));
         v.add(FaultyVariant.of("features-self-unsupported", "PV_TIME_FEATURES(PV_TIME_FEATURES) answers NOT_SUPPORTED even once the IPA is set",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -419,6 +427,27 @@ public final class Arm64Variants {
                 }), "ARM-WRITES-IN-BOUNDS")
                 // what it writes past the structure lies in the next page when the structure ends a page: that page is dirtied
                 .mayAlsoFail("ARM-DIRTY-ONLY-STRUCTURE"));
+        // a guard with one pattern cannot see a write of the value it holds: these write exactly the
+        // canary's own byte, which only the second, complemented pass sees
+        v.add(FaultyVariant.of("stray-write-of-the-canary-value", "each update also stores, in the byte after the structure, the very byte the TCK's canary holds there",
+                stolenTime(ram -> new StolenTime(ram) {
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(stolen);
+                        if (ram.contains(base + SIZE, 1)) {
+                            ram.putByte(base + SIZE, GuardBytes.pattern(base + SIZE));
+                        }
+                    }
+                }), "ARM-WRITES-IN-BOUNDS")
+                .mayAlsoFail("ARM-DIRTY-ONLY-STRUCTURE"));
+        v.add(FaultyVariant.of("reserved-write-of-the-canary-value", "each update stores 0xa5, the TCK's canary for bytes 16..63, in byte 16",
+                stolenTime(ram -> new StolenTime(ram) {
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(stolen);
+                        ram.putByte(base + 16, (byte) 0xA5);
+                    }
+                }), "ARM-RESERVED-UNTOUCHED"));
         v.add(FaultyVariant.of("st-does-not-zero", "PV_TIME_ST restarts the count but leaves the structure's bytes as they were",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -492,14 +521,22 @@ public final class Arm64Variants {
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
                     protected void writeStolenTime(long stolen) {
-                        ram.putInt(base + STOLEN_TIME, (int) stolen);
-                        long until = System.nanoTime() + 2_000;
-                        while (System.nanoTime() < until) {
-                            Thread.onSpinWait();
-                        }
-                        ram.putInt(base + STOLEN_TIME + 4, (int) (stolen >>> 32));
+                        storeInHalves(ram, base + STOLEN_TIME, stolen);
                     }
                 }), "ARM-ATOMIC-UPDATE"));
+        // the same two stores by a hypervisor that keeps its own total (found by an independent
+        // implementation: with measured timing the TCK's seeds do not take, so no update carried and
+        // the race passed); the race now drives the carries with long preemptions
+        v.add(FaultyVariant.of("torn-halves-own-total", "keeps its own stolen-time total (never reads guest memory back) and stores it as "
+                        + "two 32-bit stores, lower word first, 2 µs apart",
+                stolenTime(ram -> new OwnTotal(ram) {
+                    @Override
+                    protected void store(long stolen) {
+                        storeInHalves(ram, base + STOLEN_TIME, stolen);
+                    }
+                }), "ARM-ATOMIC-UPDATE")
+                // an own total is not continued from a restored guest value
+                .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY"));
         v.add(FaultyVariant.of("wfi-wake-reinitialises", "waking from WFI re-initialises the structure, so stolen_time drops back to zero",
                 vcpu((index, st, attr, hc) -> new Arm64ReferenceVcpu(index, st, attr, hc) {
                     private boolean wasIdle;
@@ -607,6 +644,53 @@ public final class Arm64Variants {
                 total += ((VmWideVcpu) o).stealSourceNanos();
             }
             super.onScheduledIn(total);
+        }
+    }
+
+    /** Two 32-bit stores, lower word first, 2 µs apart (a torn update). */
+    static void storeInHalves(GuestRam ram, long gpa, long value) {
+        ram.putInt(gpa, (int) value);
+        // the first half is visible before the pause starts (a release store alone may be sunk past
+        // the spin by the JIT, which closes the window: a real hypervisor's store is not)
+        java.lang.invoke.VarHandle.fullFence();
+        long until = System.nanoTime() + 2_000;
+        while (System.nanoTime() < until) {
+            Thread.onSpinWait();
+        }
+        ram.putInt(gpa + 4, (int) (value >>> 32));
+    }
+
+    /**
+     * stolen_time is a total the hypervisor keeps (restarted at PV_TIME_ST) and writes with
+     * {@link #store}; it never reads guest memory back.
+     */
+    static class OwnTotal extends StolenTime {
+        private long total;
+
+        OwnTotal(GuestRam ram) {
+            super(ram);
+        }
+
+        @Override
+        public long init(long runDelayNanos) {
+            total = 0;
+            return super.init(runDelayNanos);
+        }
+
+        @Override
+        protected long readStolenTime() {
+            return total;
+        }
+
+        @Override
+        protected final void writeStolenTime(long stolen) {
+            total = stolen;
+            store(stolen);
+        }
+
+        /** How the total reaches guest memory: one 64-bit store. */
+        protected void store(long stolen) {
+            super.writeStolenTime(stolen);
         }
     }
 

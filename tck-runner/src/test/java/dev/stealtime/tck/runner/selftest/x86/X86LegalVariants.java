@@ -71,24 +71,49 @@ public final class X86LegalVariants {
         });
     }
 
+    /** Steal is a total the hypervisor keeps and writes; it never reads guest memory back. */
+    static class OwnTotalMsr extends StealTimeMsr {
+        protected long total;
+
+        OwnTotalMsr(GuestRam ram, boolean offered) {
+            super(ram, offered);
+        }
+
+        @Override
+        protected long readSteal(long gpa) {
+            return total;
+        }
+
+        @Override
+        protected void writeSteal(long gpa, long steal) {
+            total = steal;
+            super.writeSteal(gpa, steal);
+        }
+    }
+
+    /** Updates on every third guest entry only; the skipped entries' steal is published at the next update. */
+    static ReferenceParts everyThirdEntry() {
+        return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+            private long entries;
+
+            @Override
+            public void update(long runDelayNanos) {
+                if (++entries % 3 == 0) {
+                    super.update(runDelayNanos);
+                } else if (enabled() && inGuestRam(structureAddress())) {
+                    clearPreempted(structureAddress());
+                }
+            }
+        });
+    }
+
     public static List<LegalVariant> all() {
         List<LegalVariant> v = new ArrayList<>();
 
         // ---- when updates happen -------------------------------------------------------------
         v.add(LegalVariant.of("updates-every-third-entry", "the structure is updated on every third guest entry only (steal of the "
                         + "others is published at the next update; preempted is still cleared on every entry)", INTERVAL,
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private long entries;
-
-                    @Override
-                    public void update(long runDelayNanos) {
-                        if (++entries % 3 == 0) {
-                            super.update(runDelayNanos);
-                        } else if (enabled() && inGuestRam(structureAddress())) {
-                            clearPreempted(structureAddress());
-                        }
-                    }
-                })).legalAt(NOT_LINUX_SCHEDULE));
+                everyThirdEntry()).legalAt(NOT_LINUX_SCHEDULE));
         v.add(LegalVariant.of("updates-on-a-run-time-timer", "no update on guest entry: a timer publishes steal after every 4 ms "
                         + "of guest run time (idle, CPUID, RDMSR and WRMSR entries bring none; preempted is cleared on every entry)", ANY_TIME,
                 new ReferenceParts() {
@@ -162,18 +187,17 @@ public final class X86LegalVariants {
         // ---- what steal holds ----------------------------------------------------------------
         v.add(LegalVariant.of("own-accumulator", "steal is the total the hypervisor keeps since registration and writes "
                         + "(it never reads guest memory back); Linux accumulates in guest memory (X86-ACCUMULATES-IN-MEMORY, linux-abi)", STEAL,
-                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
-                    private long total;
-
+                msr(OwnTotalMsr::new)).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
+        v.add(LegalVariant.of("own-total-restarted-at-registration", "steal is a total the hypervisor keeps (never read back "
+                        + "from guest memory) and restarts from 0 at every registration (each accepted write with bit 0 set)", STEAL,
+                msr((ram, offered) -> new OwnTotalMsr(ram, offered) {
                     @Override
-                    protected long readSteal(long gpa) {
-                        return total;
-                    }
-
-                    @Override
-                    protected void writeSteal(long gpa, long steal) {
-                        total = steal;
-                        super.writeSteal(gpa, steal);
+                    public MsrResult write(long value) {
+                        MsrResult r = super.write(value);
+                        if (!r.faulted() && enabled()) {
+                            total = 0;
+                        }
+                        return r;
                     }
                 })).legalAt(Level.REQUIRED_GROUP, Level.ADVISORY_GROUP));
         v.add(LegalVariant.of("preemption-overruns", "a preemption lasts a quarter longer than asked (as on a busy host), "

@@ -46,9 +46,9 @@ public final class X86SuiteBenchmark {
                     vm.memory(), gpa, new Timing(provider.timing(), config.timingMultiplier()), budget, readers, false);
             var result = report.result();
             return String.format("%,d graded samples by %d reader(s) in %d ms = %,.1f M samples/s; "
-                            + "%,d writer updates (%,.0f/s), %,d crossing a 32-bit boundary, %,d forbidden",
+                            + "%,d writer steps (%,.0f/s), %,d crossing a 32-bit boundary, %,d forbidden",
                     result.samples(), readers, result.elapsed().toMillis(), result.samplesPerSecond() / 1e6,
-                    result.updates(), result.updates() / (result.elapsed().toNanos() / 1e9), report.boundaryCrossings(),
+                    result.updates(), result.updates() / (result.elapsed().toNanos() / 1e9), report.carries().crossings(),
                     result.forbidden());
         }
     }
