@@ -39,7 +39,7 @@ public class CliContractTest {
         String serve = "exec:" + java + " -cp " + System.getProperty("java.class.path") + " dev.stealtime.tck.runner.TckCli serve --provider reference --stdio";
         Result r = tck("providers", "--provider", serve);
         assertThat(r.code()).as("%s%s", r.out(), r.err()).isZero();
-        assertThat(r.out()).contains("handshake (hello) answered").contains("capabilities:  [HIGH_MEMORY, HOST_MSR_ACCESS")
+        assertThat(r.out()).contains("handshake (hello) answered").contains("capabilities:  [DIRTY_LOG, HIGH_MEMORY, HOST_MSR_ACCESS")
                 .contains("guest RAM:     shared").contains("open X86_64 VM").contains("open ARM64 VM").doesNotContain("FAILED");
         Result bad = tck("providers", "--provider", "exec:/bin/false");
         assertThat(bad.code()).isEqualTo(2);
