@@ -41,26 +41,7 @@ public final class Arm64LegalVariants {
      * (ARM-ACCUMULATES-IN-MEMORY: Linux before v5.9 did this and lost stolen time on migration).
      */
     static dev.stealtime.tck.runner.reference.ReferenceParts ownAccumulator() {
-        return stolenTime(ram -> new StolenTime(ram) {
-            private long total;
-
-            @Override
-            public long init(long runDelayNanos) {
-                total = 0;
-                return super.init(runDelayNanos);
-            }
-
-            @Override
-            protected long readStolenTime() {
-                return total;
-            }
-
-            @Override
-            protected void writeStolenTime(long stolen) {
-                total = stolen;
-                super.writeStolenTime(stolen);
-            }
-        });
+        return stolenTime(Arm64Variants.OwnTotal::new);
     }
 
     public static List<LegalVariant> all() {
