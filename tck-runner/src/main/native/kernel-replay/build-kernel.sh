@@ -6,10 +6,13 @@
 #     ARCH     arm64: a minimal Image (allnoconfig + arm64-kvm.config: virt, PL011, virtio, initramfs, KVM)
 #              x86:   kvm.ko + kvm-amd.ko for Debian's stock cloud-amd64 kernel of the same version
 #                     (its config and Module.symvers from linux-headers-*-cloud-amd64)
+#              x86-image: a kernel of one's own, bzImage + irqbypass.ko kvm.ko kvm-amd.ko (allnoconfig +
+#                     x86-kvm.config), for kvm-x86-emulated --kernel DIR/bzImage --kvm-modules DIR
 #     VERSION  the linux-source-VERSION package (6.1 by default)
 #     PATCH    a unified diff (-p1) under arch/x86/kvm, arch/arm64/kvm, virt/kvm or include/; '-' = stock
 #     SRC      this directory (the config fragment)
-#   Prints the build directory last: Image (arm64) or kvm.ko kvm-amd.ko kernel-release (x86), plus
+#   Prints the build directory last: Image (arm64), kvm.ko kvm-amd.ko kernel-release (x86), bzImage and
+#   the three modules (x86-image), plus
 #   steal_time (the upstream selftest tools/testing/selftests/kvm/steal_time.c of the same tree,
 #   static) and build.log. Everything else on stderr.
 #
@@ -23,7 +26,7 @@ CACHE=$1 ARCH=$2 VERSION=$3 PATCH=$4 SRC=$5
 umask 022
 say() { echo "build-kernel: $*" >&2; }
 die() { echo "build-kernel: $*" >&2; exit 1; }
-case $ARCH in arm64|x86) ;; *) die "unknown architecture '$ARCH' (arm64, x86)";; esac
+case $ARCH in arm64|x86|x86-image) ;; *) die "unknown architecture '$ARCH' (arm64, x86, x86-image)";; esac
 [[ $VERSION =~ ^[0-9]+\.[0-9]+$ ]] || die "bad source version '$VERSION' (e.g. 6.1)"
 
 # ---- the patch: only KVM code, named by its hash ---------------------------------------------
@@ -34,14 +37,14 @@ if [ "$PATCH" != - ]; then
   [ -z "$bad" ] || die "the patch touches files outside arch/x86/kvm, arch/arm64/kvm, virt/kvm, include/: $(echo $bad)"
   grep -qE '^\+\+\+ ' "$PATCH" || die "not a unified diff: $PATCH"
 fi
-frag=$SRC/arm64-kvm.config
-recipe=$( { echo "$ARCH $VERSION"; [ "$ARCH" = arm64 ] && cat "$frag"; true; } | sha256sum | cut -c1-12)
+case $ARCH in arm64) frag=$SRC/arm64-kvm.config ;; x86-image) frag=$SRC/x86-kvm.config ;; *) frag= ;; esac
+recipe=$( { echo "$ARCH $VERSION"; [ -z "$frag" ] || cat "$frag"; } | sha256sum | cut -c1-12)
 if [ "$PATCH" = - ]; then key=stock; else key=$(sed -n '/^diff \|^--- \|^+++ \|^@@\|^[-+ ]/p' "$PATCH" | sha256sum | cut -c1-16); fi
 ROOT=$CACHE/linux-$VERSION
 OUT=$ROOT/builds/$ARCH-$recipe-$key
 mkdir -p "$ROOT/builds" "$CACHE/debs"
 exec 9>"$ROOT/.lock-$ARCH"; flock 9           # one build per tree at a time
-if [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; then
+if [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; then   # x86-image: both
   say "cached: $OUT"; echo "$OUT"; exit 0
 fi
 
@@ -72,13 +75,13 @@ if [ -f .replay-applied.patch ]; then
 fi
 
 # ---- configuration (once per tree) -----------------------------------------------------------
-if [ "$ARCH" = arm64 ]; then
-  MK=(make -j2 ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+if [ -n "$frag" ]; then
+  if [ "$ARCH" = arm64 ]; then MK=(make -j2 ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-); else MK=(make -j2 ARCH=x86 CC=gcc-12 HOSTCC=gcc-12); fi
   if [ ! -f .replay-configured ] || ! cmp -s "$frag" .replay-configured; then
-    say "arm64: allnoconfig + $(basename "$frag")"
+    say "$ARCH: allnoconfig + $(basename "$frag")"
     KCONFIG_ALLCONFIG=$frag "${MK[@]}" -s allnoconfig >&2
     while read -r l; do
-      case $l in CONFIG_*) grep -qx "$l" .config || die "Kconfig dropped $l (dependency missing)";; esac
+      case $l in CONFIG_*) grep -qx "$l" .config || die "Kconfig dropped $l (dependency missing)";; esac   # x86-image's =m too
     done < "$frag"
     cp "$frag" .replay-configured
   fi
@@ -135,6 +138,11 @@ if [ "$ARCH" = arm64 ]; then
   say "arm64: make Image ($key)"
   "${MK[@]}" Image > "$LOG" 2>&1 || die "make Image failed: $(grep -m3 -E 'error|Error' "$LOG" | tr '\n' ' ')"
   cp arch/arm64/boot/Image "$TMP/Image"
+elif [ "$ARCH" = x86-image ]; then
+  say "x86-image: make bzImage modules ($key)"
+  "${MK[@]}" bzImage modules > "$LOG" 2>&1 || die "make bzImage modules failed: $(grep -m3 -E 'error|Error' "$LOG" | tr '\n' ' ')"
+  cp arch/x86/boot/bzImage arch/x86/kvm/kvm.ko arch/x86/kvm/kvm-amd.ko virt/lib/irqbypass.ko "$TMP/"
+  "${MK[@]}" -s kernelrelease > "$TMP/kernel-release"
 else
   say "x86: make M=arch/x86/kvm modules ($key)"
   "${MK[@]}" M=arch/x86/kvm CONFIG_KVM_INTEL= modules > "$LOG" 2>&1 \
@@ -155,6 +163,8 @@ else
   mkdir -p "$so"
   if [ "$ARCH" = arm64 ]; then
     sm=(make ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu-)
+  elif [ "$ARCH" = x86-image ]; then
+    sm=(make ARCH=x86 CC=gcc-12 HOSTCC=gcc-12)
   else
     sm=(make ARCH=x86 CC=gcc-12)
   fi

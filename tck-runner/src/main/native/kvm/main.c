@@ -20,6 +20,7 @@
 #include "kvm_util.h"
 #include "protocol.h"
 #include "vm.h"
+#include "watchdog.h"
 
 int main(int argc, char **argv)
 {
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 	sigaddset(&wake, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &wake, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	if (watchdog_start())
+		logf_("no watchdog thread (a request that hangs will not be described on the console)");
 
 	if (!stdio) {
 		/* non-blocking: a blocking write to a virtio-serial port spins in the guest kernel until the

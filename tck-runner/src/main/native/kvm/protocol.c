@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "protocol.h"
+#include "watchdog.h"
 
 #include <errno.h>
 #include <linux/kvm.h>
@@ -515,7 +516,9 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 			if (!m)
 				m = find_method(arch_methods, arch_nmethods, method->text);
 			if (m) {
+				watchdog_begin(method->text);
 				m->handler(&c);
+				watchdog_end();
 			} else {
 				size_t i;
 				for (i = 0; i < sizeof(foreign_methods) / sizeof(foreign_methods[0]); i++)
