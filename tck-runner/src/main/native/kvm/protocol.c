@@ -516,9 +516,8 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 			if (!m)
 				m = find_method(arch_methods, arch_nmethods, method->text);
 			if (m) {
-				watchdog_begin(method->text);
+				watchdog_begin(method->text);   /* ended once the answer is written (protocol_serve) */
 				m->handler(&c);
-				watchdog_end();
 			} else {
 				size_t i;
 				for (i = 0; i < sizeof(foreign_methods) / sizeof(foreign_methods[0]); i++)
@@ -540,13 +539,31 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 /* ------------------------------------------------------------------------- the stream */
 
 /* Waits until fd is ready for events (a non-blocking channel said EAGAIN). */
+/*
+ * Waits until fd is ready for events. The wait is bounded (AWAIT_MS) and repeated: poll's last
+ * look at the channel is a fresh check of its state, so a wakeup the virtio-serial driver never
+ * delivers costs AWAIT_MS instead of the session. Such a wakeup is logged (the first few): poll
+ * woke by its timeout and found the channel ready.
+ */
+#define AWAIT_MS 250
 static int await_ready(int fd, short events)
 {
+	static unsigned lost_wakeups;
 	struct pollfd p = { .fd = fd, .events = events };
-	while (poll(&p, 1, -1) < 0)
-		if (errno != EINTR)
+	for (;;) {
+		uint64_t t0 = now_ns();
+		int n = poll(&p, 1, AWAIT_MS);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
 			return -1;
-	return 0;
+		if (n == 0)
+			continue;
+		if (now_ns() - t0 >= AWAIT_MS * 1000000ull && lost_wakeups++ < 5)
+			logf_("poll(%s) on the protocol channel woke by its %d ms timeout and found it ready: a lost wakeup, recovered",
+			      events == POLLIN ? "POLLIN" : "POLLOUT", AWAIT_MS);
+		return 0;
+	}
 }
 
 static int write_all(int fd, const char *p, size_t n)
@@ -610,9 +627,13 @@ int protocol_serve(int in_fd, int out_fd, const char *unavailable_reason)
 				rpc_error(&c, E_REQUEST, "request line longer than %u bytes", MAX_LINE);
 				discarding = 0;
 			} else if (line > 0) {
+				watchdog_note(start, line);
 				protocol_handle_line(start, line, &out);
 			}
-			if (out.oom || (out.len && write_all(out_fd, out.data, out.len))) {
+			int failed = out.oom || (out.len && write_all(out_fd, out.data, out.len));
+			watchdog_end();
+			watchdog_note(out.data ? out.data : "(no answer)", out.data ? (out.len > 60 ? 60 : out.len) : 11);
+			if (failed) {
 				logf_("cannot answer (%s)", out.oom ? "out of memory" : strerror(errno));
 				jb_free(&out);
 				free(buf);

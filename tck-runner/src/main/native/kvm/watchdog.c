@@ -5,6 +5,7 @@
 #include "watchdog.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,7 +16,22 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char method[64];
 static uint64_t started_ns;      /* 0: no request in progress */
-static int reported;
+static uint64_t idle_since_ns;   /* when the last answer was written (0: none yet) */
+static int reported, idle_reported;
+/* the last protocol events, for the report */
+#define RING 12
+static char ring[RING][96];
+static uint64_t ring_ns[RING];
+static unsigned ring_next;
+
+void watchdog_note(const char *what, size_t len)
+{
+	pthread_mutex_lock(&lock);
+	unsigned i = ring_next++ % RING;
+	snprintf(ring[i], sizeof(ring[i]), "%.*s", (int)(len < 90 ? len : 90), what);
+	ring_ns[i] = now_ns();
+	pthread_mutex_unlock(&lock);
+}
 
 void watchdog_begin(const char *m)
 {
@@ -30,6 +46,8 @@ void watchdog_end(void)
 {
 	pthread_mutex_lock(&lock);
 	started_ns = 0;
+	idle_since_ns = now_ns();
+	idle_reported = 0;
 	pthread_mutex_unlock(&lock);
 }
 
@@ -50,7 +68,7 @@ static void read_stack(const char *path, char *buf, size_t size)
 	buf[0] = 0;
 	FILE *f = fopen(path, "r");
 	if (!f) {
-		snprintf(buf, size, "(no %s)", path);
+		snprintf(buf, size, "(no kernel stack: %s)", strerror(errno));
 		return;
 	}
 	char line[256];
@@ -78,7 +96,7 @@ static void report(const char *m, uint64_t seconds)
 	while ((e = readdir(d))) {
 		if (e->d_name[0] == '.')
 			continue;
-		char path[96], stat[256], wchan[96], stack[300];
+		char path[320], stat[256], wchan[96], stack[300];
 		snprintf(path, sizeof(path), "/proc/self/task/%s/stat", e->d_name);
 		read_line(path, stat, sizeof(stat));
 		snprintf(path, sizeof(path), "/proc/self/task/%s/wchan", e->d_name);
@@ -105,8 +123,27 @@ static void *loop(void *arg)
 			memcpy(m, method, sizeof(m));
 		}
 		pthread_mutex_unlock(&lock);
+		int idle = 0;
+		char events[RING][120];
+		int nevents = 0;
+		pthread_mutex_lock(&lock);
+		if (!started_ns && idle_since_ns && !idle_reported && now_ns() - idle_since_ns >= WATCHDOG_SECONDS * 1000000000ull) {
+			idle_reported = idle = 1;
+			for (unsigned k = 0; k < RING; k++) {
+				unsigned i = (ring_next + k) % RING;
+				if (ring_ns[i])
+					snprintf(events[nevents++], sizeof(events[0]), "-%llu ms %s",
+						 (unsigned long long)((now_ns() - ring_ns[i]) / 1000000), ring[i]);
+			}
+		}
+		pthread_mutex_unlock(&lock);
 		if (seconds)
 			report(m, seconds);
+		if (idle) {
+			logf_("watchdog: no request for %d s since the last answer; the last protocol events:", WATCHDOG_SECONDS);
+			for (int i = 0; i < nevents; i++)
+				logf_("watchdog:   %s", events[i]);
+		}
 	}
 	return NULL;
 }

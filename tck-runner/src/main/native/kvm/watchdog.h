@@ -10,12 +10,16 @@
 #ifndef TCK_WATCHDOG_H
 #define TCK_WATCHDOG_H
 
+#include <stddef.h>
+
 #define WATCHDOG_SECONDS 20
 
 /* Starts the watchdog thread (once). Returns 0, or an errno when the thread cannot be created. */
 int watchdog_start(void);
-/* A request for method (a string that lives until watchdog_end) has started / has been answered. */
+/* A request for method has started / its answer has been written (so a write that blocks is seen too). */
 void watchdog_begin(const char *method);
 void watchdog_end(void);
+/* Keeps a protocol event (the start of a request line, an answer's size) for the report. */
+void watchdog_note(const char *what, size_t len);
 
 #endif
