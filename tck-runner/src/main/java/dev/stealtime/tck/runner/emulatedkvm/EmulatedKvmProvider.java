@@ -62,6 +62,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
     static final Duration OPEN_BOUND = Duration.ofSeconds(3);
     /** How many machines one {@code open} may try. */
     static final int OPEN_ATTEMPTS = 3;
+    private static final int ARMED = 0;
+    private static final int DISARMED = 1;
+    private static final int STRUCK = 2;
     private static final java.util.concurrent.ScheduledExecutorService HANG_TIMER =
             java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "tck-emulated-machine-hang-timer");
@@ -236,31 +239,36 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         if (m == null) {
             return s.adapter().open(spec);
         }
-        java.util.concurrent.atomic.AtomicBoolean struck = new java.util.concurrent.atomic.AtomicBoolean();
+        // ARMED until either the answer disarms the bound or the bound strikes (and stops the machine);
+        // whichever comes first decides (a Future's cancel() cannot tell a running task from a pending one)
+        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
         java.util.concurrent.ScheduledFuture<?> bound = HANG_TIMER.schedule(() -> {
-            struck.set(true);
-            m.stop();
+            if (state.compareAndSet(ARMED, STRUCK)) {
+                m.stop();
+            }
         }, OPEN_BOUND.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
         Vm vm;
         try {
             vm = s.adapter().open(spec);
         } catch (RuntimeException e) {
-            if (bound.cancel(false) || !struck.get()) {
-                throw e;
+            if (state.compareAndSet(ARMED, DISARMED)) {
+                bound.cancel(false);
+                throw e;                 // the machine failed on its own: not a hang
             }
-            waitFor(bound);
+            waitFor(bound);              // stopped for not answering: wait until it is gone
             return null;
         }
-        if (!bound.cancel(false)) {   // the bound struck as the answer came: that machine is gone
-            waitFor(bound);
-            try {
-                vm.close();
-            } catch (RuntimeException closing) {
-                // the session ended with the machine
-            }
-            return null;
+        if (state.compareAndSet(ARMED, DISARMED)) {
+            bound.cancel(false);
+            return vm;
         }
-        return vm;
+        waitFor(bound);                  // the bound struck as the answer came: that machine is gone
+        try {
+            vm.close();
+        } catch (RuntimeException closing) {
+            // the session ended with the machine
+        }
+        return null;
     }
 
     private static void waitFor(java.util.concurrent.Future<?> f) {
