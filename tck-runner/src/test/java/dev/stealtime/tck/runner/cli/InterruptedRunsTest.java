@@ -57,6 +57,7 @@ public class InterruptedRunsTest {
 
     @Test
     public void twentyRandomInterruptsLeaveNoLeftoversAndNoStaleVerdict() throws Exception {
+        dev.stealtime.tck.runner.HostRequirement.requireOrSkip("build", "interrupting runs with SIGINT (kill -INT)", "procps");
         // an earlier, complete run: its CONFORMS summary is what must never pass for an interrupted run
         Path seedDir = work.resolve("seed");
         Path seedTmp = Files.createDirectories(work.resolve("seed-tmp"));
