@@ -538,9 +538,8 @@ void protocol_handle_line(const char *line, size_t len, struct jbuf *out)
 
 /* ------------------------------------------------------------------------- the stream */
 
-/* Waits until fd is ready for events (a non-blocking channel said EAGAIN). */
 /*
- * Waits until fd is ready for events. The wait is bounded (AWAIT_MS) and repeated: poll's last
+ * Waits until fd is ready for events (a non-blocking channel said EAGAIN). The wait is bounded (AWAIT_MS) and repeated: poll's last
  * look at the channel is a fresh check of its state, so a wakeup the virtio-serial driver never
  * delivers costs AWAIT_MS instead of the session. Such a wakeup is logged (the first few): poll
  * woke by its timeout and found the channel ready.
@@ -632,7 +631,8 @@ int protocol_serve(int in_fd, int out_fd, const char *unavailable_reason)
 			}
 			int failed = out.oom || (out.len && write_all(out_fd, out.data, out.len));
 			watchdog_end();
-			watchdog_note(out.data ? out.data : "(no answer)", out.data ? (out.len > 60 ? 60 : out.len) : 11);
+			if (out.len)
+				watchdog_note(out.data, out.len);   /* the note keeps its start only */
 			if (failed) {
 				logf_("cannot answer (%s)", out.oom ? "out of memory" : strerror(errno));
 				jb_free(&out);
