@@ -35,6 +35,19 @@ public final class HostRequirement {
         }
     }
 
+    /**
+     * Leaves the reason for the build's closing note when the host lacks a package of {@code group},
+     * without skipping anything: for a {@code @Factory} whose instances need different groups. TestNG
+     * skips the {@code @BeforeClass} of every later instance once one instance's has skipped, so only
+     * the first instance's {@link #requireOrSkip} would be recorded; the factory calls this for all.
+     */
+    public static void noteIfMissing(String group, String what) {
+        HostPackages.Missing m = HostPackages.here().missing(group, null);
+        if (!m.none()) {
+            record(group, what + " not tested here: " + m.reason());
+        }
+    }
+
     /** Skips (or fails where required) {@code what}, which needs {@code group}, for {@code reason}. */
     public static void unavailable(String group, String what, String reason) {
         String line = what + " not tested here: " + reason;

@@ -38,6 +38,9 @@ public class EmulatedKvmProviderTest {
 
     @org.testng.annotations.DataProvider
     public static Object[][] guests() {
+        for (Guest g : Guest.values()) {                 // every instance's reason, see noteIfMissing
+            HostRequirement.noteIfMissing(g.providerId, "the " + g.providerId + " provider");
+        }
         return new Object[][]{{Guest.ARM64}, {Guest.X86_64}};
     }
 
