@@ -52,6 +52,17 @@ public interface HypervisorProvider {
     }
 
     /**
+     * The time limit of each call this provider needs when the user sets none ({@code tck.call.timeout}
+     * left at its default, 10 s): a provider whose calls may legitimately take longer (one that boots a
+     * replacement machine inside a call, say) names its own here. The TCK uses the larger of this and
+     * the default, and says so in the run's configuration; an explicit {@code --call-timeout} always
+     * wins. Default: none (the TCK's default applies).
+     */
+    default java.util.Optional<java.time.Duration> defaultCallTimeout() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Build a VM. The VM has not run yet; nothing is registered for steal time.
      *
      * @throws UnsupportedOperationException when the spec asks for something not declared in

@@ -126,13 +126,34 @@ public final class ProviderGuard {
         if (isGuarded(provider)) {
             return provider;
         }
+        Duration own = ownCallTimeout(provider, config);
+        if (own != null) {
+            config.withProviderDefault(TckConfig.Key.CALL_TIMEOUT, TckConfig.format(own), provider.id());
+        }
         Duration base = config.callTimeout();
         double m = config.timingMultiplier();
         Duration limit = Duration.ofNanos(Math.round(base.toNanos() * m));
         String origin = TckConfig.Key.CALL_TIMEOUT.property + " " + TckConfig.format(base)
-                + (m == 1 ? "" : " × timing multiplier " + m);
+                + (own == null ? "" : " (" + provider.id() + "'s own default)") + (m == 1 ? "" : " × timing multiplier " + m);
         ProviderGuard g = new ProviderGuard(provider, limit, origin, prepare ? config.prepareTimeout() : null);
         return (HypervisorProvider) g.proxy(provider, null);
+    }
+
+    /**
+     * The provider's {@link HypervisorProvider#defaultCallTimeout()} where it applies: the user set no
+     * call timeout (nor did an earlier wrap) and the provider's is longer than the default. Null otherwise (also when the
+     * provider's answer is unusable: it never breaks the run).
+     */
+    public static Duration ownCallTimeout(HypervisorProvider provider, TckConfig config) {
+        if (!"default".equals(config.origin(TckConfig.Key.CALL_TIMEOUT))) {
+            return null;
+        }
+        try {
+            Duration own = provider.defaultCallTimeout().orElse(null);
+            return own != null && own.compareTo(config.callTimeout()) > 0 ? own : null;
+        } catch (RuntimeException e) {
+            return null;
+        }
     }
 
     // ---- the call path shared by every decorator ----

@@ -49,6 +49,7 @@ public final class TckConfig {
     }
 
     private final Map<Key, String> overrides = new LinkedHashMap<>();
+    private final Map<Key, Source> providerDefaults = new LinkedHashMap<>();
 
     /** Configuration from system properties and the environment only. */
     public static TckConfig fromEnvironment() {
@@ -63,11 +64,20 @@ public final class TckConfig {
         return this;
     }
 
+    /**
+     * A provider's own default for {@code key} ({@link dev.stealtime.tck.spi.HypervisorProvider#defaultCallTimeout()}):
+     * it takes the place of the TCK's default only, never of a flag, property or environment value.
+     */
+    public TckConfig withProviderDefault(Key key, String value, String providerId) {
+        providerDefaults.put(key, new Source(value, "default of provider " + providerId));
+        return this;
+    }
+
     public String raw(Key key) {
         return source(key).value;
     }
 
-    /** Where the effective value came from: {@code flag}, {@code property}, {@code env} or {@code default}. */
+    /** Where the effective value came from: {@code flag}, {@code property}, {@code env}, {@code default of provider ID} or {@code default}. */
     public String origin(Key key) {
         return source(key).origin;
     }
@@ -87,7 +97,7 @@ public final class TckConfig {
         if (e != null && !e.isBlank()) {
             return new Source(e, "env");
         }
-        return new Source(key.defaultValue, "default");
+        return providerDefaults.getOrDefault(key, new Source(key.defaultValue, "default"));
     }
 
     public String providerId() {

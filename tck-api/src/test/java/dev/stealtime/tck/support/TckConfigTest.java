@@ -27,6 +27,17 @@ public class TckConfigTest {
     }
 
     @Test
+    public void aProvidersOwnDefaultReplacesOnlyTheTcksDefault() {
+        TckConfig c = TckConfig.fromEnvironment().withProviderDefault(TckConfig.Key.CALL_TIMEOUT, "30s", "kvm-x86-emulated");
+        assertThat(c.callTimeout()).isEqualTo(Duration.ofSeconds(30));
+        assertThat(c.origin(TckConfig.Key.CALL_TIMEOUT)).isEqualTo("default of provider kvm-x86-emulated");
+        assertThat(c.effective().get("tck.call.timeout")).isEqualTo("30s (default of provider kvm-x86-emulated)");
+        c.with(TckConfig.Key.CALL_TIMEOUT, "12s");
+        assertThat(c.callTimeout()).as("a flag wins over the provider's default").isEqualTo(Duration.ofSeconds(12));
+        assertThat(c.origin(TckConfig.Key.CALL_TIMEOUT)).isEqualTo("flag");
+    }
+
+    @Test
     public void badValuesAreOneLineReasons() {
         assertThatThrownBy(() -> TckConfig.fromEnvironment().with(TckConfig.Key.RACE_BUDGET, "-1s").validate())
                 .hasMessage("tck.race.budget must be a positive duration such as 500ms, 2s or 1m, got '-1s'");

@@ -219,8 +219,17 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
      * on the fresh machine, at most {@link #OPEN_ATTEMPTS} times in all, the last without the bound.
      * No test has seen the VM yet, so nothing observed is repeated. Each replacement is said on stderr
      * and counted in {@link #machine()} ("machines replaced after a hang"). Give such a provider a
-     * call timeout that holds the replacements ({@code --call-timeout 30s}).
+     * call timeout that holds the replacements: {@link #defaultCallTimeout()}.
      */
+    /**
+     * 30 s: room inside one call for two replacements of a hung machine (each a bound of
+     * {@link #OPEN_BOUND} plus a boot of about 2.5 s) and a slow third {@code open} under load.
+     */
+    @Override
+    public java.util.Optional<Duration> defaultCallTimeout() {
+        return java.util.Optional.of(Duration.ofSeconds(30));
+    }
+
     @Override
     public Vm open(VmSpec spec) {
         Started s = start();   // prepared by the run; a plain surefire build may open without it
