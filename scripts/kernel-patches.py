@@ -54,7 +54,7 @@ add("arm64-undo-pvtime-only-when-configured", "arm64", "history",
     fix='"KVM: arm64: pvtime: steal-time is only supported when configured" (v5.9)',
     breaks="PV_TIME_FEATURES(PV_TIME_ST) and PV_TIME_FEATURES(PV_TIME_FEATURES) say SUCCESS on a vCPU whose VMM "
            "set no IPA; the guest then calls PV_TIME_ST and gets NOT_SUPPORTED (-1)",
-    rule="ARM-FEATURES-ST, ARM-FEATURES-SELF")
+    rule="ARM-FEATURES-ST-NEEDS-IPA, ARM-FEATURES-SELF")
 
 add("arm64-undo-pvtime-loss-of-stolen-time", "arm64", "history",
     [(PV, "\t\tvcpu->arch.steal.last_steal = READ_ONCE(current->sched_info.run_delay);\n"
