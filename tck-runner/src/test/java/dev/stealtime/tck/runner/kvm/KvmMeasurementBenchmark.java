@@ -33,15 +33,24 @@ public final class KvmMeasurementBenchmark {
     private KvmMeasurementBenchmark() {
     }
 
-    public static void main(String[] args) {
-        KvmProvider provider = new KvmProvider();
-        System.out.println("tolerance " + KvmProvider.TOLERANCE);
+    public static void main(String[] args) throws java.io.IOException {
+        // -Dtck.provider=exec:... : the same rows through an adapter on this /dev/kvm (the C adapter
+        // built for the host, KvmDriverComparison), its guest memory read through the protocol
+        String id = System.getProperty("tck.provider", "kvm");
+        java.nio.file.Path log = java.nio.file.Files.createTempFile("tck-bench-adapter-", ".log");
+        dev.stealtime.tck.spi.HypervisorProvider provider = id.equals("kvm") ? new KvmProvider()
+                : dev.stealtime.tck.runner.adapter.AdapterSources.resolve(id, log)
+                        .orElseThrow(() -> new IllegalArgumentException("not an adapter: " + id));
+        System.out.println("tolerance " + (id.equals("kvm") ? KvmProvider.TOLERANCE : provider.timing()));
         new MeasurementBenchmark(provider, GuestLayout.forProvider(provider).spec(Architecture.X86_64, 1), new MeasurementBenchmark.Subject() {
             @Override
             public LongSupplier enable(Vm vm) {
                 X86Vcpu v = (X86Vcpu) vm.vcpu(0);
                 if (v.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, STRUCT | 1).faulted()) {
                     throw new IllegalStateException("WRMSR faulted");
+                }
+                if (vm.memory().sharing() != dev.stealtime.tck.spi.GuestMemory.Sharing.LIVE) {
+                    return () -> ByteBuffer.wrap(vm.memory().read(STRUCT, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong(0);
                 }
                 ByteBuffer st = vm.memory().liveView(STRUCT, 64).order(ByteOrder.LITTLE_ENDIAN);
                 return () -> st.getLong(0);
@@ -52,5 +61,7 @@ public final class KvmMeasurementBenchmark {
                 ((X86Vcpu) v).guestRdmsr(X86Vcpu.MSR_KVM_STEAL_TIME); // one short entry: KVM records the steal
             }
         }, PREEMPT_MS, IDLE_MS).run(args);
+        dev.stealtime.tck.runner.adapter.AdapterSources.closeAll();
+        java.nio.file.Files.deleteIfExists(log);
     }
 }
