@@ -150,7 +150,8 @@ public final class MutationScore {
                 out.println("[mutation]   listed but killed this time (" + listFile + ":" + l.lineNo() + "): " + l.key()
                         + (l.kind().equals("equivalent")
                         ? " -- an equivalent mutant cannot really be killed: a spurious kill (a starved race?) or a stale line number"
-                        : " -- a new test kills it now: remove the line"));
+                        : " -- killed this time: remove the line once it is killed in every run (a kill that depends on a race,"
+                        + " as its reason may say, is not yet that)"));
             }
         }
         out.println("[mutation] ---------------------------------------------------------------------------");
