@@ -286,25 +286,17 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
                 vm.close();
                 return;
             }
-            java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
-            java.util.concurrent.ScheduledFuture<?> bound = HANG_TIMER.schedule(() -> {
-                if (state.compareAndSet(ARMED, STRUCK)) {
-                    machine.stop();
-                }
-            }, CLOSE_BOUND.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            HangBound bound = HangBound.arm(machine, CLOSE_BOUND);
             try {
                 vm.close();
             } catch (RuntimeException e) {
-                if (state.compareAndSet(ARMED, DISARMED)) {
-                    bound.cancel(false);
+                if (bound.disarm()) {
                     throw e;                 // the machine failed on its own: not a hang
                 }
             }
-            if (state.compareAndSet(ARMED, DISARMED)) {
-                bound.cancel(false);
+            if (bound.disarm()) {
                 return;
             }
-            waitFor(bound);
             int n = replaced.incrementAndGet();
             System.err.printf("tck: %s: the emulated machine did not answer `close` within %d s; stopped (%d so far "
                     + "this run), the next `open` boots a fresh one%n", guest.providerId, CLOSE_BOUND.toSeconds(), n);
@@ -317,36 +309,55 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         if (m == null) {
             return s.adapter().open(spec);
         }
-        // ARMED until either the answer disarms the bound or the bound strikes (and stops the machine);
-        // whichever comes first decides (a Future's cancel() cannot tell a running task from a pending one)
-        java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
-        java.util.concurrent.ScheduledFuture<?> bound = HANG_TIMER.schedule(() -> {
-            if (state.compareAndSet(ARMED, STRUCK)) {
-                m.stop();
-            }
-        }, OPEN_BOUND.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        HangBound bound = HangBound.arm(m, OPEN_BOUND);
         Vm vm;
         try {
             vm = s.adapter().open(spec);
         } catch (RuntimeException e) {
-            if (state.compareAndSet(ARMED, DISARMED)) {
-                bound.cancel(false);
+            if (bound.disarm()) {
                 throw e;                 // the machine failed on its own: not a hang
             }
-            waitFor(bound);              // stopped for not answering: wait until it is gone
-            return null;
+            return null;                 // stopped for not answering
         }
-        if (state.compareAndSet(ARMED, DISARMED)) {
-            bound.cancel(false);
+        if (bound.disarm()) {
             return vm;
         }
-        waitFor(bound);                  // the bound struck as the answer came: that machine is gone
-        try {
+        try {                            // the bound struck as the answer came: that machine is gone
             vm.close();
         } catch (RuntimeException closing) {
             // the session ended with the machine
         }
         return null;
+    }
+
+    /**
+     * A call's bound: ARMED until either the call's end disarms it or it strikes and stops the
+     * machine; whichever comes first decides (a Future's cancel() cannot tell a running task from a
+     * pending one).
+     */
+    private static final class HangBound {
+        private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
+        private java.util.concurrent.ScheduledFuture<?> strike;
+
+        static HangBound arm(EmulatedMachine machine, Duration bound) {
+            HangBound b = new HangBound();
+            b.strike = HANG_TIMER.schedule(() -> {
+                if (b.state.compareAndSet(ARMED, STRUCK)) {
+                    machine.stop();
+                }
+            }, bound.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            return b;
+        }
+
+        /** True when the call ended first; false when the bound struck (returns once the machine is stopped). */
+        boolean disarm() {
+            if (state.compareAndSet(ARMED, DISARMED)) {
+                strike.cancel(false);
+                return true;
+            }
+            waitFor(strike);
+            return false;
+        }
     }
 
     private static void waitFor(java.util.concurrent.Future<?> f) {
