@@ -49,7 +49,10 @@ public class InterruptedRunsTest {
 
     private Process start(Path out, Path tmp, Path log) throws IOException {
         String cp = System.getProperty("surefire.test.class.path", System.getProperty("java.class.path"));
-        List<String> cmd = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        // SIGINT back to its default first: a build started in the background by a non-interactive shell
+        // (nohup make &, a CI runner's script) inherits SIGINT ignored, and the JVM keeps an ignored
+        // SIGINT ignored, as a background job should; the run under test is a foreground command
+        List<String> cmd = List.of("env", "--default-signal=INT", Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Djava.io.tmpdir=" + tmp, "-cp", cp, TckCli.class.getName(),
                 "run", "--suite", "arm64", "--race-budget", "300ms", "--out", out.toString());
         return new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
