@@ -102,6 +102,12 @@ public final class Providers {
             } catch (ServiceConfigurationError e) {
                 broken.add(new Broken("a provider listed in META-INF/services", ProviderException.vendorMessage(e)));
                 continue;
+            } catch (LinkageError e) {
+                // the listed class loads but does not link: a class it needs (its superclass, say) is
+                // in no jar given (ServiceLoader passes that through unwrapped)
+                broken.add(new Broken("a provider listed in META-INF/services", "its class does not link: "
+                        + ProviderException.vendorMessage(e) + " (a class it needs is missing from the jar and the classpath)"));
+                continue;
             }
             String name = candidate.type().getName();
             Path source = sourceOf(candidate.type());

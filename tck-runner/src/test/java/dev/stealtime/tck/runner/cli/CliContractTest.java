@@ -77,6 +77,40 @@ public class CliContractTest {
         }
     }
 
+    /**
+     * A vendor jar whose provider class does not link (its superclass is in no jar given) is a
+     * provider that did not load, with the reason on one line: never a stack trace.
+     */
+    @Test
+    public void aProviderThatDoesNotLinkIsAOneLineReason() throws Exception {
+        Path dir = Files.createTempDirectory("tck-unlinked");
+        try {
+            Path src = Files.createDirectories(dir.resolve("src/com/example/unlinked"));
+            Files.writeString(src.resolve("Missing.java"), "package com.example.unlinked; public class Missing {}\n");
+            Files.writeString(src.resolve("Unlinked.java"), "package com.example.unlinked; public abstract class Unlinked extends Missing"
+                    + " implements dev.stealtime.tck.spi.HypervisorProvider {}\n");
+            Path classes = Files.createDirectories(dir.resolve("classes"));
+            int rc = javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+                    "-cp", System.getProperty("java.class.path"), src.resolve("Missing.java").toString(), src.resolve("Unlinked.java").toString());
+            assertThat(rc).as("javac").isZero();
+            Path jar = dir.resolve("unlinked.jar");
+            try (var out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar))) {
+                out.putNextEntry(new java.util.jar.JarEntry("com/example/unlinked/Unlinked.class"));   // Missing left out
+                out.write(Files.readAllBytes(classes.resolve("com/example/unlinked/Unlinked.class")));
+                out.putNextEntry(new java.util.jar.JarEntry("META-INF/services/dev.stealtime.tck.spi.HypervisorProvider"));
+                out.write("com.example.unlinked.Unlinked\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            }
+            Result list = tck("providers", "--provider-jar", jar.toString());
+            assertThat(list.code()).as("%s%s", list.out(), list.err()).isZero();
+            assertThat(list.out() + list.err()).contains("does not link").contains("com/example/unlinked/Missing").doesNotContain("\tat ");
+            Result run = tck("run", "--provider-jar", jar.toString(), "--provider", "unlinked", "--out", dir.resolve("out").toString());
+            assertThat(run.code()).isEqualTo(2);
+            assertThat(run.err().strip()).doesNotContain("\tat ").contains("does not link");
+        } finally {
+            dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+        }
+    }
+
     @Test
     public void badValuesAreUsageErrors() {
         assertThat(tck("run", "--suite", "ppc").code()).isEqualTo(2);
