@@ -81,9 +81,29 @@ record RunDir(Path dir, RunSummary summary, List<String> problems) {
                 }
             }
         }
-        String kernel = release != null ? release : "host " + summary.environment().kernel();
+        String kernel = (release != null ? release : "host " + summary.environment().kernel()) + modulesUnderTest(machine);
         String host = summary.environment().host() == null ? "unknown" : summary.environment().host();
         return new Matrix.Run(name, relativeDir, summary.provider().id(), String.join("+", summary.suites()), kernel, hash,
                 host, summary.verdictText(), summary.partial(), machine);
+    }
+
+    /**
+     * The KVM modules a run loaded from {@code --kvm-modules} ("module kvm.ko" = "SHA256 (--kvm-modules,
+     * path, loaded)"), as " + kvm.ko 42fcd8b14cf3, kvm-amd.ko 3844c817d126": the same kernel image with
+     * other modules is another kernel under test, and its column must say so.
+     */
+    static String modulesUnderTest(Map<String, String> machine) {
+        StringBuilder sb = new StringBuilder();
+        if (machine != null) {
+            for (Map.Entry<String, String> e : machine.entrySet()) {
+                String v = e.getValue();
+                if (e.getKey().startsWith("module ") && v != null && v.contains("(--kvm-modules") && v.endsWith("loaded)")
+                        && !v.contains("not loaded")) {
+                    sb.append(sb.length() == 0 ? " + " : ", ").append(e.getKey().substring(7)).append(' ')
+                            .append(v, 0, Math.min(12, v.indexOf(' ') < 0 ? v.length() : v.indexOf(' ')));
+                }
+            }
+        }
+        return sb.toString();
     }
 }
