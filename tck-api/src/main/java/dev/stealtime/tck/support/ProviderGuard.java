@@ -141,10 +141,10 @@ public final class ProviderGuard {
 
     /**
      * The provider's {@link HypervisorProvider#defaultCallTimeout()} where it applies: the user set no
-     * call timeout (nor did an earlier wrap) and the provider's is longer than the default. Null otherwise (also when the
-     * provider's answer is unusable: it never breaks the run).
+     * call timeout (nor did an earlier wrap) and the provider's is longer than the default. Null
+     * otherwise, also when the provider's answer is unusable (it never breaks the run).
      */
-    public static Duration ownCallTimeout(HypervisorProvider provider, TckConfig config) {
+    private static Duration ownCallTimeout(HypervisorProvider provider, TckConfig config) {
         if (!"default".equals(config.origin(TckConfig.Key.CALL_TIMEOUT))) {
             return null;
         }

@@ -44,19 +44,23 @@ public final class HostRequirement {
     public static void noteIfMissing(String group, String what) {
         HostPackages.Missing m = HostPackages.here().missing(group, null);
         if (!m.none()) {
-            record(group, what + " not tested here: " + m.reason());
+            record(group, line(what, m.reason()));
         }
     }
 
     /** Skips (or fails where required) {@code what}, which needs {@code group}, for {@code reason}. */
     public static void unavailable(String group, String what, String reason) {
-        String line = what + " not tested here: " + reason;
+        String line = line(what, reason);
         if (required(group)) {
             throw new AssertionError(line + " (" + REQUIRE_ENV + "=" + System.getenv(REQUIRE_ENV)
                     + ": this machine must have them; .ci/run installs them)");
         }
         record(group, line);
         throw new SkipException(line);
+    }
+
+    private static String line(String what, String reason) {
+        return what + " not tested here: " + reason;
     }
 
     static boolean required(String group) {

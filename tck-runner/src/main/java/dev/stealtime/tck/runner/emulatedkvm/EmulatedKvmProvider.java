@@ -68,9 +68,6 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
     static final Duration CLOSE_BOUND = Duration.ofSeconds(5);
     /** How many machines one {@code open} may try. */
     static final int OPEN_ATTEMPTS = 3;
-    private static final int ARMED = 0;
-    private static final int DISARMED = 1;
-    private static final int STRUCK = 2;
     private static final java.util.concurrent.ScheduledExecutorService HANG_TIMER =
             java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "tck-emulated-machine-hang-timer");
@@ -212,6 +209,15 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
     }
 
     /**
+     * 30 s: room inside one call for two replacements of a hung machine (each a bound of
+     * {@link #OPEN_BOUND} plus a boot of about 2.5 s) and a slow third {@code open} under load.
+     */
+    @Override
+    public java.util.Optional<Duration> defaultCallTimeout() {
+        return java.util.Optional.of(Duration.ofSeconds(30));
+    }
+
+    /**
      * Opens a VM in the current machine. An emulated machine now and then stops answering while a VM
      * is created (seen on x86 under TCG, 2026-12-02: about one {@code open} in fifty, the whole guest
      * silent, its adapter's watchdog too; the cause is not found): a machine that has not answered
@@ -221,15 +227,6 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
      * and counted in {@link #machine()} ("machines replaced after a hang"). Give such a provider a
      * call timeout that holds the replacements: {@link #defaultCallTimeout()}.
      */
-    /**
-     * 30 s: room inside one call for two replacements of a hung machine (each a bound of
-     * {@link #OPEN_BOUND} plus a boot of about 2.5 s) and a slow third {@code open} under load.
-     */
-    @Override
-    public java.util.Optional<Duration> defaultCallTimeout() {
-        return java.util.Optional.of(Duration.ofSeconds(30));
-    }
-
     @Override
     public Vm open(VmSpec spec) {
         Started s = start();   // prepared by the run; a plain surefire build may open without it
@@ -287,14 +284,16 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
                 return;
             }
             HangBound bound = HangBound.arm(machine, CLOSE_BOUND);
+            RuntimeException failed = null;
             try {
                 vm.close();
             } catch (RuntimeException e) {
-                if (bound.disarm()) {
-                    throw e;                 // the machine failed on its own: not a hang
-                }
+                failed = e;
             }
             if (bound.disarm()) {
+                if (failed != null) {
+                    throw failed;            // the machine failed on its own: not a hang
+                }
                 return;
             }
             int n = replaced.incrementAndGet();
@@ -336,6 +335,9 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
      * pending one).
      */
     private static final class HangBound {
+        private static final int ARMED = 0;
+        private static final int DISARMED = 1;
+        private static final int STRUCK = 2;
         private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
         private java.util.concurrent.ScheduledFuture<?> strike;
 

@@ -37,7 +37,6 @@ import java.util.stream.Stream;
  */
 public final class KvmDriverComparison {
 
-    private static final Path SOURCES = Path.of("src/main/native/kvm");
     private static final Duration TIMEOUT = Duration.ofMinutes(80);
     private static final int MEMORY_MIB = 4096;
     /** {@code -Dtck.compare.echo=true}: every console line too (to see where a machine is). */
@@ -159,14 +158,7 @@ public final class KvmDriverComparison {
     /** The C adapter, common files and the x86-64 half, static (the guest has no C library). */
     private static void stageAdapter(Path stage) throws IOException, InterruptedException {
         Path dir = Files.createDirectories(stage.resolve("tck"));
-        List<String> cmd = new ArrayList<>(List.of("gcc", "-O2", "-static", "-pthread", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-                "-I", SOURCES.toString(), "-o", dir.resolve("tck-kvm").toString()));
-        try (Stream<Path> s = Files.list(SOURCES)) {
-            s.map(p -> p.getFileName().toString()).filter(f -> f.endsWith(".c") || f.endsWith(".S"))
-                    .filter(f -> !f.startsWith("arch-") || f.startsWith("arch-x86_64-")).sorted()
-                    .forEach(f -> cmd.add(SOURCES.resolve(f).toString()));
-        }
-        exec(cmd, null);
+        exec(NativeAdapterTest.gccX86Adapter(dir.resolve("tck-kvm"), "-static"), null);
     }
 
     /** This JDK (symlinks resolved) and every shared library its binaries load, at the same paths. */

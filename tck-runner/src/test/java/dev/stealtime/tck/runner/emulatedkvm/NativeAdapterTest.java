@@ -47,14 +47,7 @@ public class NativeAdapterTest {
             throw new org.testng.SkipException("the C adapter's x86 half needs an x86-64 host, this is " + System.getProperty("os.arch"));
         }
         dir = Files.createTempDirectory("tck-native-adapter-");
-        List<String> cmd = new ArrayList<>(List.of("gcc", "-O2", "-pthread", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
-                "-I", SOURCES.toString(), "-o", dir.resolve("tck-kvm").toString()));
-        try (Stream<Path> s = Files.list(SOURCES)) {
-            s.map(Path::toString).filter(f -> f.endsWith(".c") || f.endsWith(".S"))
-                    .filter(f -> !Path.of(f).getFileName().toString().startsWith("arch-")
-                            || Path.of(f).getFileName().toString().startsWith("arch-x86_64-"))
-                    .sorted().forEach(cmd::add);
-        }
+        List<String> cmd = gccX86Adapter(dir.resolve("tck-kvm"));
         Process cc = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         String log = new String(cc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(cc.waitFor(5, TimeUnit.MINUTES)).isTrue();
@@ -63,6 +56,20 @@ public class NativeAdapterTest {
                 .redirectError(dir.resolve("stderr.log").toFile()).start();
         in = adapter.getOutputStream();
         out = new BufferedReader(new InputStreamReader(adapter.getInputStream(), StandardCharsets.UTF_8));
+    }
+
+    /** gcc building the C adapter for x86-64 (the common files and the x86-64 half) into {@code out}, with {@code flags}. */
+    static List<String> gccX86Adapter(Path out, String... flags) throws java.io.IOException {
+        List<String> cmd = new ArrayList<>(List.of("gcc", "-O2", "-pthread", "-std=gnu11", "-Wall", "-Wextra", "-Werror"));
+        cmd.addAll(List.of(flags));
+        cmd.addAll(List.of("-I", SOURCES.toString(), "-o", out.toString()));
+        try (Stream<Path> s = Files.list(SOURCES)) {
+            s.map(Path::toString).filter(f -> f.endsWith(".c") || f.endsWith(".S"))
+                    .filter(f -> !Path.of(f).getFileName().toString().startsWith("arch-")
+                            || Path.of(f).getFileName().toString().startsWith("arch-x86_64-"))
+                    .sorted().forEach(cmd::add);
+        }
+        return cmd;
     }
 
     @AfterClass(alwaysRun = true)
