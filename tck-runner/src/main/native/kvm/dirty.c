@@ -108,15 +108,15 @@ int vm_dirty_log_start(struct vm *vm, uint64_t *granule, char *err)
 	return 0;
 }
 
-int vm_replace_backing(struct vm *vm, uint64_t gpa, char *err)
+int vm_replace_backing(struct vm *vm, uint64_t gpa, char *file, size_t file_len, char *err)
 {
 	for (int i = 0; i < vm->nregions; i++) {
 		struct region *r = &vm->regions[i];
 		if (gpa < r->gpa || gpa - r->gpa >= r->size)
 			continue;
-		uint8_t *fresh = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (fresh == MAP_FAILED)
-			return sys_fail(err, errno, "mmap %llu bytes for the new backing", (unsigned long long)r->size);
+		uint8_t *fresh = vm_new_backing(vm, r->size, file, file_len, err);
+		if (!fresh)
+			return -1;
 		memcpy(fresh, r->host, r->size);
 		__builtin___clear_cache((char *)fresh, (char *)fresh + r->size);   /* the guest program moves too */
 		if (set_slot(vm, i, 0, err)) {
@@ -207,9 +207,16 @@ int m_replace_backing(struct call *c)
 		return -1;
 	if (!vm_ram(vm, gpa, 1))
 		return rpc_error(c, E_OUTSIDE_RAM, "gpa 0x%llx is outside guest RAM", (unsigned long long)gpa);
-	if (vm_replace_backing(vm, gpa, err))
+	char file[sizeof(vm->ram_file)];
+	if (vm_replace_backing(vm, gpa, file, sizeof(file), err))
 		return rpc_error(c, E_FAILED, "%s", err);
-	return rpc_empty(c);
+	rpc_begin(c);
+	if (file[0]) {     /* shared memory: the TCK maps the new file in place of the old one */
+		jb_lit(c->out, "\"ram_file\":");
+		jb_cstring(c->out, file);
+		jb_lit(c->out, ",\"offset\":0");
+	}
+	return rpc_end(c);
 }
 
 int m_read_retired(struct call *c)

@@ -22,8 +22,9 @@ int vm_dirty_log_start(struct vm *vm, uint64_t *granule, char *err);
  */
 int vm_dirty_log_take(struct vm *vm, uint64_t **pages, size_t *n, int *not_started, char *err);
 
-/* Moves the region holding gpa to new anonymous memory holding a copy; the old mapping is kept. */
-int vm_replace_backing(struct vm *vm, uint64_t gpa, char *err);
+/* Moves the region holding gpa to new memory holding a copy (vm_new_backing: a new RAM file, named in
+ * file, when the VM shares its RAM; else anonymous, file ""); the old mapping is kept. */
+int vm_replace_backing(struct vm *vm, uint64_t gpa, char *file, size_t file_len, char *err);
 
 /* The retired (old) backing of [gpa, gpa + len): NULL when outside RAM (*never_moved 0) or never moved (1). */
 const uint8_t *vm_retired(struct vm *vm, uint64_t gpa, uint64_t len, int *never_moved);

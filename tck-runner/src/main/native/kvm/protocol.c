@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -32,6 +33,7 @@
 #endif
 
 static const char *unavailable;     /* why KVM cannot be used here, or NULL */
+static char shared_dir[400];        /* the session's shared directory when reachable here ("shared"), else "" */
 static struct vm *vms;
 static int next_handle = 1;
 
@@ -130,12 +132,31 @@ static const char *kernel_release(void)
 	return uname(&u) == 0 ? u.release : "unknown";
 }
 
+/*
+ * Shared memory (§5) when the TCK's shared directory is a directory this process can write to: the
+ * host's /dev/kvm, with the TCK beside it. Sampled (§6) when it is not: inside an emulated machine the
+ * path names a directory of the host, which the guest cannot see.
+ */
+static void choose_memory(const struct json *dir)
+{
+	struct stat st;
+	shared_dir[0] = 0;
+	if (!dir || dir->type != JSON_STRING || dir->text[0] != '/' || strlen(dir->text) >= sizeof(shared_dir))
+		return;
+	if (stat(dir->text, &st) || !S_ISDIR(st.st_mode) || access(dir->text, W_OK | X_OK)) {
+		logf_("shared_dir %s is not a directory this adapter can write to: guest RAM is sampled", dir->text);
+		return;
+	}
+	strcpy(shared_dir, dir->text);
+}
+
 static int m_hello(struct call *c)
 {
 	uint64_t protocol;
 	if (param_u64(c, "protocol", &protocol))
 		return -1;
 	protocol_reset();      /* a hello starts a fresh session */
+	choose_memory(json_get(c->params, "shared_dir"));
 	rpc_begin(c);
 	jb_printf(c->out, "\"protocol\":%d,\"provider\":{\"id\":", PROTOCOL_VERSION);
 	jb_cstring(c->out, arch_provider_id);
@@ -152,7 +173,7 @@ static int m_hello(struct call *c)
 	jb_printf(c->out, ",\"timing\":{\"exact\":false,\"tolerance_ns\":%llu}", (unsigned long long)TOLERANCE_NS);
 	jb_printf(c->out, ",\"availability\":{\"available\":%s,\"reason\":", unavailable ? "false" : "true");
 	jb_cstring(c->out, unavailable ? unavailable : "");
-	jb_lit(c->out, "},\"memory\":\"sampled\"");
+	jb_printf(c->out, "},\"memory\":\"%s\"", shared_dir[0] ? "shared" : "sampled");
 	return rpc_end(c);
 }
 
@@ -193,7 +214,8 @@ static int m_open(struct call *c)
 			return rpc_error(c, E_PARAMS, "params.ram[%zu]: regions must be 4 KiB aligned, ascending, disjoint", i);
 	}
 	char err[ERR_LEN];
-	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, offered->boolean, err);
+	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, offered->boolean,
+				shared_dir[0] ? shared_dir : NULL, err);
 	if (!vm)
 		return rpc_error(c, E_FAILED, "%s", err);
 	next_handle++;
@@ -201,6 +223,16 @@ static int m_open(struct call *c)
 	vms = vm;
 	rpc_begin(c);
 	jb_printf(c->out, "\"vm\":%d", vm->handle);
+	if (vm->shared_dir) {
+		jb_lit(c->out, ",\"ram_file\":");
+		jb_cstring(c->out, vm->ram_file);
+		jb_lit(c->out, ",\"regions\":[");
+		for (int i = 0; i < vm->nregions; i++)
+			jb_printf(c->out, "%s{\"gpa\":%llu,\"size\":%llu,\"offset\":%llu}", i ? "," : "",
+				  (unsigned long long)vm->regions[i].gpa, (unsigned long long)vm->regions[i].size,
+				  (unsigned long long)vm->ram_offset[i]);
+		jb_lit(c->out, "]");
+	}
 	return rpc_end(c);
 }
 

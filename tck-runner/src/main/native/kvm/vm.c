@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -67,7 +68,66 @@ uint8_t *vm_ram(struct vm *vm, uint64_t gpa, uint64_t len)
 	return NULL;
 }
 
-struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered, char *err)
+/* Creates the RAM file NAME (vm-H.ram, vm-H.ram.N) of size bytes in the VM's shared directory, mode 0600,
+ * and lists it for deletion on close. Its descriptor, or -1 with err set. */
+static int ram_file_create(struct vm *vm, uint64_t size, char *path, size_t path_len, char *err)
+{
+	const char *dir = vm->shared_dir;
+	const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
+	int n = vm->nfiles
+		? snprintf(path, path_len, "%s%svm-%d.ram.%d", dir, sep, vm->handle, vm->nfiles)
+		: snprintf(path, path_len, "%s%svm-%d.ram", dir, sep, vm->handle);
+	if (n < 0 || (size_t)n >= path_len)
+		return fail_msg(err, "the shared directory's path is too long: %s", dir);
+	char **files = realloc(vm->files, (size_t)(vm->nfiles + 1) * sizeof(*files));
+	char *copy = strdup(path);
+	if (!files || !copy) {
+		free(copy);
+		if (files)
+			vm->files = files;
+		return fail_msg(err, "out of memory");
+	}
+	vm->files = files;
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		free(copy);
+		return sys_fail(err, errno, "create the RAM file %s", path);
+	}
+	vm->files[vm->nfiles++] = copy;
+	if (ftruncate(fd, (off_t)size)) {
+		sys_fail(err, errno, "ftruncate %s to %llu bytes", path, (unsigned long long)size);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static uint8_t *map_ram(int fd, uint64_t size, uint64_t offset, char *err)
+{
+	int flags = fd < 0 ? MAP_SHARED | MAP_ANONYMOUS : MAP_SHARED;
+	uint8_t *p = mmap(NULL, size, PROT_READ | PROT_WRITE, flags, fd, (off_t)offset);
+	if (p == MAP_FAILED) {
+		sys_fail(err, errno, "mmap %llu bytes of guest RAM", (unsigned long long)size);
+		return NULL;
+	}
+	return p;
+}
+
+uint8_t *vm_new_backing(struct vm *vm, uint64_t size, char *file, size_t file_len, char *err)
+{
+	file[0] = 0;
+	if (!vm->shared_dir)
+		return map_ram(-1, size, 0, err);
+	int fd = ram_file_create(vm, size, file, file_len, err);
+	if (fd < 0)
+		return NULL;
+	uint8_t *p = map_ram(fd, size, 0, err);
+	close(fd);
+	return p;
+}
+
+struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered,
+		   const char *shared_dir, char *err)
 {
 	if (nregions < 1 || nregions > VM_MAX_REGIONS) {
 		fail_msg(err, "%d RAM regions (1..%d supported)", nregions, VM_MAX_REGIONS);
@@ -83,12 +143,26 @@ struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpu
 		return NULL;
 	}
 	vm->handle = handle;
+	vm->fd = -1;
+	vm->shared_dir = shared_dir;
+	int ram_fd = -1;
+	if (shared_dir) {
+		uint64_t total = 0;
+		for (int i = 0; i < nregions; i++) {
+			vm->ram_offset[i] = total;
+			total += ram[i].size;
+		}
+		ram_fd = ram_file_create(vm, total, vm->ram_file, sizeof(vm->ram_file), err);
+		if (ram_fd < 0) {
+			vm_close(vm);
+			return NULL;
+		}
+	}
 	/* type 0: on arm64 the default 40-bit IPA space, enough for RAM above 4 GiB and the MMIO page */
 	vm->fd = ioctl(the_kvm_fd, KVM_CREATE_VM, 0);
 	if (vm->fd < 0) {
 		sys_fail(err, errno, "KVM_CREATE_VM");
-		free(vm);
-		return NULL;
+		goto fail;
 	}
 	for (int i = 0; i < nregions; i++) {
 		struct region *r = &vm->regions[i];
@@ -99,12 +173,9 @@ struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpu
 				 (unsigned long long)r->size, (unsigned long long)VM_MAX_REGION_SIZE);
 			goto fail;
 		}
-		r->host = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-		if (r->host == MAP_FAILED) {
-			r->host = NULL;
-			sys_fail(err, errno, "mmap %llu bytes of guest RAM", (unsigned long long)r->size);
+		r->host = map_ram(ram_fd, r->size, vm->ram_offset[i], err);
+		if (!r->host)
 			goto fail;
-		}
 		vm->nregions = i + 1;
 		struct kvm_userspace_memory_region slot = {
 			.slot = (uint32_t)i, .guest_phys_addr = r->gpa, .memory_size = r->size,
@@ -124,8 +195,12 @@ struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpu
 			goto fail;
 		vm->nvcpus = i + 1;
 	}
+	if (ram_fd >= 0)
+		close(ram_fd);
 	return vm;
 fail:
+	if (ram_fd >= 0)
+		close(ram_fd);
 	vm_close(vm);
 	return NULL;
 }
@@ -142,5 +217,10 @@ void vm_close(struct vm *vm)
 	for (int i = 0; i < vm->nregions; i++)
 		if (vm->regions[i].host)
 			munmap(vm->regions[i].host, vm->regions[i].size);
+	for (int i = 0; i < vm->nfiles; i++) {
+		unlink(vm->files[i]);
+		free(vm->files[i]);
+	}
+	free(vm->files);
 	free(vm);
 }

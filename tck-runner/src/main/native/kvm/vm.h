@@ -1,6 +1,10 @@
 /*
- * vm.h - one KVM VM (either architecture): its guest RAM (one anonymous mapping per memory slot, with holes
+ * vm.h - one KVM VM (either architecture): its guest RAM (one mapping per memory slot, with holes
  * between them as the TCK's spec asks), its vCPUs, and the competitors that preempt them.
+ *
+ * Guest RAM is anonymous memory ("sampled": the TCK reads it through the adapter), or, when the
+ * TCK's shared directory is reachable from here, a file in it (docs/adapter-protocol.md §5,
+ * "shared": the TCK maps the same pages and reads them live, as a guest would).
  */
 #ifndef TCK_VM_H
 #define TCK_VM_H
@@ -24,6 +28,11 @@ struct sampler;
 
 struct vm {
 	int handle;
+	const char *shared_dir;            /* where the RAM files are ("shared"), or NULL ("sampled") */
+	char ram_file[512];                /* the file holding every region at ram_offset[i] ("shared") */
+	uint64_t ram_offset[VM_MAX_REGIONS];
+	char **files;                      /* every RAM file made for this VM, deleted on close */
+	int nfiles;
 	int fd;
 	int nregions;
 	struct region regions[VM_MAX_REGIONS];
@@ -40,8 +49,14 @@ int kvm_global_init(char *err);
 int kvm_fd(void);
 int kvm_ncpus(void);
 
-/* Builds a VM; NULL with err set. The guest program is in place and every vCPU has run once. */
-struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered, char *err);
+/* Builds a VM; NULL with err set. The guest program is in place and every vCPU has run once.
+ * shared_dir: make guest RAM a file there (ram_file, ram_offset), or NULL for anonymous memory. */
+struct vm *vm_open(int handle, const struct region *ram, int nregions, int nvcpus, int steal_time_offered,
+		   const char *shared_dir, char *err);
+
+/* New backing of size bytes for a region that moves (replace_backing): a new file vm-H.ram.N when the VM
+ * shares its RAM (its path in file, the region at offset 0), else anonymous memory (file ""). NULL with err set. */
+uint8_t *vm_new_backing(struct vm *vm, uint64_t size, char *file, size_t file_len, char *err);
 void vm_close(struct vm *vm);
 
 /* The host address of [gpa, gpa + len) when it lies inside one region, else NULL. */

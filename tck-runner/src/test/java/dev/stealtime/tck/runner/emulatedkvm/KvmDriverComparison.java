@@ -33,7 +33,8 @@ import java.util.stream.Stream;
  *   ./mvnw -B -q -pl tck-runner test-compile exec:java -Dexec.classpathScope=test \
  *       -Dexec.mainClass=dev.stealtime.tck.runner.emulatedkvm.KvmDriverComparison -Dexec.args="2"
  * </pre>
- * Argument: rounds (each driver's suite runs that many times, alternating; default 2; 0: only check that both drivers answer).
+ * Arguments: rounds (each driver's suite runs that many times, alternating; default 2; 0: only check that both drivers
+ * answer), then the drivers, in order (default {@code java,c}; {@code c} alone tries the C adapter only).
  */
 public final class KvmDriverComparison {
 
@@ -47,21 +48,26 @@ public final class KvmDriverComparison {
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 2;
+        String drivers = args.length > 1 ? args[1] : "java,c";
+        if (!drivers.matches("(java|c)(,(java|c))*")) {
+            System.err.println("drivers must be java, c or both, comma-separated: " + drivers);
+            System.exit(2);
+        }
         Path work = Files.createTempDirectory("tck-driver-comparison-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Thread remove = new Thread(() -> EmulatedMachine.deleteTree(work));   // also on Ctrl-C / SIGTERM
         Runtime.getRuntime().addShutdownHook(remove);
-        run(rounds, work);
+        run(rounds, drivers, work);
     }
 
-    private static void run(int rounds, Path work) throws Exception {
+    private static void run(int rounds, String drivers, Path work) throws Exception {
         Guest guest = Guest.X86_64;
         long t0 = System.nanoTime();
         MachineImage image = MachineImage.prepare(guest, work.resolve("prepare"));
         Path stage = Files.createDirectories(work.resolve("stage"));
         stageAdapter(stage);
         stageJdk(stage);
-        stageTck(stage, rounds);
+        stageTck(stage, rounds, drivers);
         Path initrd = work.resolve("initrd");
         KvmModules.appendTo(image.initrd(), KvmModules.select(null, image.kvmModules(), true), initrd);
         appendCpio(stage, initrd, work);
@@ -131,9 +137,9 @@ public final class KvmDriverComparison {
     /** The comparison table: per driver, the median suite wall time, verdicts and race rate. */
     static String table(List<String> figures) {
         StringBuilder sb = new StringBuilder(String.format("%-6s | %-24s | %-30s | %s%n", "driver", "suite wall (s), each round",
-                "verdicts", "X86-TORN-READ graded samples/s, each round"));
+                "verdicts", "graded samples/s per race (torn steal values: X86-TORN-READ; version covers every update: X86-VERSION-ADVANCES), each round"));
         Pattern suite = Pattern.compile("^suite (\\w+) round=(\\d+) rc=(\\d+) wall=([0-9.]+)s");
-        Pattern race = Pattern.compile("^race (\\w+) round=(\\d+) samples [0-9,]+ by \\d+ reader\\(s\\) in \\d+ ms \\(([0-9,]+)/s\\)");
+        Pattern race = Pattern.compile("^race (\\w+) round=(\\d+) (.*): samples [0-9,]+ by \\d+ reader\\(s\\) in \\d+ ms \\(([0-9,]+)/s\\)");
         for (String d : List.of("java", "c")) {
             List<String> walls = new ArrayList<>();
             List<String> rcs = new ArrayList<>();
@@ -146,11 +152,11 @@ public final class KvmDriverComparison {
                 }
                 Matcher q = race.matcher(f);
                 if (q.find() && q.group(1).equals(d)) {
-                    rates.add(q.group(3));
+                    rates.add("r" + q.group(2) + " " + q.group(3) + ": " + q.group(4));
                 }
             }
             sb.append(String.format("%-6s | %-24s | %-30s | %s%n", d, String.join(" / ", walls), String.join(", ", rcs),
-                    String.join(" / ", rates)));
+                    String.join("; ", rates)));
         }
         return sb.toString();
     }
@@ -209,7 +215,7 @@ public final class KvmDriverComparison {
     }
 
     /** This build: the runner jar and its libraries, the classes for the benchmark, the guest script. */
-    private static void stageTck(Path stage, int rounds) throws IOException, InterruptedException {
+    private static void stageTck(Path stage, int rounds, String drivers) throws IOException, InterruptedException {
         Path tck = stage.resolve("tck");
         Path target = Path.of("target");
         try (Stream<Path> s = Files.list(target)) {
@@ -221,6 +227,7 @@ public final class KvmDriverComparison {
             exec(List.of("cp", "-r", target.resolve(d).toString(), tck.resolve(d).toString()), null);
         }
         Files.writeString(tck.resolve("rounds"), rounds + "\n");
+        Files.writeString(tck.resolve("drivers"), drivers.replace(',', ' ') + "\n");
         // the machine's own name resolves without a DNS server (Allure asks for it once per test)
         Files.createDirectories(stage.resolve("etc"));
         Files.writeString(stage.resolve("etc/hosts"), "127.0.0.1\tlocalhost tck-guest\n");

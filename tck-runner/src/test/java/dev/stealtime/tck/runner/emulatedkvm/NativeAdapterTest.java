@@ -14,6 +14,7 @@ import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -106,7 +107,36 @@ public class NativeAdapterTest {
         }
     }
 
+    /**
+     * Guest RAM is a file in the TCK's shared directory (protocol §5) when the adapter can reach that
+     * directory, as on the host's {@code /dev/kvm}; sampled (§6) when it cannot, as inside an emulated
+     * machine, where the path names a directory of the host. Where KVM is usable here, the RAM file is
+     * made 0600 inside the directory, holds the regions at the offsets named, and goes with {@code close}.
+     */
     @Test(dependsOnMethods = "theHandshakeNamesTheX86ProviderAndWhetherKvmIsUsableHere")
+    public void guestRamIsSharedThroughAFileWhenTheSharedDirectoryIsReachable() throws Exception {
+        Path shared = Files.createDirectory(dir.resolve("shared"),
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        assertThat(call("hello", "{\"protocol\":1,\"shared_dir\":\"" + dir.resolve("elsewhere") + "/\"}").at("/result/memory").asText())
+                .as("memory, with a shared directory this adapter cannot see").isEqualTo("sampled");
+        assertThat(call("hello", "{\"protocol\":1,\"shared_dir\":\"" + shared + "/\"}").at("/result/memory").asText())
+                .as("memory, with the shared directory %s reachable", shared).isEqualTo("shared");
+        if (!Files.isWritable(Path.of("/dev/kvm"))) {
+            return;     // the RAM file is made by open, which needs KVM (the driver comparison runs it on a real /dev/kvm)
+        }
+        JsonNode open = call("open", "{\"architecture\":\"X86_64\",\"vcpus\":1,\"ram\":[{\"gpa\":0,\"size\":1048576},"
+                + "{\"gpa\":4294967296,\"size\":65536}],\"steal_time_offered\":true}").get("result");
+        Path file = Path.of(open.get("ram_file").asText());
+        assertThat(file.getParent()).isEqualTo(shared);
+        assertThat(Files.size(file)).isEqualTo(1048576 + 65536);
+        assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+        assertThat(open.get("regions").toString())
+                .isEqualTo("[{\"gpa\":0,\"size\":1048576,\"offset\":0},{\"gpa\":4294967296,\"size\":65536,\"offset\":1048576}]");
+        call("close", "{\"vm\":" + open.get("vm").asLong() + "}");
+        assertThat(file).as("the RAM file after close").doesNotExist();
+    }
+
+    @Test(dependsOnMethods = "guestRamIsSharedThroughAFileWhenTheSharedDirectoryIsReachable")
     public void errorsComeBackAsTheCodesTheSpiMaps() throws Exception {
         assertThat(call("no.such", "{}").at("/error/code").asInt()).isEqualTo(-32601);
         JsonNode foreign = call("arm64.smccc", "{\"vm\":1,\"vcpu\":0,\"function_id\":0}").get("error");
