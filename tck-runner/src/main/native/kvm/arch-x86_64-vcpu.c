@@ -28,7 +28,12 @@
 #define TSS_SIZE (3 * 4096ull)
 #define MAX_CPUID_ENTRIES 8192
 
-const char arch_provider_id[] = "kvm-x86-emulated";
+/* The provider this build serves: kvm-x86-emulated inside the emulated machine, kvm on the host's
+ * /dev/kvm (the kvm provider builds it with -DPROVIDER_ID='"kvm"' and its own TOLERANCE_NS). */
+#ifndef PROVIDER_ID
+#define PROVIDER_ID "kvm-x86-emulated"
+#endif
+const char arch_provider_id[] = PROVIDER_ID;
 const char arch_description[] = "Linux KVM/x86 through /dev/kvm (C adapter tck-kvm)";
 const char arch_name[] = "X86_64";
 

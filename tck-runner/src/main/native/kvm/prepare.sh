@@ -92,16 +92,14 @@ CONF
 fi
 
 # ---- 2. the adapter and the initramfs (again whenever the sources change) --------------------
-# common sources plus this architecture's (arch-ARCH-*.c / .S); the other architecture's are left out
-sources() { ls "$SRC"/*.c "$SRC"/*.S 2>/dev/null | grep -v '/arch-' || true; ls "$SRC"/arch-"$ARCH"-*.c "$SRC"/arch-"$ARCH"-*.S 2>/dev/null || true; }
-HASH=$( (cat $(sources) "$SRC"/*.h "$SRC"/init "$SRC"/prepare.sh; echo "$ARCH") | sha256sum | cut -c1-16)
+# the adapter: build-adapter.sh (common sources plus this architecture's half)
+HASH=$( (cat $(bash "$SRC/build-adapter.sh" --sources "$ARCH" "$SRC") "$SRC"/*.h "$SRC"/init "$SRC"/prepare.sh \
+          "$SRC"/build-adapter.sh; echo "$ARCH") | sha256sum | cut -c1-16)
 INITRD=$CACHE/initrd-$HASH.cpio.gz
 if [ ! -s "$INITRD" ]; then
   B=$(mktemp -d "$CACHE/build.XXXXXX")
   trap 'rm -rf "$B"' EXIT
-  # shellcheck disable=SC2046
-  $CC -O2 -static -pthread -std=gnu11 -Wall -Wextra -Werror -I"$SRC" \
-      -o "$B/tck-kvm" $(sources)
+  CC=$CC bash "$SRC/build-adapter.sh" "$ARCH" "$SRC" "$B/tck-kvm" -static
   mkdir -p "$B/root/bin" "$B/root/dev" "$B/root/proc" "$B/root/sys" "$B/root/tmp" "$B/root/modules"
   cp "$CACHE/busybox" "$B/root/bin/busybox"
   cp "$CACHE/modules/order" "$B/root/modules/order"

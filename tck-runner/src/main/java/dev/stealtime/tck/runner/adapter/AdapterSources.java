@@ -97,7 +97,8 @@ public final class AdapterSources {
         }
     }
 
-    static Duration timeout() {
+    /** An adapter call's margin: {@code tck.adapter-timeout} or {@code TCK_ADAPTER_TIMEOUT} seconds, else 30 s (protocol §7). */
+    public static Duration timeout() {
         String s = System.getProperty("tck.adapter-timeout", System.getenv().getOrDefault("TCK_ADAPTER_TIMEOUT", ""));
         if (s.isBlank()) {
             return DEFAULT_TIMEOUT;

@@ -1,6 +1,10 @@
 package dev.stealtime.tck.runner.kvm;
 
-import com.sun.jna.Native;
+import dev.stealtime.tck.runner.HostPackages;
+import dev.stealtime.tck.runner.NativeSources;
+import dev.stealtime.tck.runner.adapter.AdapterProvider;
+import dev.stealtime.tck.runner.adapter.AdapterSources;
+import dev.stealtime.tck.runner.adapter.ExecLink;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;
@@ -10,6 +14,7 @@ import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 
 import java.io.IOException;
+import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -19,34 +24,41 @@ import java.util.Locale;
 import java.util.Set;
 
 /**
- * The Linux KVM of this machine, through {@code /dev/kvm}, driving a tiny real-mode x86 guest
- * (see {@link GuestCode}). Pure Java over JNA. Steal is induced by a real-time competitor thread
- * pinned to the vCPU thread's CPU, and checked against that thread's {@code run_delay}.
+ * The Linux KVM of this machine, through {@code /dev/kvm}: the C adapter {@code tck-kvm} (the x86-64
+ * half of {@code native/kvm}, the same program the emulated providers run inside their machines),
+ * built for this host on first use and driven over the adapter protocol on stdin/stdout. Guest RAM
+ * is a file in the session's shared directory that the TCK maps too, so the races read the very
+ * pages KVM writes (protocol §5). One driver of the KVM ioctls, for the host and the emulated
+ * machines alike; the measurements that decided it are in the README ("The host kvm driver").
+ *
+ * <p>The adapter is built with the host's {@code gcc} into {@code ~/.cache/stealtime-tck/kvm-host}
+ * (by a hash of its sources and flags: once per TCK version), with the provider id {@code kvm} and
+ * this provider's tolerance. {@code TCK_KVM_ADAPTER=PATH} names a prebuilt one instead (a machine
+ * without a compiler): {@code build-adapter.sh x86_64 SRC OUT -DPROVIDER_ID='"kvm"' -DTOLERANCE_NS=10000000ull}.
  */
-public final class KvmProvider implements HypervisorProvider {
+public final class KvmProvider implements HypervisorProvider, AutoCloseable {
 
     /**
-     * Slack on each timing bound, measured on this kind of machine (2 CPUs, nested KVM, other
-     * engineers' builds keeping the load average at 7-9) with KvmMeasurementBenchmark, 100
-     * repetitions per row, with and without two extra CPU hogs:
-     * <ul>
-     *   <li>preempt(d), d = 1, 5, 20, 50 ms: guest steal never fell short of d (least excess
-     *       +0.013 ms, median +0.02-0.06 ms), so the lower bound needs no slack of its own;</li>
-     *   <li>steal delta never exceeded the run_delay delta (max 0.000 ms) when run_delay is read
-     *       before the entry that establishes the baseline steal; read after it, the steal delta can
-     *       exceed the run_delay delta by whatever run-queue wait the vCPU thread suffered between its
-     *       last entry and the read (up to 24 ms seen here under heavy load);</li>
-     *   <li>idle(d) under contention, recorded by one short entry afterwards: median 0.02-0.06 ms,
-     *       max 4.4-5.4 ms per 100, worst seen 8.2 ms: run-queue wait of the vCPU thread when it is
-     *       handed the request and for the recording entry; real steal that the guest cannot tell
-     *       apart from idle time, and visible in run_delay too.</li>
-     * </ul>
-     * 10 ms covers every figure seen under the load this machine really has; the TCK's timing
-     * multiplier scales it for heavier load.
+     * Slack on each timing bound; the adapter declares the same ({@code TOLERANCE_NS}, {@link #FLAGS}).
+     * Measured with KvmMeasurementBenchmark (nested KVM, load average 7-9, 100 repetitions per row):
+     * preempt(d) never fell short of d; the steal delta never exceeded the run_delay delta when
+     * run_delay is read before the baseline entry; idle(d) under contention was recorded with at most
+     * 8.2 ms of real run-queue wait. 10 ms covers every figure seen; the timing multiplier scales it.
      */
     static final Duration TOLERANCE = Duration.ofMillis(10);
 
-    private volatile Set<Capability> capabilities;
+    /** The compiler flags that make the adapter this provider. */
+    static final List<String> FLAGS = List.of("-DPROVIDER_ID=\"kvm\"", "-DTOLERANCE_NS=" + TOLERANCE.toNanos() + "ull");
+
+    static final String DEVICE = "/dev/kvm";
+    /** The environment variable naming a prebuilt adapter. */
+    static final String PREBUILT = "TCK_KVM_ADAPTER";
+    private static final String GROUP = "kvm";
+
+    private record Started(AdapterProvider adapter, String failure) {
+    }
+
+    private volatile Started started;
 
     @Override
     public String id() {
@@ -55,29 +67,17 @@ public final class KvmProvider implements HypervisorProvider {
 
     @Override
     public String description() {
-        return "Linux KVM through /dev/kvm";
+        return "Linux KVM through /dev/kvm (the C adapter tck-kvm, built for this host)";
     }
 
     @Override
     public String version() {
-        String kernel = kernelRelease();
-        String mismatch = hostMismatch();
-        if (mismatch != null) {
-            return kernel + " (KVM unavailable: " + mismatch + ")";
+        Started s = started;
+        if (s != null && s.adapter() != null) {
+            return s.adapter().version();
         }
-        try {
-            int fd = LibC.INSTANCE.open(Kvm.DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
-            if (fd < 0) {
-                return kernel + " (KVM unavailable: " + Kvm.DEVICE + ": " + Os.strerror(Native.getLastError()) + ")";
-            }
-            try {
-                return kernel + " KVM API " + LibC.INSTANCE.ioctl(fd, Kvm.GET_API_VERSION, 0L);
-            } finally {
-                LibC.INSTANCE.close(fd);
-            }
-        } catch (RuntimeException | LinkageError e) {
-            return kernel + " (KVM unavailable: " + e + ")";
-        }
+        String why = hostProblem();
+        return kernelRelease() + (why == null ? "" : " (KVM unavailable: " + why + ")");
     }
 
     @Override
@@ -86,21 +86,17 @@ public final class KvmProvider implements HypervisorProvider {
     }
 
     /**
-     * MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY and HOST_MSR_ACCESS always; WITHHOLD_STEAL_TIME where the
-     * kernel has {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID} (Linux 5.10+).
+     * The adapter's, once started: MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY, HOST_MSR_ACCESS, DIRTY_LOG and
+     * MOVABLE_MEMORY always; WITHHOLD_STEAL_TIME where the kernel has {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID}.
      */
     @Override
     public Set<Capability> capabilities() {
-        Set<Capability> c = capabilities;
-        if (c == null) {
-            c = EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
-                    Capability.HOST_MSR_ACCESS, Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY);
-            if (hasExtension(Kvm.CAP_ENFORCE_PV_FEATURE_CPUID)) {
-                c.add(Capability.WITHHOLD_STEAL_TIME);
-            }
-            capabilities = c = Set.copyOf(c);
+        Started s = started;
+        if (s != null && s.adapter() != null) {
+            return s.adapter().capabilities();
         }
-        return c;
+        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
+                Capability.HOST_MSR_ACCESS, Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY));
     }
 
     @Override
@@ -108,55 +104,92 @@ public final class KvmProvider implements HypervisorProvider {
         return TimingPrecision.measured(TOLERANCE);
     }
 
+    /** Builds (first use) and starts the adapter, when the host can run it. */
+    @Override
+    public void prepare() {
+        start();
+    }
+
+    /**
+     * Not Linux on x86-64, no usable {@code /dev/kvm}, no compiler for the adapter: unavailable, saying
+     * which, without building anything. Otherwise what the adapter's handshake says (it checks the KVM
+     * API version and that KVM offers steal time).
+     */
     @Override
     public Availability availability() {
         try {
-            String mismatch = hostMismatch();
-            if (mismatch != null) {
-                return Availability.no(mismatch);
+            String why = hostProblem();
+            if (why != null) {
+                return Availability.no(why);
             }
-            int fd = LibC.INSTANCE.open(Kvm.DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
-            if (fd < 0) {
-                return Availability.no(Kvm.DEVICE + ": " + Os.strerror(Native.getLastError()));
+            Started s = started;
+            if (s == null) {
+                return Availability.yes();
             }
-            try {
-                int api = LibC.INSTANCE.ioctl(fd, Kvm.GET_API_VERSION, 0L);
-                if (api != Kvm.API_VERSION) {
-                    return Availability.no(Kvm.DEVICE + ": KVM_GET_API_VERSION answered " + api + ", expected "
-                            + Kvm.API_VERSION);
-                }
-                if (!Cpuid.supported(fd).stealTimeSupported()) {
-                    return Availability.no("KVM on this host does not offer KVM_FEATURE_STEAL_TIME "
-                            + "(kernel without CONFIG_SCHED_INFO?)");
-                }
-            } finally {
-                LibC.INSTANCE.close(fd);
-            }
-            return Availability.yes();
-        } catch (Throwable t) { // must never throw: JNA missing, no libc, ...
-            return Availability.no("cannot probe " + Kvm.DEVICE + ": " + t);
+            return s.failure() != null ? Availability.no(s.failure()) : s.adapter().availability();
+        } catch (RuntimeException | Error e) { // must never throw
+            return Availability.no("cannot probe " + DEVICE + ": " + e);
         }
     }
 
     @Override
     public Vm open(VmSpec spec) {
         if (spec.architecture() != Architecture.X86_64) {
-            throw new UnsupportedOperationException("the kvm provider builds x86-64 guests only, not "
-                    + spec.architecture());
+            throw new UnsupportedOperationException("the kvm provider builds x86-64 guests only, not " + spec.architecture());
         }
-        if (!spec.stealTimeOffered() && !capabilities().contains(Capability.WITHHOLD_STEAL_TIME)) {
-            throw new UnsupportedOperationException("this kernel lacks KVM_CAP_ENFORCE_PV_FEATURE_CPUID: "
-                    + "steal time cannot be withheld");
+        Started s = start();
+        if (s.failure() != null) {
+            throw new IllegalStateException("kvm provider unavailable: " + s.failure());
         }
-        Availability a = availability();
-        if (!a.available()) {
-            throw new IllegalStateException("kvm provider unavailable: " + a.reason());
-        }
-        return new KvmVm(spec, hostCpus());
+        return s.adapter().open(spec);
     }
 
-    /** Why this host cannot run the provider at all (not Linux, not x86-64), or null. */
-    private static String hostMismatch() {
+    @Override
+    public synchronized void close() {
+        Started s = started;
+        if (s != null && s.adapter() != null) {
+            s.adapter().close();
+        }
+    }
+
+    private synchronized Started start() {
+        if (started != null) {
+            return started;
+        }
+        String why = hostProblem();
+        if (why != null) {
+            return started = new Started(null, why);
+        }
+        try {
+            Path adapter = adapter();
+            AdapterProvider p = new AdapterProvider(() -> ExecLink.start(List.of(adapter.toString(), "--stdio"), null),
+                    AdapterSources.timeout());
+            Runtime.getRuntime().addShutdownHook(new Thread(p::close, "kvm adapter shutdown"));
+            return started = new Started(p, null);
+        } catch (RuntimeException | IOException e) {
+            return started = new Started(null, e.getMessage() == null ? e.toString() : e.getMessage());
+        }
+    }
+
+    /** The adapter to run: {@value #PREBUILT}, or the one built for this host (built now when missing). */
+    private static Path adapter() throws IOException {
+        String prebuilt = System.getenv(PREBUILT);
+        if (prebuilt != null && !prebuilt.isBlank()) {
+            Path p = Path.of(prebuilt);
+            if (!Files.isExecutable(p)) {
+                throw new IOException(PREBUILT + "=" + prebuilt + " is not an executable file");
+            }
+            return p;
+        }
+        HostPackages.Missing missing = HostPackages.here().missing(GROUP);
+        if (!missing.none()) {
+            throw new IOException(missing.reason());
+        }
+        return HostAdapter.build(NativeSources.cacheDir("kvm-host"), FLAGS);
+    }
+
+    /** Why this host cannot run the provider (not Linux on x86-64, no usable /dev/kvm), or null. */
+    private static String hostProblem() {
         String os = System.getProperty("os.name", "?");
         if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
             return "host OS is " + os + ", the kvm provider needs Linux";
@@ -165,31 +198,14 @@ public final class KvmProvider implements HypervisorProvider {
         if (!arch.equals("amd64") && !arch.equals("x86_64")) {
             return "host is " + arch + ", the kvm provider drives x86-64 guests";
         }
-        return null;
-    }
-
-    /** The CPUs vCPU threads are pinned to, in turn: those this process may use. */
-    private static List<Integer> hostCpus() {
-        List<Integer> cpus = Os.allowedCpus();
-        if (cpus.isEmpty()) {
-            throw new IllegalStateException("sched_getaffinity returned no CPUs");
+        Path dev = Path.of(DEVICE);
+        if (!Files.exists(dev)) {
+            return DEVICE + ": No such file or directory";
         }
-        return cpus;
-    }
-
-    private static boolean hasExtension(int cap) {
-        try {
-            int fd = LibC.INSTANCE.open(Kvm.DEVICE, LibC.O_RDWR | LibC.O_CLOEXEC);
-            if (fd < 0) {
-                return false;
-            }
-            try {
-                return LibC.INSTANCE.ioctl(fd, Kvm.CHECK_EXTENSION, (long) cap) > 0;
-            } finally {
-                LibC.INSTANCE.close(fd);
-            }
-        } catch (RuntimeException | LinkageError e) {
-            return false;
+        try (RandomAccessFile f = new RandomAccessFile(DEVICE, "rw")) {
+            return null;
+        } catch (IOException e) {
+            return DEVICE + ": " + e.getMessage();
         }
     }
 

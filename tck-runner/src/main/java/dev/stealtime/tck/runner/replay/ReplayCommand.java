@@ -160,7 +160,7 @@ public final class ReplayCommand implements Callable<Integer> {
             unmet.forEach(u -> con.println("UNMET  " + u));
             return unmet.isEmpty() ? 0 : 1;
         } finally {
-            deleteTree(work);
+            dev.stealtime.tck.runner.PrivateFiles.deleteTree(work);
         }
     }
 
@@ -205,11 +205,4 @@ public final class ReplayCommand implements Callable<Integer> {
         return NativeSources.cacheDir("kernels");
     }
 
-    private static void deleteTree(Path dir) {
-        try (Stream<Path> s = Files.walk(dir)) {
-            s.sorted(java.util.Comparator.reverseOrder()).forEach(f -> f.toFile().delete());
-        } catch (IOException | java.io.UncheckedIOException e) {
-            // best effort
-        }
-    }
 }

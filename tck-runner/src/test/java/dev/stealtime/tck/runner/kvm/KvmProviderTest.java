@@ -21,12 +21,12 @@ public class KvmProviderTest extends KvmTestSupport {
     @Test
     public void describesItselfAsLinuxKvm() {
         assertThat(provider.id()).isEqualTo("kvm");
-        assertThat(provider.description()).isEqualTo("Linux KVM through /dev/kvm");
-        assertThat(provider.version()).matches("\\S+ KVM API 12");
+        assertThat(provider.description()).startsWith("Linux KVM through /dev/kvm");
+        assertThat(provider.version()).matches("Linux \\S+ KVM API 12");
         assertThat(provider.architectures()).containsExactly(Architecture.X86_64);
         assertThat(provider.capabilities()).containsExactlyInAnyOrder(Capability.values());
         assertThat(provider.timing().isExact()).isFalse();
-        assertThat(provider.timing().tolerance()).isPositive();
+        assertThat(provider.timing().tolerance()).isEqualTo(KvmProvider.TOLERANCE);
     }
 
     @Test
@@ -44,29 +44,24 @@ public class KvmProviderTest extends KvmTestSupport {
     @Test
     public void refusesLayoutsWithoutRoomForItsGuestCode() {
         VmSpec noLow = new VmSpec(Architecture.X86_64, 1, List.of(new MemoryRegion(1 << 20, 1 << 20)), true);
-        assertThatThrownBy(() -> provider.open(noLow)).isInstanceOf(UnsupportedOperationException.class)
-                .hasMessageContaining("0x10000");
+        assertThatThrownBy(() -> provider.open(noLow)).isInstanceOf(RuntimeException.class);
     }
 
     @Test
-    public void guestCodeImageHasTheGpHandlerInVector13() {
-        ByteBuffer img = ByteBuffer.wrap(GuestCode.image()).order(ByteOrder.LITTLE_ENDIAN);
-        assertThat(img.getShort(0x34) & 0xffff).isEqualTo(GuestCode.GP_HANDLER);   // offset
-        assertThat(img.getShort(0x36)).isZero();                                   // segment
-        assertThat(img.get(GuestCode.GP_HANDLER) & 0xff).isEqualTo(0xe6);          // out imm8, al
-        assertThat(img.get(GuestCode.GP_HANDLER + 1)).isEqualTo((byte) GuestCode.PORT_GP);
-        assertThat(img.array()).hasSize(0x10000);
+    public void guestRamIsSharedWithTheTck() {
+        open(1, true);
+        assertThat(vm.memory().sharing()).isEqualTo(dev.stealtime.tck.spi.GuestMemory.Sharing.LIVE);
     }
 
     @Test
     public void cpuidShowsTheKvmSignatureAndTheStealTimeBitExactlyWhenOffered() {
-        var sig = open(1, true).cpuid(Cpuid.KVM_SIGNATURE_LEAF);
+        var sig = open(1, true).cpuid(0x4000_0000);
         ByteBuffer name = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN)
                 .putInt(sig.ebx()).putInt(sig.ecx()).putInt(sig.edx());
         assertThat(new String(name.array(), 0, 9)).isEqualTo("KVMKVMKVM");
-        assertThat(sig.eax()).isGreaterThanOrEqualTo(Cpuid.KVM_FEATURES_LEAF);
-        assertThat(vcpu(0).cpuid(Cpuid.KVM_FEATURES_LEAF).eax() & Cpuid.KVM_FEATURE_STEAL_TIME).isNotZero();
+        assertThat(sig.eax()).isGreaterThanOrEqualTo(0x4000_0001);
+        assertThat(vcpu(0).cpuid(0x4000_0001).eax() & (1 << 5)).isNotZero();
         closeVm();
-        assertThat(open(1, false).cpuid(Cpuid.KVM_FEATURES_LEAF).eax() & Cpuid.KVM_FEATURE_STEAL_TIME).isZero();
+        assertThat(open(1, false).cpuid(0x4000_0001).eax() & (1 << 5)).isZero();
     }
 }

@@ -33,8 +33,8 @@ abstract class KvmTestSupport {
 
     @BeforeClass(alwaysRun = true)
     public void requireKvm() {
-        if (!Files.exists(Path.of(Kvm.DEVICE))) {
-            throw new SkipException(Kvm.DEVICE + " does not exist on this machine: the kvm provider cannot be tested here");
+        if (!Files.exists(Path.of(KvmProvider.DEVICE))) {
+            throw new SkipException(KvmProvider.DEVICE + " does not exist on this machine: the kvm provider cannot be tested here");
         }
         provider = new KvmProvider();
         Availability a = provider.availability();
