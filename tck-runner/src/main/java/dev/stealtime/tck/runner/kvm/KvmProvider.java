@@ -48,7 +48,7 @@ public final class KvmProvider implements HypervisorProvider, AutoCloseable {
     static final Duration TOLERANCE = Duration.ofMillis(10);
 
     /** The compiler flags that make the adapter this provider. */
-    static final List<String> FLAGS = List.of("-DPROVIDER_ID=\"kvm\"", "-DTOLERANCE_NS=" + TOLERANCE.toNanos() + "ull");
+    public static final List<String> FLAGS = List.of("-DPROVIDER_ID=\"kvm\"", "-DTOLERANCE_NS=" + TOLERANCE.toNanos() + "ull");
 
     static final String DEVICE = "/dev/kvm";
     /** The environment variable naming a prebuilt adapter. */

@@ -15,59 +15,50 @@ import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
- * The host {@code kvm} driver question, answered where the host has no {@code /dev/kvm}: two drivers
- * of the x86 KVM ioctls exist (the Java {@code kvm} provider and the C adapter's x86 half), and only
- * one may stay. Both need the same {@code /dev/kvm}, in one run, under the same load, so this tool
- * boots the {@code kvm-x86-emulated} machine (its kernel, KVM modules and QEMU command line) with a
- * JDK, this build of the TCK and the C adapter built for x86-64 added to its initramfs, and runs
- * there, on the guest's own {@code /dev/kvm}, alternately: the x86 suite through {@code --provider kvm}
- * and through {@code --provider "exec:tck-kvm --stdio"}, then {@link dev.stealtime.tck.runner.kvm.KvmMeasurementBenchmark}
- * through each. It prints the figures the README's decision table asks for: suite wall time and
- * verdict, the torn-read race's graded samples per second, and the benchmark's rows.
- *
- * <p>Both drivers run under QEMU's TCG here, so the absolute figures are far from a host's; what
- * decides is the ratio, measured side by side. The machine must have been prepared once (any
- * {@code ./tck run --provider kvm-x86-emulated}).
+ * The {@code kvm} provider on a real {@code /dev/kvm}, on a machine without one: boots the
+ * {@code kvm-x86-emulated} machine (its kernel, KVM modules and QEMU command line, 4 GiB) with a JDK,
+ * this build of the TCK and the C adapter built static with the {@code kvm} provider's flags
+ * ({@code TCK_KVM_ADAPTER}: the guest has no compiler) added to its initramfs, and runs there, on the
+ * guest's own {@code /dev/kvm}, the x86 suite through {@code --provider kvm} ROUNDS times, then
+ * {@link dev.stealtime.tck.runner.kvm.KvmMeasurementBenchmark}. It prints suite wall time and verdict,
+ * each race's graded samples per second (the races read the adapter's shared RAM file live), and the
+ * benchmark's rows. This is how the kvm provider (the C adapter since the host-driver decision, see
+ * the README) is tried on real KVM where the host has none; figures under TCG are far from a host's.
+ * The machine must have been prepared once (any {@code ./tck run --provider kvm-x86-emulated}).
  *
  * <pre>
- *   ./mvnw -B -q -pl tck-runner test-compile exec:java -Dexec.classpathScope=test \
- *       -Dexec.mainClass=dev.stealtime.tck.runner.emulatedkvm.KvmDriverComparison -Dexec.args="2"
+ *   java -cp tck-runner/target/test-classes:tck-runner/target/classes:tck-runner/target/lib/* \
+ *       dev.stealtime.tck.runner.emulatedkvm.KvmInGuest [ROUNDS]
  * </pre>
- * Arguments: rounds (each driver's suite runs that many times, alternating; default 2; 0: only check that both drivers
- * answer), then the drivers, in order (default {@code java,c}; {@code c} alone tries the C adapter only).
+ * ROUNDS: how many times the suite runs (default 2; 0: only check that the provider is available there).
  */
-public final class KvmDriverComparison {
+public final class KvmInGuest {
 
     private static final Duration TIMEOUT = Duration.ofMinutes(80);
     private static final int MEMORY_MIB = 4096;
-    /** {@code -Dtck.compare.echo=true}: every console line too (to see where a machine is). */
-    private static final boolean ECHO = Boolean.getBoolean("tck.compare.echo");
+    /** {@code -Dtck.guest.echo=true}: every console line too (to see where a machine is). */
+    private static final boolean ECHO = Boolean.getBoolean("tck.guest.echo");
 
-    private KvmDriverComparison() {
+    private KvmInGuest() {
     }
 
     public static void main(String[] args) throws Exception {
         int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 2;
-        String drivers = args.length > 1 ? args[1] : "java,c";
-        if (!drivers.matches("(java|c)(,(java|c))*")) {
-            System.err.println("drivers must be java, c or both, comma-separated: " + drivers);
-            System.exit(2);
-        }
-        Path work = Files.createTempDirectory("tck-driver-comparison-",
+        Path work = Files.createTempDirectory("tck-kvm-in-guest-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Thread remove = new Thread(() -> EmulatedMachine.deleteTree(work));   // also on Ctrl-C / SIGTERM
         Runtime.getRuntime().addShutdownHook(remove);
-        run(rounds, drivers, work);
+        run(rounds, work);
     }
 
-    private static void run(int rounds, String drivers, Path work) throws Exception {
+    private static void run(int rounds, Path work) throws Exception {
         Guest guest = Guest.X86_64;
         long t0 = System.nanoTime();
         MachineImage image = MachineImage.prepare(guest, work.resolve("prepare"));
         Path stage = Files.createDirectories(work.resolve("stage"));
         stageAdapter(stage);
         stageJdk(stage);
-        stageTck(stage, rounds, drivers);
+        stageTck(stage, rounds);
         Path initrd = work.resolve("initrd");
         KvmModules.appendTo(image.initrd(), KvmModules.select(null, image.kvmModules(), true), initrd);
         appendCpio(stage, initrd, work);
@@ -108,9 +99,9 @@ public final class KvmDriverComparison {
                 if (ECHO) {
                     System.out.println("  | " + l);
                 }
-                int at = l.indexOf("TCK-COMPARE ");
+                int at = l.indexOf("TCK-GUEST ");
                 if (at >= 0) {
-                    String f = l.substring(at + 12);
+                    String f = l.substring(at + 10);
                     figures.add(f);
                     System.out.printf("[%5.0f s] %s%n", (System.nanoTime() - t0) / 1e9, f);
                     if (f.equals("EXIT")) {
@@ -134,38 +125,37 @@ public final class KvmDriverComparison {
         System.out.printf("total %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
 
-    /** The comparison table: per driver, the median suite wall time, verdicts and race rate. */
+    /** The figures as a table: each round's suite wall time and exit code, and each race's graded samples per second. */
     static String table(List<String> figures) {
-        StringBuilder sb = new StringBuilder(String.format("%-6s | %-24s | %-30s | %s%n", "driver", "suite wall (s), each round",
-                "verdicts", "graded samples/s per race (torn steal values: X86-TORN-READ; version covers every update: X86-VERSION-ADVANCES), each round"));
-        Pattern suite = Pattern.compile("^suite (\\w+) round=(\\d+) rc=(\\d+) wall=([0-9.]+)s");
-        Pattern race = Pattern.compile("^race (\\w+) round=(\\d+) (.*): samples [0-9,]+ by \\d+ reader\\(s\\) in \\d+ ms \\(([0-9,]+)/s\\)");
-        for (String d : List.of("java", "c")) {
-            List<String> walls = new ArrayList<>();
-            List<String> rcs = new ArrayList<>();
+        StringBuilder sb = new StringBuilder(String.format("%-6s | %-10s | %-6s | %s%n", "round", "suite wall", "exit",
+                "graded samples/s per race (torn steal values: X86-TORN-READ; version covers every update: X86-VERSION-ADVANCES)"));
+        Pattern suite = Pattern.compile("^suite round=(\\d+) rc=(\\d+) wall=([0-9.]+)s");
+        Pattern race = Pattern.compile("^race round=(\\d+) (.*): samples [0-9,]+ by \\d+ reader\\(s\\) in \\d+ ms \\(([0-9,]+)/s\\)");
+        for (String f : figures) {
+            Matcher m = suite.matcher(f);
+            if (!m.find()) {
+                continue;
+            }
             List<String> rates = new ArrayList<>();
-            for (String f : figures) {
-                Matcher m = suite.matcher(f);
-                if (m.find() && m.group(1).equals(d)) {
-                    walls.add(m.group(4));
-                    rcs.add("exit " + m.group(3));
-                }
-                Matcher q = race.matcher(f);
-                if (q.find() && q.group(1).equals(d)) {
-                    rates.add("r" + q.group(2) + " " + q.group(3) + ": " + q.group(4));
+            for (String g : figures) {
+                Matcher q = race.matcher(g);
+                if (q.find() && q.group(1).equals(m.group(1))) {
+                    rates.add(q.group(2) + ": " + q.group(3));
                 }
             }
-            sb.append(String.format("%-6s | %-24s | %-30s | %s%n", d, String.join(" / ", walls), String.join(", ", rcs),
-                    String.join("; ", rates)));
+            sb.append(String.format("%-6s | %-10s | %-6s | %s%n", m.group(1), m.group(3) + " s", m.group(2), String.join("; ", rates)));
         }
         return sb.toString();
     }
 
-    /** The C adapter, common files and the x86-64 half, static (the guest has no C library). */
+    /** The C adapter, static (the guest has no C library), with the kvm provider's identity and tolerance. */
     private static void stageAdapter(Path stage) throws IOException, InterruptedException {
         Path dir = Files.createDirectories(stage.resolve("tck"));
-        exec(NativeAdapterTest.gccX86Adapter(dir.resolve("tck-kvm"), "-static"), null);
+        List<String> flags = new ArrayList<>(List.of("-static"));
+        flags.addAll(dev.stealtime.tck.runner.kvm.KvmProvider.FLAGS);
+        exec(NativeAdapterTest.gccX86Adapter(dir.resolve("tck-kvm"), flags.toArray(String[]::new)), null);
     }
+
 
     /** This JDK (symlinks resolved) and every shared library its binaries load, at the same paths. */
     private static void stageJdk(Path stage) throws IOException, InterruptedException {
@@ -215,7 +205,7 @@ public final class KvmDriverComparison {
     }
 
     /** This build: the runner jar and its libraries, the classes for the benchmark, the guest script. */
-    private static void stageTck(Path stage, int rounds, String drivers) throws IOException, InterruptedException {
+    private static void stageTck(Path stage, int rounds) throws IOException, InterruptedException {
         Path tck = stage.resolve("tck");
         Path target = Path.of("target");
         try (Stream<Path> s = Files.list(target)) {
@@ -227,12 +217,11 @@ public final class KvmDriverComparison {
             exec(List.of("cp", "-r", target.resolve(d).toString(), tck.resolve(d).toString()), null);
         }
         Files.writeString(tck.resolve("rounds"), rounds + "\n");
-        Files.writeString(tck.resolve("drivers"), drivers.replace(',', ' ') + "\n");
         // the machine's own name resolves without a DNS server (Allure asks for it once per test)
         Files.createDirectories(stage.resolve("etc"));
         Files.writeString(stage.resolve("etc/hosts"), "127.0.0.1\tlocalhost tck-guest\n");
         Path script = Files.createDirectories(stage.resolve("bin")).resolve("tck-kvm");
-        try (var in = KvmDriverComparison.class.getResourceAsStream("driver-comparison.sh")) {
+        try (var in = KvmInGuest.class.getResourceAsStream("kvm-in-guest.sh")) {
             Files.write(script, in.readAllBytes());
         }
         Files.setPosixFilePermissions(script, PosixFilePermissions.fromString("rwxr-xr-x"));
