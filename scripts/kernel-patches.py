@@ -123,7 +123,11 @@ m("arm64-m13-init-no-last-steal",
   [(PV, "\tvcpu->arch.steal.last_steal = current->sched_info.run_delay;\n\tkvm_write_guest_lock",
     "\tkvm_write_guest_lock")],
   "kvm_init_stolen_time: counting does not restart at PV_TIME_ST (the delay since the last update before it is added)",
-  rule="ARM-ST-REINITIALISES")
+  rule="ARM-ST-REINITIALISES",
+  equivalent="on the replay's kernel (PREEMPT_NONE): every entry into the guest that follows a vCPU load first runs "
+             "kvm_update_stolen_time (KVM_REQ_RECORD_STEAL), which sets last_steal, and nothing can be scheduled between "
+             "that entry and the HVC's handling, so last_steal already equals run_delay when PV_TIME_ST runs; only a "
+             "CONFIG_PREEMPT kernel preempted inside the HVC exit path, before kvm_init_stolen_time, would show it (racy)")
 m("arm64-m14-init-short-zeroing",
   [(PV, "\tkvm_write_guest_lock(kvm, base, &init_values, sizeof(init_values));",
     "\tkvm_write_guest_lock(kvm, base, &init_values, sizeof(init_values) - 8);")],

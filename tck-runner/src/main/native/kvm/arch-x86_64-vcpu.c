@@ -82,15 +82,17 @@ void arch_capabilities(struct jbuf *out)
 {
 	jb_lit(out, "[\"MULTI_VCPU\",\"MEMORY_HOLES\",\"HIGH_MEMORY\",\"HOST_MSR_ACCESS\",\"DIRTY_LOG\",\"MOVABLE_MEMORY\"");
 	if (can_withhold)
-		jb_lit(out, ",\"WITHHOLD_STEAL_TIME\"");
+		jb_lit(out, ",\"WITHHOLD_STEAL_TIME\",\"STEAL_TIME_ALONE\"");
 	jb_lit(out, "]");
 }
 
 const char *arch_open_refusal(int steal_time_offered)
 {
-	if (steal_time_offered || can_withhold)
+	if (steal_time_offered == STEAL_OFFERED || can_withhold)
 		return NULL;
-	return "this KVM cannot withhold steal time (no KVM_CAP_ENFORCE_PV_FEATURE_CPUID)";
+	return steal_time_offered == STEAL_ALONE
+		? "this KVM cannot withhold its other paravirtual features (no KVM_CAP_ENFORCE_PV_FEATURE_CPUID)"
+		: "this KVM cannot withhold steal time (no KVM_CAP_ENFORCE_PV_FEATURE_CPUID)";
 }
 
 int arch_vm_init(struct vm *vm, char *err)
@@ -252,14 +254,15 @@ int arch_vcpu_init(struct vcpu *v, int steal_time_offered, char *err)
 	memcpy(c, supported, size);
 	for (uint32_t i = 0; i < c->nent; i++)
 		if (c->entries[i].function == KVM_CPUID_FEATURES_LEAF)
-			c->entries[i].eax = steal_time_offered ? c->entries[i].eax | KVM_FEATURE_STEAL_TIME_BIT
-							       : c->entries[i].eax & ~KVM_FEATURE_STEAL_TIME_BIT;
+			c->entries[i].eax = steal_time_offered == STEAL_ALONE ? KVM_FEATURE_STEAL_TIME_BIT
+					  : steal_time_offered == STEAL_OFFERED ? c->entries[i].eax | KVM_FEATURE_STEAL_TIME_BIT
+					  : c->entries[i].eax & ~KVM_FEATURE_STEAL_TIME_BIT;
 	int rc = ioctl(v->fd, KVM_SET_CPUID2, c);
 	int e = errno;
 	free(c);
 	if (rc)
 		return sys_fail(err, e, "KVM_SET_CPUID2 on vCPU %d", v->index);
-	if (!steal_time_offered) {
+	if (steal_time_offered != STEAL_OFFERED) {     /* what is withheld is enforced */
 		struct kvm_enable_cap cap;
 		memset(&cap, 0, sizeof(cap));
 		cap.cap = KVM_CAP_ENFORCE_PV_FEATURE_CPUID;

@@ -27,6 +27,13 @@ int arch_global_init(int kvm_fd, char *err);
 void arch_capabilities(struct jbuf *out);
 
 /* NULL when a VM with or without steal time can be built, else why not (answered as unsupported). */
+/* What the guest is offered (open's steal_time_offered and only_steal_time): steal time withheld (and
+ * enforced), offered with the hypervisor's other paravirtual features, or offered alone (the others
+ * withheld, enforced). The int steal_time_offered of the functions below is one of these. */
+#define STEAL_WITHHELD 0
+#define STEAL_OFFERED 1
+#define STEAL_ALONE 2
+
 const char *arch_open_refusal(int steal_time_offered);
 
 /* After KVM_CREATE_VM and the memory slots: VM-wide set-up and the guest program in RAM. */

@@ -195,7 +195,13 @@ static int m_open(struct call *c)
 		return rpc_error(c, E_UNSUPPORTED, "%d vCPUs: the adapter builds at most %d", nvcpus, VM_MAX_VCPUS);
 	if (strcmp(arch->text, arch_name) != 0)
 		return rpc_error(c, E_UNSUPPORTED, "%s builds %s guests only, not %s", arch_provider_id, arch_name, arch->text);
-	const char *refusal = arch_open_refusal(offered->boolean);
+	const struct json *alone = json_get(c->params, "only_steal_time");
+	if (alone && alone->type != JSON_BOOL)
+		return rpc_error(c, E_PARAMS, "params.only_steal_time must be a boolean");
+	if (alone && alone->boolean && !offered->boolean)
+		return rpc_error(c, E_PARAMS, "params.only_steal_time is true while params.steal_time_offered is false");
+	int steal = !offered->boolean ? STEAL_WITHHELD : alone && alone->boolean ? STEAL_ALONE : STEAL_OFFERED;
+	const char *refusal = arch_open_refusal(steal);
 	if (refusal)
 		return rpc_error(c, E_UNSUPPORTED, "%s", refusal);
 	if (ram->n > VM_MAX_REGIONS)
@@ -214,7 +220,7 @@ static int m_open(struct call *c)
 			return rpc_error(c, E_PARAMS, "params.ram[%zu]: regions must be 4 KiB aligned, ascending, disjoint", i);
 	}
 	char err[ERR_LEN];
-	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, offered->boolean,
+	struct vm *vm = vm_open(next_handle, regions, (int)ram->n, nvcpus, steal,
 				shared_dir[0] ? shared_dir : NULL, err);
 	if (!vm)
 		return rpc_error(c, E_FAILED, "%s", err);

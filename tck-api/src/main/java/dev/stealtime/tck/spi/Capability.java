@@ -33,5 +33,15 @@ public enum Capability {
      * {@code KVM_SET_USER_MEMORY_REGION} with {@code memory_size} 0, then again with a new
      * {@code userspace_addr}.
      */
-    MOVABLE_MEMORY
+    MOVABLE_MEMORY,
+    /**
+     * x86: a VM can be built whose guest is offered steal time as its <em>only</em> paravirtual
+     * feature ({@link VmSpec#onlyStealTime()}): whatever else the hypervisor can offer a guest is
+     * withheld, and withheld features are enforced. KVM: {@code KVM_CPUID_FEATURES} (leaf
+     * {@code 0x40000001}) EAX holds {@code KVM_FEATURE_STEAL_TIME} alone and
+     * {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID} is enabled; Linux's {@code record_steal_time} then
+     * takes its path without the PV TLB flush, which once forgot to clear {@code preempted}
+     * (1eff0ada88b4). A hypervisor with no other paravirtual feature declares it and ignores the flag.
+     */
+    STEAL_TIME_ALONE
 }

@@ -15,8 +15,19 @@ import java.util.Objects;
  *                         is enforced, so the MSR faults; arm64 — PV time is not offered, so the vCPU
  *                         attribute answers {@code -ENXIO} and the hypercalls answer NOT_SUPPORTED.
  *                         Providers that cannot do this do not declare {@link Capability#WITHHOLD_STEAL_TIME}.
+ * @param onlyStealTime    x86, with steal time offered: steal time is the guest's only paravirtual
+ *                         feature; the hypervisor's others (KVM: PV TLB flush, PV EOI, kvmclock, ...)
+ *                         are withheld and that is enforced. Only asked of providers that declare
+ *                         {@link Capability#STEAL_TIME_ALONE}. False: the hypervisor offers what it
+ *                         normally does.
  */
-public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered) {
+public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered,
+                     boolean onlyStealTime) {
+
+    /** A VM offered the hypervisor's usual paravirtual features ({@code onlyStealTime} false). */
+    public VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered) {
+        this(architecture, vcpus, ram, stealTimeOffered, false);
+    }
 
     public VmSpec {
         Objects.requireNonNull(architecture, "architecture");
@@ -27,6 +38,9 @@ public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ra
         if (ram.isEmpty()) {
             throw new IllegalArgumentException("a VM needs guest RAM");
         }
+        if (onlyStealTime && !stealTimeOffered) {
+            throw new IllegalArgumentException("steal time cannot be the only paravirtual feature when it is not offered");
+        }
         for (int i = 1; i < ram.size(); i++) {
             if (ram.get(i).gpa() < ram.get(i - 1).end()) {
                 throw new IllegalArgumentException("RAM regions must be ascending and disjoint: " + ram);
@@ -36,12 +50,17 @@ public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ra
 
     /** Same VM with another vCPU count. */
     public VmSpec withVcpus(int n) {
-        return new VmSpec(architecture, n, ram, stealTimeOffered);
+        return new VmSpec(architecture, n, ram, stealTimeOffered, onlyStealTime);
     }
 
     /** Same VM with steal time offered or withheld. */
     public VmSpec withStealTimeOffered(boolean offered) {
-        return new VmSpec(architecture, vcpus, ram, offered);
+        return new VmSpec(architecture, vcpus, ram, offered, offered && onlyStealTime);
+    }
+
+    /** Same VM with steal time offered as the guest's only paravirtual feature. */
+    public VmSpec withOnlyStealTime() {
+        return new VmSpec(architecture, vcpus, ram, true, true);
     }
 
     /** True when {@code [gpa, gpa + length)} lies inside one RAM region. */

@@ -121,8 +121,12 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         if (!spec.stealTimeOffered()) {
             require(Capability.WITHHOLD_STEAL_TIME);
         }
+        if (spec.onlyStealTime()) {
+            require(Capability.STEAL_TIME_ALONE);
+        }
         Vm vm = Evidence.step("open VM: " + spec.vcpus() + " vCPU(s), RAM " + spec.ram()
-                + (spec.stealTimeOffered() ? "" : ", steal time NOT offered"), () -> provider().open(spec));
+                + (spec.stealTimeOffered() ? "" : ", steal time NOT offered")
+                + (spec.onlyStealTime() ? ", steal time the only paravirtual feature" : ""), () -> provider().open(spec));
         open.add(vm);
         return vm;
     }

@@ -289,7 +289,12 @@ public final class AdapterServer {
         for (JsonNode g : ram) {
             regions.add(new MemoryRegion(Wire.u64(g, "gpa"), Wire.u64(g, "size")));
         }
-        VmSpec spec = new VmSpec(arch, (int) Wire.integer(p, "vcpus", 1, 4096), regions, Wire.bool(p, "steal_time_offered"));
+        boolean offered = Wire.bool(p, "steal_time_offered");
+        boolean alone = p.has("only_steal_time") && Wire.bool(p, "only_steal_time");
+        if (alone && !offered) {
+            throw new Wire.Malformed("\"only_steal_time\" is true while \"steal_time_offered\" is false");
+        }
+        VmSpec spec = new VmSpec(arch, (int) Wire.integer(p, "vcpus", 1, 4096), regions, offered, alone);
         long handle = nextVm++;
         Path file = sharedDir.resolve("vm-" + handle + ".ram");
         Vm vm = sampled ? provider.open(spec) : SharedRam.backedBy(file, () -> provider.open(spec));

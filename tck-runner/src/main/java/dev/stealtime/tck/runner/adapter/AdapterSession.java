@@ -324,6 +324,9 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
     public Vm open(VmSpec spec) {
         ObjectNode p = Wire.object().put("architecture", spec.architecture().name()).put("vcpus", spec.vcpus())
                 .put("steal_time_offered", spec.stealTimeOffered());
+        if (spec.onlyStealTime()) {
+            p.put("only_steal_time", true);     // absent means false: adapters written before it stay valid
+        }
         ArrayNode ram = p.putArray("ram");
         for (MemoryRegion r : spec.ram()) {
             ObjectNode o = ram.addObject();

@@ -159,7 +159,8 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         return guest == Guest.ARM64 ? Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
                 Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY))
                 : Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.MEMORY_HOLES, Capability.HIGH_MEMORY,
-                Capability.HOST_MSR_ACCESS, Capability.WITHHOLD_STEAL_TIME, Capability.DIRTY_LOG, Capability.MOVABLE_MEMORY));
+                Capability.HOST_MSR_ACCESS, Capability.WITHHOLD_STEAL_TIME, Capability.STEAL_TIME_ALONE, Capability.DIRTY_LOG,
+                Capability.MOVABLE_MEMORY));
     }
 
     @Override

@@ -87,7 +87,8 @@ public final class KvmProvider implements HypervisorProvider, AutoCloseable {
 
     /**
      * The adapter's, once started: MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY, HOST_MSR_ACCESS, DIRTY_LOG and
-     * MOVABLE_MEMORY always; WITHHOLD_STEAL_TIME where the kernel has {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID}.
+     * MOVABLE_MEMORY always; WITHHOLD_STEAL_TIME and STEAL_TIME_ALONE where the kernel has
+     * {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID} (Linux 5.10+).
      */
     @Override
     public Set<Capability> capabilities() {

@@ -23,7 +23,9 @@ public class ReferenceVm implements Vm {
         boolean offered = spec.stealTimeOffered();
         for (int i = 0; i < spec.vcpus(); i++) {
             if (spec.architecture() == Architecture.X86_64) {
-                vcpus.add(parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered), offered));
+                StealTimeMsr msr = parts.stealTimeMsr(ram, offered);
+                msr.offerAlone(spec.onlyStealTime());
+                vcpus.add(parts.x86Vcpu(i, msr, offered));
             } else {
                 StolenTime st = parts.stolenTime(ram);
                 vcpus.add(parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st)));

@@ -30,6 +30,12 @@ public class StealTimeMsr {
 
     protected final GuestRam ram;
     protected final boolean offered;
+    /**
+     * Steal time is the guest's only paravirtual feature ({@code VmSpec.onlyStealTime}). The reference
+     * has no other, so nothing here depends on it; Linux clears {@code preempted} on another path then
+     * (no PV TLB flush), and a self-test's faulty variant forgets it there, as Linux once did (1eff0ada88b4).
+     */
+    protected boolean onlyStealTime;
     /** The last value written to the MSR. */
     protected long msrValue;
     /** The host's run delay at the last update (Linux: vcpu->arch.st.last_steal; never reset). */
@@ -38,6 +44,11 @@ public class StealTimeMsr {
     public StealTimeMsr(GuestRam ram, boolean offered) {
         this.ram = ram;
         this.offered = offered;
+    }
+
+    /** The VM was built with steal time as its only paravirtual feature. */
+    public void offerAlone(boolean alone) {
+        this.onlyStealTime = alone;
     }
 
     // ---- WRMSR / RDMSR ----------------------------------------------------------------------

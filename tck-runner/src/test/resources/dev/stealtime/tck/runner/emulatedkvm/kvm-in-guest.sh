@@ -21,13 +21,14 @@ say java "$(java -version 2>&1 | head -1)"
 suite() { # ROUND
   out=/tmp/out-$1
   t0=$(now)
-  rc=0
-  java -cp "$cp_run" dev.stealtime.tck.runner.TckCli run --provider kvm --suite x86 --out "$out" --no-report \
-       --call-timeout 120s >/tmp/run.log 2>&1 || rc=$?
+  # the run's output also on the console, each line as "TCK-RUN ..." (shown with -Dtck.guest.echo=true)
+  { java -cp "$cp_run" dev.stealtime.tck.runner.TckCli run --provider kvm --suite x86 --out "$out" --no-report \
+         --call-timeout 120s 2>&1; echo $? > /tmp/rc; } | tee /tmp/run.log | sed 's/^/TCK-RUN /'
+  rc=$(cat /tmp/rc)
   t1=$(now)
   say suite "round=$1 rc=$rc wall=$(echo "$t0 $t1" | awk '{printf "%.1f", $2 - $1}')s"
   grep -m1 -E "passed, [0-9]+ failed" /tmp/run.log | sed "s/^/TCK-GUEST verdict round=$1 /"
-  grep -w FAIL /tmp/run.log | grep -v "passed, " | head -5 | cut -c1-300 | sed "s/^/TCK-GUEST failed round=$1 /"
+  grep -E "^[a-z0-9]+ +FAIL " /tmp/run.log | head -5 | cut -c1-300 | sed "s/^/TCK-GUEST failed round=$1 /"
   [ "$rc" -le 1 ] || tail -5 /tmp/run.log | sed "s/^/TCK-GUEST log round=$1 /"
   # each race's own report (X86-TORN-READ: "torn steal values", X86-VERSION-ADVANCES: "version covers
   # every update"): its name, then samples, readers, time and rate

@@ -304,6 +304,16 @@ public final class X86FaultyVariants {
                     protected void clearPreempted(long gpa) {
                     }
                 }), "X86-PREEMPTED-CLEARED"));
+        v.add(FaultyVariant.of("preempted-never-cleared-when-alone",
+                "with steal time the only paravirtual feature, preempted stays 1 once the vCPU was preempted (Linux before 1eff0ada88b4)",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void clearPreempted(long gpa) {
+                        if (!onlyStealTime) {
+                            super.clearPreempted(gpa);
+                        }
+                    }
+                }), "X86-PREEMPTED-CLEARED"));
 
         // ---- version protocol -----------------------------------------------------------------
         v.add(FaultyVariant.of("version-never-advances", "the version is never written",
