@@ -201,7 +201,8 @@ m("arm64-m32-hc-allowed-pv-off",
   rule="ARM-FEATURES-ST")
 m("arm64-m33-supported-never",
   [(PV, "\treturn !!sched_info_on();", "\treturn !sched_info_on();")],
-  "kvm_arm_pvtime_supported negated: the attribute says -ENXIO on a host that has stolen time", rule="ARM-HAS-ATTR")
+  "kvm_arm_pvtime_supported negated: the attribute says -ENXIO on a host that has stolen time", rule="ARM-HAS-ATTR",
+  equivalent="the kernel then behaves exactly as one built without CONFIG_SCHED_INFO: KVM_CAP_STEAL_TIME 0, the attribute -ENXIO (has, set, get), no IPA so PV_TIME_FEATURES and PV_TIME_ST answer NOT_SUPPORTED; DEN0057A and Documentation/virt/kvm/devices/vcpu.rst let a hypervisor not implement stolen time, so the interface cannot tell it from a legal host without it (the TCK says NOT TESTED: no stolen time offered)")
 
 
 # ------------------------------------------------------------------ x86: Linux's own history

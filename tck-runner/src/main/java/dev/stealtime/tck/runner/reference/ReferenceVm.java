@@ -23,9 +23,7 @@ public class ReferenceVm implements Vm {
         boolean offered = spec.stealTimeOffered();
         for (int i = 0; i < spec.vcpus(); i++) {
             if (spec.architecture() == Architecture.X86_64) {
-                StealTimeMsr msr = parts.stealTimeMsr(ram, offered);
-                msr.offerAlone(spec.onlyStealTime());
-                vcpus.add(parts.x86Vcpu(i, msr, offered));
+                vcpus.add(parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered).alone(spec.onlyStealTime()), offered));
             } else {
                 StolenTime st = parts.stolenTime(ram);
                 vcpus.add(parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st)));
