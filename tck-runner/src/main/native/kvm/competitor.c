@@ -39,6 +39,8 @@ static void sleep_ns(long ns)
 
 static void perform(struct competitor_job *job)
 {
+	if (job->start_after_ns)
+		sleep_ns((long)job->start_after_ns);
 	if (job->await_sleep_tid > 0) {
 		uint64_t deadline = now_ns() + SLEEP_TIMEOUT_NS;
 		sleep_ns(FIRST_SLEEP_NS);

@@ -19,6 +19,8 @@
 struct competitor_job {
 	uint64_t hold_ns;          /* CPU time to spin */
 	int await_sleep_tid;       /* > 0: first wait (sleeping) until this thread blocks */
+	uint64_t start_after_ns;   /* > 0: first sleep this long, so the hold begins with a timer interrupt
+				    * while the vCPU thread, back in KVM_RUN, runs the guest */
 	void (*release)(void *);   /* always run at the end, while still holding the CPU */
 	void *arg;
 	/* filled in by the competitor */

@@ -26,6 +26,15 @@
 #define VCPU_NICE (-20)               /* unrelated load then rarely delays the vCPU thread */
 #define TICK_NS 1000000ull            /* aim: one busy-loop exit per ms of guest time */
 #define PREEMPT_TICK_NS 100000ull     /* short ticks while preempted: the release is seen soon */
+/*
+ * How long the competitor waits before it takes the CPU: the vCPU thread is back in the guest by
+ * then, so the competitor's timer interrupt preempts a loaded vCPU at an instruction boundary, as a
+ * host's scheduler does. Only then does KVM put the vCPU as preempted (kvm_sched_out: on_rq) and
+ * report it (x86: kvm_steal_time_set_preempted, byte 16 = 1, which the next update must clear:
+ * X86-PREEMPTED-CLEARED); a competitor woken by the vCPU thread's own submit takes the CPU while
+ * that thread is in user space, and KVM reports nothing.
+ */
+#define PREEMPT_START_AFTER_NS 1000000ull
 #define MIN_LOOPS 1000ull
 #define MAX_LOOPS 1000000000ull
 
@@ -332,10 +341,11 @@ static int preempt_on_thread(struct vcpu *v, void *arg, char *err)
 {
 	struct workload *w = arg;
 	w->job.hold_ns = w->duration_ns;
+	w->job.start_after_ns = PREEMPT_START_AFTER_NS;
 	w->job.release = set_released;
 	w->job.arg = w;
-	/* the real-time competitor takes this CPU at once: this thread stays runnable, off the CPU,
-	 * and usually comes back here only once the hold is over */
+	/* the real-time competitor sleeps PREEMPT_START_AFTER_NS, then takes this CPU while the guest
+	 * runs: this thread stays runnable, off the CPU, until the hold is over */
 	competitor_submit(v->competitor, &w->job);
 	w->tick_after_release = is_released(w);
 	int rc = busy(v, PREEMPT_TICK_NS, ticked_after_release, w, err);

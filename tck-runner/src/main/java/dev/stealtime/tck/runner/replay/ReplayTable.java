@@ -41,6 +41,7 @@ final class ReplayTable {
                 .filter(r -> r.built() && !r.patch().isStock() && r.patch().equivalent().isEmpty() && !r.patch().kind().equals("fairness"))
                 .toList();
         long tck = defects.stream().filter(Replay.Result::killed).count();
+        long notTested = defects.stream().filter(r -> r.verdict().equals("NOT TESTED")).count();
         long tckGate = defects.stream().filter(r -> !r.failing().isEmpty()).count();
         List<Replay.Result> named = defects.stream().filter(r -> r.namedRuleCaught() != null).toList();
         long namedOk = named.stream().filter(r -> r.namedRuleCaught()).count();
@@ -50,7 +51,9 @@ final class ReplayTable {
                 .map(r -> r.patch().arch() + ": " + r.verdict() + ", selftest " + (r.selftest() == null ? "not run" : r.selftest().outcome()))
                 .collect(Collectors.joining("; "));
         return "**Totals** over " + defects.size() + " defective kernels (equivalent mutants and fairness cases left out): "
-                + "the TCK fails " + tck + " (" + tckGate + " with a gating rule); the rule the header names is among the failing ones in "
+                + "the TCK fails " + tck + " (" + tckGate + " with a gating rule)"
+                + (notTested == 0 ? "" : " and does not test " + notTested + " (the kernel stopped offering steal time: NOT TESTED, no certificate)")
+                + "; the rule the header names is among the failing ones in "
                 + namedOk + " of " + named.size() + "; the selftest fails " + st + " (of " + stRun + " it ran on). Stock: "
                 + (stock.isEmpty() ? "not replayed" : stock) + ". Wall time " + (wallMillis / 1000) + " s.";
     }
