@@ -13,6 +13,11 @@ import java.util.List;
  * 4 GiB + 0x1000 (with {@link Capability#HIGH_MEMORY}), plants canaries in the pages around them,
  * and compares all of it before and after an out-of-RAM registration. A provider must keep nothing
  * of its own there.
+ *
+ * <p><b>After the VM is closed</b> its memory is released ({@link Vm#close()}): the TCK uses neither
+ * this object nor a view taken from it again, and a provider whose memory is a mapping refuses
+ * {@link #read}, {@link #write} and {@link #liveView} with {@link IllegalStateException} rather
+ * than touch a released mapping.
  */
 public interface GuestMemory {
 

@@ -30,7 +30,9 @@ public final class TckConfig {
         /** The kernel under test: an image the emulated-machine providers boot instead of Debian's cloud kernel. */
         KERNEL("tck.kernel", "", "kernel image (bzImage / Image) the emulated machine boots (default: Debian's cloud kernel)"),
         /** x86: a directory of KVM modules (kvm.ko, kvm-amd.ko, ...) the emulated machine loads instead of the kernel's own. */
-        KVM_MODULES("tck.kvm.modules", "", "directory of KVM modules the emulated x86 machine loads (default: the kernel's own)");
+        KVM_MODULES("tck.kvm.modules", "", "directory of KVM modules the emulated x86 machine loads (default: the kernel's own)"),
+        /** How the emulated machines' CPUs run: {@code auto}, {@code kvm} (the host's KVM, nested) or {@code tcg} (QEMU's emulation). */
+        ACCEL("tck.accel", "auto", "accelerator of the emulated machines: auto (the host's KVM only where it can nest, else TCG), kvm or tcg");
 
         public final String property;
         public final String defaultValue;
@@ -185,6 +187,15 @@ public final class TckConfig {
         return Optional.of(p);
     }
 
+    /** The emulated machines' accelerator as asked: {@code auto}, {@code kvm} or {@code tcg}. */
+    public String accel() {
+        String v = raw(Key.ACCEL).trim().toLowerCase(Locale.ROOT);
+        if (!List.of("auto", "kvm", "tcg").contains(v)) {
+            throw new IllegalArgumentException(Key.ACCEL.property + " must be auto, kvm or tcg, got '" + raw(Key.ACCEL) + "'");
+        }
+        return v;
+    }
+
     /** Validates every setting; throws IllegalArgumentException with a one-line reason. */
     public TckConfig validate() {
         providerId();
@@ -194,6 +205,7 @@ public final class TckConfig {
         callTimeout();
         kernel();
         kvmModules();
+        accel();
         prepareTimeout();
         return this;
     }

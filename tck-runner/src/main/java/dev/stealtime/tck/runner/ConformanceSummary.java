@@ -1,6 +1,7 @@
 package dev.stealtime.tck.runner;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.runner.host.HostKvm;
 import dev.stealtime.tck.runner.report.ConformanceMarkdown;
 import dev.stealtime.tck.runner.report.TckJars;
 import dev.stealtime.tck.runner.summary.RunSummary;
@@ -186,7 +187,7 @@ public final class ConformanceSummary {
                 System.getProperty("java.vendor") + " " + System.getProperty("java.version"),
                 System.getProperty("java.vm.name") + " " + System.getProperty("java.vm.version"),
                 System.getProperty("os.name") + " " + System.getProperty("os.version") + " " + System.getProperty("os.arch"),
-                kernelRelease(), hostName(), System.getProperty("os.arch"));
+                kernelRelease(), hostName(), System.getProperty("os.arch"), HostKvm.probe().describe());
     }
 
     /** The host's name ({@code /proc/sys/kernel/hostname} on Linux, else the JVM's view). */

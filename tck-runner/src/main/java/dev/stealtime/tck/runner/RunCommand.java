@@ -50,7 +50,8 @@ import java.util.concurrent.Callable;
                 "  --call-timeout       tck.call.timeout       TCK_CALL_TIMEOUT",
                 "  --prepare-timeout    tck.prepare.timeout    TCK_PREPARE_TIMEOUT",
                 "  --kernel             tck.kernel             TCK_KERNEL",
-                "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES"},
+                "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES",
+                "  --accel              tck.accel              TCK_ACCEL"},
         footer = {"", "Verdicts and exit codes:",
                 "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
                 "                        applicable, and at least one was tested",
@@ -102,6 +103,9 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--kvm-modules", paramLabel = "DIR", description = "x86 (kvm-x86-emulated): a directory of KVM modules (irqbypass.ko, kvm.ko, kvm-amd.ko, kvm-intel.ko) loaded instead of the kernel's own.")
     String kvmModules;
 
+    @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "How the emulated-machine providers run their machine's CPUs: auto (the host's KVM only where it can nest, else TCG; a QEMU that fails with KVM is retried with TCG), kvm or tcg (forced; an impossible choice is refused). Default: auto.")
+    String accel;
+
     @Option(names = "--no-report", description = "Do not generate the HTML report (allure-results and the summaries are still written).")
     boolean noReport;
 
@@ -126,7 +130,7 @@ final class RunCommand implements Callable<Integer> {
         List<Suite> suites = Suite.parse(suite);
         TckConfig config = TckCli.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
                 .with(TckConfig.Key.PREPARE_TIMEOUT, prepareTimeout)
-                .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).validate();
+                .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).with(TckConfig.Key.ACCEL, accel).validate();
         ProviderSources.Resolved origin;
         OutDir dir;
         if (AdapterSources.isAdapter(config.providerId())) {
@@ -306,12 +310,13 @@ final class RunCommand implements Callable<Integer> {
 
     /** Hands the settings beyond the SPI to a provider that takes them; such a flag given to one that does not is a usage error. */
     static void configure(HypervisorProvider provider, TckConfig config) {
-        for (TckConfig.Key key : List.of(TckConfig.Key.KERNEL, TckConfig.Key.KVM_MODULES)) {
+        for (TckConfig.Key key : List.of(TckConfig.Key.KERNEL, TckConfig.Key.KVM_MODULES, TckConfig.Key.ACCEL)) {
             boolean takes = provider instanceof Configurable c && c.takes(key);
             if (!takes && config.override(key).isPresent()) {
                 throw new UsageException("--" + key.property.substring("tck.".length()).replace('.', '-')
                         + " does not apply to provider '" + provider.id() + "'"
                         + (key == TckConfig.Key.KVM_MODULES ? " (only kvm-x86-emulated loads KVM modules)"
+                        : key == TckConfig.Key.ACCEL ? " (only the emulated-machine providers kvm-arm64 and kvm-x86-emulated run QEMU)"
                         : " (only the emulated-machine providers kvm-arm64 and kvm-x86-emulated boot a kernel)"));
             }
         }

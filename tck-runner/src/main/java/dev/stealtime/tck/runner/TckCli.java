@@ -167,12 +167,17 @@ public final class TckCli implements Callable<Integer> {
             rows.add(new String[]{"PROVIDER", "AVAILABLE", "ARCHITECTURES", "TIMING", "DESCRIPTION"});
             List<List<String>> details = new ArrayList<>();
             for (Providers.Found f : catalog.found()) {
+                String refused = null;
                 if (f.provider() instanceof Configurable c) {
-                    c.configure(config);
+                    try {
+                        c.configure(config);
+                    } catch (IllegalArgumentException e) {      // e.g. TCK_ACCEL=kvm where the host cannot nest
+                        refused = e.getMessage();
+                    }
                 }
-                // a listing: availability from what is installed or cached, no downloads, builds or boots
+                // a listing: availability from what is installed or cached, no downloads or boots
                 HypervisorProvider p = ProviderGuard.wrapForListing(f.provider(), config);
-                Availability a = p.availability();
+                Availability a = refused != null ? Availability.no(refused) : p.availability();
                 rows.add(new String[]{f.id(), a.available() ? "yes" : "no",
                         String.join(",", ConformanceSummary.declaredList("architectures()", () -> p.architectures().stream().map(Enum::name).sorted().toList())),
                         ConformanceSummary.declared("timing()", () -> String.valueOf(p.timing())),

@@ -30,6 +30,14 @@ public interface AdapterLink extends AutoCloseable {
     /** The shared directory as the adapter sees it (sent in {@code hello}); the same path unless in a container. */
     String sharedDirForAdapter();
 
+    /**
+     * How the adapter ended, when it has (an {@code exec:} adapter's exit status), waiting a moment
+     * for it; empty while it runs or where the link cannot tell.
+     */
+    default java.util.Optional<String> exited() {
+        return java.util.Optional.empty();
+    }
+
     /** Ends the session and removes everything it made; idempotent, never throws. */
     @Override
     void close();

@@ -57,6 +57,8 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
     private final AdapterLink link;
     private final Duration timeout;
     private final BlockingQueue<Object> incoming = new LinkedBlockingQueue<>();
+    /** The first lines the adapter wrote to the protocol stream (for the reason when it dies early). */
+    private final List<String> printed = new java.util.concurrent.CopyOnWriteArrayList<>();
     private long nextId = 1;
     private volatile String ended;
 
@@ -69,10 +71,12 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
     private Availability availability;
     private boolean sampled;
 
+    private final Thread reader;
+
     private AdapterSession(AdapterLink link, Duration timeout) {
         this.link = link;
         this.timeout = timeout;
-        Thread reader = new Thread(this::pump, "tck-adapter-reader");
+        this.reader = new Thread(this::pump, "tck-adapter-reader");
         reader.setDaemon(true);
         reader.start();
     }
@@ -95,6 +99,10 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             java.io.InputStream in = new java.io.BufferedInputStream(link.input(), 1 << 16);
             byte[] line;
             while ((line = Wire.readLine(in)) != null) {
+                if (printed.size() < 3) {
+                    String text = new String(line, java.nio.charset.StandardCharsets.UTF_8).strip();
+                    printed.add(text.length() > 120 ? text.substring(0, 120) + "…" : text);
+                }
                 incoming.add(line);
             }
             incoming.add(END);
@@ -189,7 +197,8 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         try {
             Wire.write(link.output(), request);
         } catch (IOException e) {
-            throw fault("could not be sent `" + method + "`: " + e.getMessage());
+            throw fault(link.exited().isPresent() ? "ended before `" + method + "` could be sent"
+                    : "could not be sent `" + method + "`: " + e.getMessage());
         }
         long budget = timeout.toNanos() + Math.max(0, workloadNanos);
         Object msg;
@@ -203,7 +212,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             throw fault(String.format("did not answer `%s` within %.1f s", method, budget / 1e9));
         }
         if (msg == END) {
-            throw fault("closed the connection (or exited) while `" + method + "` was pending");
+            throw fault((link.exited().isPresent() ? "ended" : "closed the connection (or exited)") + " while `" + method + "` was pending");
         }
         if (msg instanceof Wire.Malformed m) {
             throw fault("sent a malformed line answering `" + method + "`: " + m.getMessage());
@@ -250,13 +259,29 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         };
     }
 
-    /** Ends the session for a fault of the adapter and describes it. */
+    /**
+     * Ends the session for a fault of the adapter and describes it; an adapter process that has
+     * ended is described by its exit status and what it printed on the protocol stream.
+     */
     private AdapterFault fault(String what) {
+        String how = link.exited().map(status -> " (the adapter " + status + (lastWords().isEmpty()
+                ? ", having printed nothing on its protocol stream)"
+                : ", having printed: " + String.join(" | ", lastWords()) + ")")).orElse("");
         if (ended == null) {
-            ended = what;
+            ended = what + how;
         }
         link.close();
-        return new AdapterFault("adapter " + link.origin() + " " + what + logTail());
+        return new AdapterFault("adapter " + link.origin() + " " + what + how + logTail());
+    }
+
+    /** What an adapter that has ended printed on the protocol stream (read to its end first, briefly). */
+    private List<String> lastWords() {
+        try {
+            reader.join(1000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return printed;
     }
 
     private String logTail() {
@@ -414,7 +439,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
         final VmSpec spec;
         final List<Vcpu> vcpus;
         RemoteMemory memory;
-        private boolean closed;
+        private volatile boolean closed;
 
         RemoteVm(long handle, VmSpec spec) {
             this.handle = handle;
@@ -469,6 +494,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
          */
         @Override
         public byte[] read(long gpa, int length) {
+            refuseIfClosed();
             if (mapped != null) {
                 byte[] out = new byte[length];
                 liveView(gpa, length).get(out);
@@ -477,6 +503,13 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             ObjectNode p = vmParams(vm.handle).put("length", length);
             Wire.putU64(p, "gpa", gpa);
             return bytes(call("memory.read", p, 0), length, "memory.read");
+        }
+
+        /** The SPI's promise: a closed VM's memory is gone (the mapping may outlive it, the answer may not). */
+        private void refuseIfClosed() {
+            if (vm.closed) {
+                throw new IllegalStateException("the VM is closed: its guest memory is gone (adapter " + link.origin() + ")");
+            }
         }
 
         /** The {@code bytes} of an answer to {@code method}, which must be {@code length} long. */
@@ -494,6 +527,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
 
         @Override
         public void write(long gpa, byte[] bytes) {
+            refuseIfClosed();
             if (mapped != null) {
                 liveView(gpa, bytes.length).put(bytes);
                 return;
@@ -544,6 +578,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
 
         @Override
         public ByteBuffer liveView(long gpa, int length) {
+            refuseIfClosed();
             if (mapped == null) {
                 throw new UnsupportedOperationException("adapter " + link.origin() + " samples guest RAM; it has no live view");
             }

@@ -118,6 +118,18 @@ public final class ExecLink implements AdapterLink {
         return shared.toString();
     }
 
+    @Override
+    public java.util.Optional<String> exited() {
+        try {
+            if (process.waitFor(1, TimeUnit.SECONDS)) {
+                return java.util.Optional.of("exited with status " + process.exitValue());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return java.util.Optional.empty();
+    }
+
     /** The adapter's process id (tests). */
     public long pid() {
         return process.pid();

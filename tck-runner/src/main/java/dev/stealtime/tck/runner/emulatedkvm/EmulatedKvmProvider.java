@@ -6,6 +6,7 @@ import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
 import dev.stealtime.tck.runner.adapter.UnixLink;
+import dev.stealtime.tck.runner.host.HostKvm;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;
@@ -99,6 +100,8 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
     private final AtomicInteger machines = new AtomicInteger();
     private final AtomicInteger replaced = new AtomicInteger();
     private volatile EmulatedMachine current;
+    /** How QEMU runs the machines: chosen at the first boot, TCG from then on if KVM failed to start. */
+    private volatile Guest.Accelerator accel;
     private volatile TckConfig config = TckConfig.fromEnvironment();
 
     EmulatedKvmProvider(Guest guest) {
@@ -107,7 +110,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
 
     @Override
     public boolean takes(TckConfig.Key key) {
-        return key == TckConfig.Key.KERNEL || key == TckConfig.Key.KVM_MODULES && guest.kvmModules;
+        return key == TckConfig.Key.KERNEL || key == TckConfig.Key.ACCEL || key == TckConfig.Key.KVM_MODULES && guest.kvmModules;
     }
 
     @Override
@@ -117,6 +120,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         }
         config.kernel();       // validated: a readable file
         config.kvmModules().ifPresent(dir -> KvmModules.select(dir, Map.of(), false));   // holds KVM modules
+        guest.accelerator(HostKvm.probe(), config.accel());                              // a forced kvm this host can run
         this.config = config;
     }
 
@@ -188,7 +192,12 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             Started s = started;
             if (s == null) {
                 HostPackages.Missing missing = HostPackages.here().missing(guest.providerId);
-                return missing.none() ? Availability.yes(BootRecord.describe(guest)) : Availability.no(missing.reason());
+                return missing.none()
+                        ? Availability.yes(BootRecord.describe(guest) + "; accelerator "
+                            + guest.accelerator(HostKvm.probe(), config.accel()).description()
+                            + (guest.kvmModules ? "; WITHHOLD_STEAL_TIME and STEAL_TIME_ALONE need KVM_CAP_ENFORCE_PV_FEATURE_CPUID"
+                            + " in the guest kernel (Linux 5.10+; Debian's has it): a run's summary lists what the adapter offered" : ""))
+                        : Availability.no(missing.reason());
             }
             if (s.failure() != null) {
                 return Availability.no(s.failure());
@@ -416,13 +425,19 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
                     mine.isPresent() ? "--kernel" : "Debian " + debian.kernelRelease(), modules);
             Path initrd = workDir.resolve("initrd.cpio.gz");
             KvmModules.appendTo(debian.initrd(), modules, initrd);
-            Guest.Accelerator accel = guest.accelerator();
+            accel = guest.accelerator(HostKvm.probe(), config.accel());
             AdapterProvider adapter;
             try {
-                adapter = new AdapterProvider(() -> link(accel, kernel.image(), initrd), CALL_TIMEOUT);
+                adapter = connect(kernel, initrd);
             } catch (RuntimeException e) {
-                throw new IllegalStateException("kernel " + kernel.image() + " (sha256 " + kernel.sha256() + "): "
-                        + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+                if (!accel.fallsBack()) {
+                    throw e;
+                }
+                String failure = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+                System.err.printf("tck: %s: QEMU with -accel kvm did not start the machine (%s); retrying once with TCG%n",
+                        guest.providerId, failure);
+                accel = accel.fallBack(guest, failure.replaceFirst("; console: .*", ""));
+                adapter = connect(kernel, initrd);
             }
             Map<String, String> facts = current.facts();
             Map<String, String> machine = new LinkedHashMap<>();
@@ -446,8 +461,18 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         }
     }
 
+    /** The adapter over a first machine booted with {@link #accel}. */
+    private AdapterProvider connect(KernelUnderTest kernel, Path initrd) {
+        try {
+            return new AdapterProvider(() -> link(kernel.image(), initrd), CALL_TIMEOUT);
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("kernel " + kernel.image() + " (sha256 " + kernel.sha256() + "): "
+                    + (e.getMessage() == null ? e.toString() : e.getMessage()), e);
+        }
+    }
+
     /** A session: boots a fresh machine (the first one, or after the adapter faulted) and connects. */
-    private AdapterLink link(Guest.Accelerator accel, Path kernel, Path initrd) {
+    private AdapterLink link(Path kernel, Path initrd) {
         int n = machines.incrementAndGet();
         Path dir = workDir.resolve("machine-" + n);
         Path shared = workDir.resolve("shared-" + n);

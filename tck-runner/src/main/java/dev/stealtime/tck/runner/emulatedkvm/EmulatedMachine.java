@@ -74,12 +74,19 @@ final class EmulatedMachine implements AutoCloseable {
         EmulatedMachine m = new EmulatedMachine(dir, p, guest);
         String what = "the emulated " + guest.architecture + " machine";
         try {
-            if (!m.ready.await(BOOT_TIMEOUT_SECONDS, TimeUnit.SECONDS) || m.readyFacts == null || !m.failures.isEmpty()) {
-                String why = !m.failures.isEmpty() ? "did not start the adapter: " + String.join("; ", m.failures)
-                        : p.isAlive() ? "did not start the adapter within " + BOOT_TIMEOUT_SECONDS + " s (the kernel did not boot to /init?)"
-                        : "exited with status " + p.exitValue() + " before the adapter started (the kernel did not boot?)";
+            boolean signalled = m.ready.await(BOOT_TIMEOUT_SECONDS, TimeUnit.SECONDS);
+            if (!signalled || m.readyFacts == null || !m.failures.isEmpty()) {
+                String why;
+                if (!m.failures.isEmpty()) {
+                    why = what + " did not start the adapter: " + String.join("; ", m.failures);
+                } else if (!signalled) {
+                    why = what + " did not start the adapter within " + BOOT_TIMEOUT_SECONDS
+                            + " s: QEMU kept running, but the guest never said the adapter was ready";
+                } else {
+                    why = m.exitReason(guest);     // the console ended: QEMU is gone
+                }
                 m.stop();
-                throw new IllegalStateException(what + " " + why + "; console: " + m.consoleTail());
+                throw new IllegalStateException(why + "; console: " + m.consoleTail());
             }
         } catch (InterruptedException e) {
             m.stop();
@@ -91,6 +98,28 @@ final class EmulatedMachine implements AutoCloseable {
             throw new IllegalStateException("QEMU did not create the socket " + socket);
         }
         return m;
+    }
+
+    /**
+     * Why QEMU ended before the guest was up: its exit status and its own error line (QEMU prints
+     * {@code qemu-system-x86_64: ...} or {@code qemu: ...} on stderr, which shares the console's stream), or that it
+     * printed none.
+     */
+    private String exitReason(Guest guest) throws InterruptedException {
+        if (!qemu.waitFor(5, TimeUnit.SECONDS)) {
+            return "the console of the emulated " + guest.architecture + " machine closed before the adapter started, but "
+                    + guest.qemu + " is still running";
+        }
+        String error = null;
+        synchronized (tail) {
+            for (String line : tail) {
+                if (line.startsWith(guest.qemu + ":") || line.startsWith("qemu: ")) {
+                    error = line;
+                }
+            }
+        }
+        return guest.qemu + " exited with status " + qemu.exitValue() + " before the guest booted"
+                + (error != null ? ": " + error : " (it printed no error of its own)");
     }
 
     /**

@@ -1,9 +1,8 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
+import dev.stealtime.tck.runner.host.HostKvm;
 import dev.stealtime.tck.spi.Architecture;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -50,24 +49,68 @@ enum Guest {
         this.kvmModules = kvmModules;
     }
 
-    /**
-     * How QEMU runs this guest's CPU here: with the host's {@code /dev/kvm} (nested virtualisation:
-     * the guest's own KVM runs on the host's) when the host is of the same architecture and its
-     * {@code /dev/kvm} opens, else emulated (TCG, which offers the virtualisation extensions itself).
-     */
-    Accelerator accelerator() {
-        boolean sameArch = switch (this) {
-            case ARM64 -> System.getProperty("os.arch").equals("aarch64");
-            case X86_64 -> System.getProperty("os.arch").equals("amd64");
-        };
-        Path kvm = Path.of("/dev/kvm");
-        if (sameArch && Files.isReadable(kvm) && Files.isWritable(kvm)) {
-            return new Accelerator("kvm", "host", "kvm (the host's /dev/kvm, nested virtualisation)");
-        }
-        return new Accelerator("tcg", tcgCpu, "tcg (emulated CPU: the host has no usable /dev/kvm for " + architecture + ")");
+    /** The host architecture (as the kernel names it) whose KVM could run this guest's CPU directly. */
+    String hostArch() {
+        return this == ARM64 ? "aarch64" : "x86_64";
     }
 
-    /** {@code -accel NAME -cpu CPU}, and how the summary says it. */
-    record Accelerator(String name, String cpu, String description) {
+    /** {@link #accelerator(HostKvm, String)} for this machine, as {@code tck.accel} asks (property, environment). */
+    Accelerator accelerator() {
+        return accelerator(HostKvm.probe(), dev.stealtime.tck.support.TckConfig.fromEnvironment().accel());
+    }
+
+    /**
+     * How QEMU runs this guest's CPU on {@code host}, as {@code mode} ({@code tck.accel}) asks.
+     * {@code auto}: the host's KVM ({@code -accel kvm -cpu host}) only when the host is of this
+     * guest's architecture and its KVM can nest ({@link HostKvm#whyNoNesting()}), since the guest
+     * runs KVM itself; else TCG, whose emulated CPU offers the virtualisation extensions. A QEMU
+     * that then fails to start with KVM is retried once with TCG ({@link Accelerator#fallBack}).
+     * {@code kvm} and {@code tcg} force one, without fallback.
+     *
+     * @throws IllegalArgumentException when {@code kvm} is forced on a host that cannot run it
+     */
+    Accelerator accelerator(HostKvm host, String mode) {
+        Accelerator tcg = new Accelerator("tcg", tcgCpu, false, null);
+        String hostNote = "host KVM " + host.describe();
+        if (mode.equals("tcg")) {
+            return tcg.because("tck.accel=tcg");
+        }
+        String whyNot = !host.arch().equals(hostArch())
+                ? "the host is " + host.arch() + ", the emulated machine " + hostArch()
+                : host.whyNoNesting().orElse(null);
+        if (mode.equals("kvm")) {
+            if (whyNot != null) {
+                throw new IllegalArgumentException("tck.accel=kvm is impossible for " + providerId + " here: " + whyNot
+                        + "; use --accel auto or tcg");
+            }
+            return new Accelerator("kvm", "host", false, "tck.accel=kvm; " + hostNote);
+        }
+        if (whyNot != null) {
+            return tcg.because("auto: " + whyNot);
+        }
+        return new Accelerator("kvm", "host", true, "auto: " + hostNote + " can nest");
+    }
+
+    /**
+     * {@code -accel NAME -cpu CPU}, and why it was chosen.
+     *
+     * @param fallsBack whether a QEMU that fails to start with it is retried once with TCG
+     * @param why       why this accelerator (for the summary)
+     */
+    record Accelerator(String name, String cpu, boolean fallsBack, String why) {
+
+        Accelerator because(String reason) {
+            return new Accelerator(name, cpu, fallsBack, reason);
+        }
+
+        /** TCG for {@code guest} after a QEMU with this accelerator failed to start, saying so. */
+        Accelerator fallBack(Guest guest, String failure) {
+            return new Accelerator("tcg", guest.tcgCpu, false, "QEMU with -accel " + name + " failed (" + failure + "); retried with TCG");
+        }
+
+        /** How the summary says it: {@code tcg (auto: the host's KVM is kvm_pvm ...)}. */
+        String description() {
+            return name + " (" + why + ")";
+        }
     }
 }

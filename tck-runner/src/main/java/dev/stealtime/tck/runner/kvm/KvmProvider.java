@@ -5,6 +5,7 @@ import dev.stealtime.tck.runner.NativeSources;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
 import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.runner.adapter.ExecLink;
+import dev.stealtime.tck.runner.host.HostKvm;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;
@@ -86,13 +87,16 @@ public final class KvmProvider implements HypervisorProvider, AutoCloseable {
     }
 
     /**
-     * The adapter's, once started: MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY, HOST_MSR_ACCESS, DIRTY_LOG and
+     * The adapter's (started for the question where the host can run it): MULTI_VCPU, MEMORY_HOLES, HIGH_MEMORY, HOST_MSR_ACCESS, DIRTY_LOG and
      * MOVABLE_MEMORY always; WITHHOLD_STEAL_TIME and STEAL_TIME_ALONE where the kernel has
      * {@code KVM_CAP_ENFORCE_PV_FEATURE_CPUID} (Linux 5.10+).
      */
     @Override
     public Set<Capability> capabilities() {
         Started s = started;
+        if (s == null && hostProblem() == null) {
+            s = start();              // the handshake is cheap, and only the adapter knows what this kernel offers
+        }
         if (s != null && s.adapter() != null) {
             return s.adapter().capabilities();
         }
@@ -125,7 +129,7 @@ public final class KvmProvider implements HypervisorProvider, AutoCloseable {
             }
             Started s = started;
             if (s == null) {
-                return Availability.yes();
+                return Availability.yes("host KVM " + HostKvm.probe().describe());
             }
             return s.failure() != null ? Availability.no(s.failure()) : s.adapter().availability();
         } catch (RuntimeException | Error e) { // must never throw

@@ -82,7 +82,8 @@ record RunDir(Path dir, RunSummary summary, List<String> problems) {
             }
         }
         String kernel = (release != null ? release : "host " + summary.environment().kernel()) + modulesUnderTest(machine);
-        String host = summary.environment().host() == null ? "unknown" : summary.environment().host();
+        String host = (summary.environment().host() == null ? "unknown" : summary.environment().host())
+                + (summary.environment().kvm() == null ? "" : " (KVM: " + summary.environment().kvm() + ")");
         return new Matrix.Run(name, relativeDir, summary.provider().id(), String.join("+", summary.suites()), kernel, hash,
                 host, summary.verdictText(), summary.partial(), machine);
     }

@@ -56,6 +56,9 @@ public final class ConformanceMarkdown {
         if (env.host() != null) {
             row(md, "Host", env.host());
         }
+        if (env.kvm() != null) {
+            row(md, "Host KVM", env.kvm());
+        }
         row(md, "Finished", str(s.finishedAt()) + String.format(" (run took %.1f s)", s.elapsedMillis() / 1000.0));
         md.append('\n');
 

@@ -51,9 +51,14 @@ public record RunSummary(int schemaVersion, Tck tck, Provider provider, String v
     public record ProviderJar(String path, String sha256) {
     }
 
-    /** The machine the TCK itself ran on. */
+    /**
+     * The machine the TCK itself ran on.
+     *
+     * @param kvm the host's KVM implementation ({@code kvm_amd}, {@code kvm_intel}, {@code kvm_pvm}; its
+     *            srcversion and nesting), or why there is none; absent in summaries of older TCKs
+     */
     @JsonInclude(JsonInclude.Include.NON_NULL)
-    public record Environment(String jdk, String jvm, String os, String kernel, String host, String arch) {
+    public record Environment(String jdk, String jvm, String os, String kernel, String host, String arch, String kvm) {
     }
 
     /**

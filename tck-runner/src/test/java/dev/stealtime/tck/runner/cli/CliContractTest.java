@@ -47,6 +47,36 @@ public class CliContractTest {
         assertThat(tck("providers", "--provider", "reference").code()).isEqualTo(2);
     }
 
+    /** An exec: adapter that dies before answering {@code hello} is reported by its exit status and what it printed. */
+    @Test
+    public void anAdapterThatExitsEarlySaysHowItEnded() {
+        Result dead = tck("providers", "--provider", "exec:/bin/false");
+        assertThat(dead.code()).isEqualTo(2);
+        assertThat(dead.err()).as(dead.err()).contains("exited with status 1").contains("printed nothing")
+                .doesNotContain("Stream closed").doesNotContain("Broken pipe");
+        Result garbage = tck("providers", "--provider", "exec:sh -c 'echo garbage'");
+        assertThat(garbage.code()).isEqualTo(2);
+        assertThat(garbage.err()).as(garbage.err()).contains("exited with status 0").contains("having printed: garbage");
+    }
+
+    /** {@code --accel}: three values, only for the emulated machines, and a choice the host cannot run is refused in one line. */
+    @Test
+    public void accelIsCheckedBeforeAnythingRuns() {
+        Result bogus = tck("run", "--accel", "fast", "--out", tempDir().toString());
+        assertThat(bogus.code()).isEqualTo(2);
+        assertThat(bogus.err().strip()).isEqualTo("tck: tck.accel must be auto, kvm or tcg, got 'fast'");
+        Result notEmulated = tck("run", "--accel", "tcg", "--out", tempDir().toString());
+        assertThat(notEmulated.code()).isEqualTo(2);
+        assertThat(notEmulated.err()).contains("--accel does not apply to provider 'reference'");
+        if (System.getProperty("os.arch").equals("amd64")) {
+            Result impossible = tck("run", "--provider", "kvm-arm64", "--accel", "kvm", "--out", tempDir().toString());
+            assertThat(impossible.code()).isEqualTo(2);
+            assertThat(impossible.err().strip()).as(impossible.err())
+                    .isEqualTo("tck: tck.accel=kvm is impossible for kvm-arm64 here: the host is x86_64, the emulated machine aarch64;"
+                            + " use --accel auto or tcg");
+        }
+    }
+
     @Test
     public void providersListsReferenceAsAvailable() {
         Result r = tck("providers");

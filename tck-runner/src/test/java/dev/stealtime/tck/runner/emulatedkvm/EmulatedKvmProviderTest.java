@@ -92,6 +92,18 @@ public class EmulatedKvmProviderTest {
         assertThat(provider.version()).contains("KVM API 12").contains(provider.machine().get("emulator"));
     }
 
+    /** The summary names the accelerator and why: the one this host's probe chose, or TCG after KVM failed to start. */
+    @Test
+    public void saysWhichAcceleratorAndWhy() {
+        String used = provider.machine().get("accelerator");
+        Guest.Accelerator chosen = guest.accelerator();
+        if (chosen.fallsBack() && used.startsWith("tcg")) {
+            assertThat(used).contains("-accel kvm failed").contains("retried with TCG");
+        } else {
+            assertThat(used).isEqualTo(chosen.description());
+        }
+    }
+
     @Test
     public void realKvmAnswersTheGuest() {
         try (Vm vm = provider.open(spec())) {
