@@ -15,7 +15,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 /**
  * The one host-package list: parsed strictly, checked by what each package really brings (a static
  * link by the cross compiler, not a file name), answered from a cache, and the same list that
- * {@code .ci/run} installs and the README shows.
+ * {@code .ci/run} installs and the KVM developers' guide ({@code docs/kvm-developers.md}) shows.
  */
 public class HostPackagesTest {
 
@@ -73,17 +73,17 @@ public class HostPackagesTest {
     }
 
     @Test
-    public void ciInstallsFromTheListAndTheReadmeShowsExactlyTheList() throws Exception {
+    public void ciInstallsFromTheListAndTheGuideShowsExactlyTheList() throws Exception {
         String ci = Files.readString(REPO.resolve(".ci/run"));
         assertThat(ci).as(".ci/run reads the list instead of naming packages itself")
                 .contains("tck-runner/src/main/resources/dev/stealtime/tck/runner/" + HostPackages.RESOURCE)
                 .doesNotContain("qemu-system-arm gcc-aarch64-linux-gnu");
-        String whole = Files.readString(REPO.resolve("README.md"));
+        String whole = Files.readString(REPO.resolve("docs/kvm-developers.md"));
         int from = whole.indexOf("\n### Host packages\n");
-        assertThat(from).as("README has a 'Host packages' section").isPositive();
+        assertThat(from).as("docs/kvm-developers.md has a 'Host packages' section").isPositive();
         int to = whole.indexOf("\n#", from + 5);
-        String readme = whole.substring(from, to < 0 ? whole.length() : to);
-        Matcher row = Pattern.compile("(?m)^\\| `([a-z0-9-]+)` \\| `([a-z0-9.+-]+)` \\|").matcher(readme);
+        String section = whole.substring(from, to < 0 ? whole.length() : to);
+        Matcher row = Pattern.compile("(?m)^\\| `([a-z0-9-]+)` \\| `([a-z0-9.+-]+)` \\|").matcher(section);
         StringBuilder shown = new StringBuilder();
         while (row.find()) {
             shown.append(row.group(1)).append(' ').append(row.group(2)).append('\n');
@@ -92,7 +92,7 @@ public class HostPackagesTest {
         for (HostPackages.Entry e : HostPackages.shipped()) {
             listed.append(e.group()).append(' ').append(e.pkg()).append('\n');
         }
-        assertThat(shown.toString()).as("README's 'Host packages' table, row by row (group, package)").isEqualTo(listed.toString());
+        assertThat(shown.toString()).as("the 'Host packages' table of docs/kvm-developers.md, row by row (group, package)").isEqualTo(listed.toString());
     }
 
     private static void fakeCompiler(Path dir, String name, String body) throws Exception {
