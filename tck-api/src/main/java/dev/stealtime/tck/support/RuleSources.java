@@ -51,10 +51,10 @@ public final class RuleSources {
             }
             String lower = p.toLowerCase(Locale.ROOT);
             if (lower.equals("000")) {
-                out.add(new Source("000: MSR_KVM_STEAL_TIME document (seeds/000_74b5ce02e9ab31f9.txt = "
+                out.add(new Source("000: MSR_KVM_STEAL_TIME document (docs/sources.md, section 000; upstream "
                         + "Documentation/virt/kvm/x86/msr.rst)" + note, KERNEL_DOCS + "x86/msr.html"));
             } else if (lower.equals("002")) {
-                out.add(new Source("002: arm64 PV time document (seeds/002_bd33ab0b75e1a211.txt = "
+                out.add(new Source("002: arm64 PV time document (docs/sources.md, section 002; upstream "
                         + "Documentation/virt/kvm/arm/pvtime.rst, devices/vcpu.rst; Arm DEN0057A)" + note,
                         KERNEL_DOCS + "arm/pvtime.html"));
             } else if (lower.startsWith("kvm")) {
@@ -70,7 +70,7 @@ public final class RuleSources {
             }
         }
         if (out.isEmpty()) {
-            out.add(new Source("spec/RULES.md", KERNEL_DOCS));
+            out.add(new Source("docs/sources.md", KERNEL_DOCS));
         }
         return out;
     }

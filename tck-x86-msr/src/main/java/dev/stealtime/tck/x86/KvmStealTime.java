@@ -3,7 +3,7 @@ package dev.stealtime.tck.x86;
 import dev.stealtime.tck.spi.X86Vcpu;
 
 /**
- * The x86 interface as the MSR document (seeds/000) and Linux KVM define it:
+ * The x86 interface as the MSR document (000, docs/sources.md) and Linux KVM define it:
  * <pre>
  *   MSR_KVM_STEAL_TIME 0x4b564d03: bits 63:6 = guest-physical address (64-byte aligned),
  *                                  bits 5:1 reserved (mask 0x3E), bit 0 = enable
