@@ -21,7 +21,7 @@ case $ARCH in
           FLAGS=(-m64 -mno-red-zone -mgeneral-regs-only -Wl,-z,max-page-size=4096) ;;
   arm64)  CC=aarch64-linux-gnu-gcc; OBJCOPY=aarch64-linux-gnu-objcopy
           # -mstrict-align: C runs before the MMU is on, where every access is Device memory
-          FLAGS=(-mgeneral-regs-only -mstrict-align -Wl,-z,max-page-size=4096) ;;
+          FLAGS=(-mgeneral-regs-only -mstrict-align -mno-outline-atomics -Wl,-z,max-page-size=4096) ;;
   *) echo "build.sh: unknown architecture $ARCH (x86_64, arm64)" >&2; exit 2 ;;
 esac
 command -v "$CC" >/dev/null || { echo "build.sh: $CC missing (Debian: apt-get install ${CC%-gcc}-gcc)" >&2; exit 1; }

@@ -56,9 +56,9 @@ uint64_t arch_idle(uint64_t ns);                /* halts, woken by a timer, unti
 void arch_kick(unsigned cpu);                   /* wakes vCPU cpu from arch_wait() */
 void arch_wait(void);                           /* halts until kicked (may return early) */
 void arch_power_off(void);
-/* Guest-physical memory access; returns 0, or nonzero when the range cannot be reached. */
-int arch_read(uint64_t gpa, void *buf, size_t len);
-int arch_write(uint64_t gpa, const void *buf, size_t len);
+/* Guest-physical memory access; returns 0, or nonzero with the answer (err, or the fault) in o. */
+int arch_read(uint64_t gpa, void *buf, size_t len, struct out *o);
+int arch_write(uint64_t gpa, const void *buf, size_t len, struct out *o);
 /* hello's architecture facts (" key=value" each). */
 void arch_hello(struct out *o);
 /* An architecture's own verbs (cpuid, rdmsr, wrmsr; smccc). Returns 0 when verb is not one. */

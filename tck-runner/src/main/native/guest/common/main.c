@@ -66,10 +66,8 @@ static void verb_read(uint64_t gpa, uint64_t len, struct out *o)
         out_str(o, "err length 1..256");
         return;
     }
-    if (arch_read(gpa, buf, len)) {
-        out_str(o, "err address not mapped");
+    if (arch_read(gpa, buf, len, o))
         return;
-    }
     out_str(o, "ok ");
     out_bytes(o, buf, len);
 }
@@ -88,10 +86,8 @@ static void verb_write(uint64_t gpa, const char *hex, struct out *o)
         out_str(o, "err bytes: 1..256 pairs of hex digits");
         return;
     }
-    if (arch_write(gpa, buf, n)) {
-        out_str(o, "err address not mapped");
+    if (arch_write(gpa, buf, n, o))
         return;
-    }
     out_str(o, "ok");
 }
 
