@@ -1,7 +1,7 @@
 /*
  * x86-64: the 8250 UART at 0x3f8, CPUID, RDMSR/WRMSR with faults caught (exception table), the
- * TSC as clock (its rate measured against the PIT), HLT woken by the local APIC timer, and the
- * application processors started with INIT-SIPI-SIPI.
+ * TSC as clock (its rate from kvmclock under KVM, else measured against the PIT), HLT woken by
+ * the local APIC timer, and the application processors started with INIT-SIPI-SIPI.
  */
 #include "guest.h"
 
@@ -185,8 +185,10 @@ void arch_relax(void)
     asm volatile("pause");
 }
 
+static const char *tsc_rate_from = "pit";
+
 /* 50 ms of PIT channel 2 (1193182 Hz, mode 0, gate on, speaker off) counted in TSC ticks. */
-static void calibrate_tsc(void)
+static void calibrate_tsc_pit(void)
 {
     const uint16_t count = 1193182 / 20;
     outb(0x61, (uint8_t)((inb(0x61) & ~0x02) | 0x01));
@@ -199,6 +201,47 @@ static void calibrate_tsc(void)
     uint64_t t1 = rdtsc();
     tsc_khz = (t1 - t0) / 50;
     ns_per_tsc_q32 = (1000000ULL << 32) / tsc_khz;
+}
+
+/* KVM's paravirtual clock (kvmclock) states the TSC's rate exactly: ns = (ticks << shift) * mul
+   >> 32. Registered on vCPU 0 just long enough to read it once. Returns 0 when there is none. */
+struct pvclock {
+    uint32_t version, pad0;
+    uint64_t tsc_timestamp, system_time;
+    uint32_t tsc_to_system_mul;
+    int8_t tsc_shift;
+    uint8_t flags, pad[2];
+};
+static struct pvclock pvclock __attribute__((aligned(64)));
+#define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
+#define KVM_FEATURE_CLOCKSOURCE2 (1 << 3)
+
+static int wrmsr_safe(uint32_t msr, uint64_t value);
+
+static int tsc_rate_from_kvmclock(void)
+{
+    uint32_t r[4];
+    cpuid(0x40000000, 0, r);
+    if (r[1] != 0x4b4d564b || r[2] != 0x564b4d56 || r[3] != 0x4d)      /* "KVMKVMKVM\0\0\0" */
+        return 0;
+    cpuid(0x40000001, 0, r);
+    if (!(r[0] & KVM_FEATURE_CLOCKSOURCE2))
+        return 0;
+    if (wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvclock | 1) != (int)NO_FAULT)
+        return 0;
+    uint32_t version, mul;
+    int8_t shift;
+    do {
+        version = __atomic_load_n(&pvclock.version, __ATOMIC_ACQUIRE);
+        mul = pvclock.tsc_to_system_mul;
+        shift = pvclock.tsc_shift;
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+    } while ((version & 1) || version != pvclock.version || mul == 0);
+    wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, 0);
+    ns_per_tsc_q32 = shift >= 0 ? (uint64_t)mul << shift : (uint64_t)mul >> -shift;
+    tsc_khz = (1000000ULL << 32) / ns_per_tsc_q32;
+    tsc_rate_from = "kvmclock";
+    return 1;
 }
 
 /* The APIC timer's rate: a 10 ms countdown read against the (calibrated) TSC. */
@@ -247,10 +290,15 @@ void arch_wait(void)
     asm volatile("sti; hlt; cli");
 }
 
+/* Returns only if nothing turned the machine off within a second (under KVM the vCPU runs on
+   for a moment after the write that asks the VMM to stop). */
 void arch_power_off(void)
 {
     outw(0x604, 0x2000);        /* ACPI PM1a control, SLP_EN with S5 type 0 (QEMU pc and q35, PM base 0x600) */
     outb(0xf4, 0);              /* isa-debug-exit, where the VMM has one */
+    uint64_t end = arch_now_ns() + 1000000000;
+    while (arch_now_ns() < end)
+        asm volatile("pause");
 }
 
 /* ---- memory: guest-physical = virtual below 4 GiB -------------------------------------------- */
@@ -407,6 +455,10 @@ void arch_hello(struct out *o)
 {
     out_str(o, " clock=tsc tsc_khz=");
     out_dec(o, tsc_khz);
+    out_str(o, " tsc_rate_from=");
+    out_str(o, tsc_rate_from);
+    out_str(o, " apic_timer_khz=");
+    out_dec(o, apic_timer_khz);
     out_str(o, " boot=pvh free=");
     out_hex(o, free_start);
     out_str(o, "-");
@@ -487,7 +539,8 @@ void guest_main(const struct hvm_start_info *si)
     cpus[0].apic_id = apic_read(APIC_ID) >> 24;
     cpus[0].fault = NO_FAULT;
     apic_init();
-    calibrate_tsc();
+    if (!tsc_rate_from_kvmclock())
+        calibrate_tsc_pit();
     calibrate_apic_timer();
     start_aps();
     guest_serve();
