@@ -151,6 +151,8 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 T0=$(sed -n "${ready}p" "$TMP/transcript" | cut -d' ' -f1)
+# inside the emulated machine the clock is its uptime, and the first line says when QEMU started
+[ "$MODE" = emulated ] && START=$(head -1 "$TMP/transcript" | cut -d' ' -f1)
 mapfile -t ANSWERS < <(tail -n +"$((ready + 1))" "$TMP/transcript")
 mapfile -t CHECKS < "$TMP/checks"
 # little-endian field of a read answer: le HEX BYTE-OFFSET BYTES -> decimal
@@ -181,7 +183,6 @@ for i in "${!CHECKS[@]}"; do
   fi
 done
 echo "--- boot: ready $(echo "$T0 - $START" | bc) s after QEMU started ($MODE)"
-[ "$MODE" = emulated ] && echo "    (emulated: seconds from the inner QEMU's start, inside the emulated machine)"
 if [ ${#steal_line[@]} -gt 0 ]; then
   echo "--- steal-time samples (address, fields, guest-side time of the answer)"
   printf '    %s\n' "${steal_line[@]}"
