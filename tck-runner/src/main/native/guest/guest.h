@@ -6,13 +6,14 @@
 #ifndef GUEST_H
 #define GUEST_H
 
-#include <stdint.h>
-#include <stddef.h>
-
 #define GUEST_VERSION 1
 #define MAX_CPUS 8          /* vCPUs the guest brings up; more are left offline */
 #define LINE 600            /* longest request or answer line, newline excluded */
-#define STACK_SIZE 16384    /* per vCPU */
+#define STACK_SHIFT 14      /* each vCPU's stack: 16 KiB */
+
+#ifndef __ASSEMBLER__       /* the entry code includes the constants above */
+#include <stdint.h>
+#include <stddef.h>
 
 /* A string being built into a fixed buffer (answers are formatted with these). */
 struct out {
@@ -64,4 +65,5 @@ void arch_hello(struct out *o);
 /* An architecture's own verbs (cpuid, rdmsr, wrmsr; smccc). Returns 0 when verb is not one. */
 int arch_request(const char *verb, char **argv, int argc, struct out *o);
 
+#endif /* __ASSEMBLER__ */
 #endif

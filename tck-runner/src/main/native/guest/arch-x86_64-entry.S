@@ -6,8 +6,7 @@
  * Also here: the application-processor trampoline (real mode -> long mode, for INIT-SIPI-SIPI)
  * and the interrupt stubs that save the registers and call trap(struct regs *).
  */
-#define MAX_CPUS 8
-#define STACK_SHIFT 14                  /* STACK_SIZE = 16 KiB, as guest.h */
+#include "guest.h"
 
 /* The PVH entry point, in an ELF note QEMU looks for (XEN_ELFNOTE_PHYS32_ENTRY = 18). QEMU 7.2
    reads the descriptor at the note's name padded to the segment's alignment: keep that at 4. */

@@ -9,7 +9,7 @@
  * The code is position independent (PC-relative addressing only), so the Image runs wherever the
  * loader puts it: flags say "anywhere".
  */
-#define STACK_SHIFT 14                  /* STACK_SIZE = 16 KiB, as guest.h */
+#include "guest.h"
 #define FRAME (34 * 8)                  /* struct regs: x0-x30, elr, spsr, padding */
 
     .section .text.head, "ax"
@@ -171,4 +171,4 @@ common_trap:
     .bss
     .balign 16
     .global stacks
-stacks:     .skip 8 << STACK_SHIFT      /* MAX_CPUS stacks; vCPU n's is the n-th slice */
+stacks:     .skip MAX_CPUS << STACK_SHIFT   /* vCPU n's is the n-th slice */
