@@ -23,6 +23,7 @@ static int psci_smc;                    /* PSCI conduit: 0 = HVC, 1 = SMC */
 static uint64_t dtb_start, dtb_end;     /* where the device tree lies (not free RAM) */
 static uint64_t mpidr[MAX_CPUS];        /* the vCPUs' MPIDR affinities, in device-tree order */
 static unsigned dt_cpus;
+static uint64_t vcpu_mpidr[MAX_CPUS];   /* vCPU n's affinity (those that were started) */
 
 /* ---- flattened device tree (read with the MMU off: byte loads only) -------------------------- */
 static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
@@ -358,7 +359,7 @@ uint64_t arch_idle(uint64_t ns)
 
 void arch_kick(unsigned cpu)
 {
-    uint64_t m = mpidr[cpu];
+    uint64_t m = vcpu_mpidr[cpu];
     uint64_t sgi = (uint64_t)KICK_INTID << 24 | (m >> 32 & 0xff) << 48 | (m >> 16 & 0xff) << 32
                  | (m >> 8 & 0xff) << 16 | 1UL << (m & 0xf);
     asm volatile("dsb sy" : : : "memory");
@@ -545,9 +546,9 @@ static void start_secondaries(void)
         uint64_t r[8] = { 0xc4000003, mpidr[i], (uint64_t)secondary_entry, n };  /* CPU_ON */
         if (smccc(psci_smc, r) != NO_FAULT || r[0] != 0)
             continue;
-        mpidr[n++] = mpidr[i];          /* mpidr[] becomes vCPU index -> affinity */
+        vcpu_mpidr[n++] = mpidr[i];
     }
-    mpidr[0] = self;
+    vcpu_mpidr[0] = self;
     uint64_t end = arch_now_ns() + 100000000;
     while (__atomic_load_n(&secondaries_up, __ATOMIC_ACQUIRE) < n - 1 && arch_now_ns() < end)
         arch_relax();

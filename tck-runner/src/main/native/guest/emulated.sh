@@ -33,6 +33,7 @@ cleanup() {
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 R=$TMP/root
 mkdir -p "$R"/{bin,dev,proc,sys,tmp,usr/bin,usr/share/qemu,kvm-modules}
 

@@ -20,12 +20,15 @@ KVM=no
 [ "$MODE" = tcg ] || KVM=yes
 umask 077
 TMP=$(mktemp -d)
-QEMU_PID=
+RUNNER_PID=
+# stops what this script started (QEMU's timeout, or emulated.sh: each stops its QEMU on TERM)
 cleanup() {
-  [ -n "$QEMU_PID" ] && kill "$QEMU_PID" 2>/dev/null || true
+  [ -f "$TMP/runner.pid" ] && RUNNER_PID=$(cat "$TMP/runner.pid")
+  [ -n "$RUNNER_PID" ] && kill "$RUNNER_PID" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 bash "$HERE/build.sh" "$ARCH" "$TMP/guest"
 
 # ---- the requests and what each answer must match (a tab between them) -------------------------
@@ -131,15 +134,17 @@ esac
 QEMU+=(-smp 2 -m 256 -display none -nodefaults -serial stdio -no-reboot -kernel "$TMP/guest")
 START=$EPOCHREALTIME
 if [ "$MODE" = emulated ]; then
-  bash "$HERE/emulated.sh" "$ARCH" "$TMP/guest" "$TMP/requests" > "$TMP/transcript"
+  bash "$HERE/emulated.sh" "$ARCH" "$TMP/guest" "$TMP/requests" > "$TMP/transcript" &
+  RUNNER_PID=$!
+  wait "$RUNNER_PID" || true
 else
-  timeout 120 "${QEMU[@]}" < "$TMP/requests" 2> "$TMP/qemu.err" \
-    | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"; done > "$TMP/transcript" &
-  QEMU_PID=$!
-  wait "$QEMU_PID" || true
-  QEMU_PID=
+  # timeout's PID goes to runner.pid (QEMU is behind a pipe here, not this shell's child)
+  { timeout 120 "${QEMU[@]}" < "$TMP/requests" 2> "$TMP/qemu.err" & echo $! > "$TMP/runner.pid"; wait; } \
+    | while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "${line%$'\r'}"; done > "$TMP/transcript"
   sed 's/^/qemu: /' "$TMP/qemu.err" >&2
 fi
+RUNNER_PID=
+rm -f "$TMP/runner.pid"
 
 # ---- judge ---------------------------------------------------------------------------------------
 fail=0
@@ -155,6 +160,7 @@ T0=$(sed -n "${ready}p" "$TMP/transcript" | cut -d' ' -f1)
 [ "$MODE" = emulated ] && START=$(head -1 "$TMP/transcript" | cut -d' ' -f1)
 mapfile -t ANSWERS < <(tail -n +"$((ready + 1))" "$TMP/transcript")
 mapfile -t CHECKS < "$TMP/checks"
+minus() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a - b }'; }   # seconds, fractional
 # little-endian field of a read answer: le HEX BYTE-OFFSET BYTES -> decimal
 le() { local h=$1 v="" i; for ((i = $2 + $3 - 1; i >= $2; i--)); do v+=${h:2*i:2}; done; echo $((16#$v)); }
 echo "--- transcript (seconds since ready, request -> answer)"
@@ -167,7 +173,7 @@ for i in "${!CHECKS[@]}"; do
   got=${line#* }
   [ -n "$line" ] || got="(no answer)"
   [ "$req" = off ] && { [ -z "$line" ] || bad "off: answered '$got' (did not power off)"; continue; }
-  printf '%8.3f  %-32.32s -> %s\n' "$(echo "${t:-0} - $T0" | bc)" "$req" "$got"
+  printf '%8.3f  %-32.32s -> %s\n' "$(minus "${t:-0}" "$T0")" "$req" "$got"
   [[ $got =~ $want ]] || bad "$req: '$got' does not match '$want'"
   if [[ $req =~ ^(@1\ )?(run|idle)\ ([0-9]+)$ && $got =~ elapsed=([0-9]+) ]]; then
     (( BASH_REMATCH[1] >= ${req##* } )) || bad "$req: elapsed ${BASH_REMATCH[1]} ns is short"
@@ -182,7 +188,7 @@ for i in "${!CHECKS[@]}"; do
     fi
   fi
 done
-echo "--- boot: ready $(echo "$T0 - $START" | bc) s after QEMU started ($MODE)"
+echo "--- boot: ready $(minus "$T0" "$START") s after QEMU started ($MODE)"
 if [ ${#steal_line[@]} -gt 0 ]; then
   echo "--- steal-time samples (address, fields, guest-side time of the answer)"
   printf '    %s\n' "${steal_line[@]}"
