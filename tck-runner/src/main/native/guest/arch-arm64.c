@@ -509,6 +509,8 @@ void arch_hello(struct out *o)
         free_end = dtb_start & ~0xfffUL;
     else if (dtb_start < free_start && dtb_end > free_start)
         free_start = (dtb_end + 0x1fffff) & ~0x1fffffUL;
+    out_str(o, " mpidr=");
+    out_hex(o, sysreg_read(mpidr_el1) & 0xff00ffffffUL);
     out_str(o, " clock=cntvct counter_hz=");
     out_dec(o, counter_hz);
     out_str(o, " boot=image free=");

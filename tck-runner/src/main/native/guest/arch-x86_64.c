@@ -453,6 +453,8 @@ static void find_free_ram(const struct hvm_start_info *si)
 
 void arch_hello(struct out *o)
 {
+    out_str(o, " apic_id=");
+    out_hex(o, this_cpu()->apic_id);
     out_str(o, " clock=tsc tsc_khz=");
     out_dec(o, tsc_khz);
     out_str(o, " tsc_rate_from=");

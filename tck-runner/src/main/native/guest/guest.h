@@ -60,7 +60,7 @@ void arch_power_off(void);
 /* Guest-physical memory access; returns 0, or nonzero with the answer (err, or the fault) in o. */
 int arch_read(uint64_t gpa, void *buf, size_t len, struct out *o);
 int arch_write(uint64_t gpa, const void *buf, size_t len, struct out *o);
-/* hello's architecture facts (" key=value" each). */
+/* hello's architecture facts (" key=value" each), the calling vCPU's identity first. */
 void arch_hello(struct out *o);
 /* An architecture's own verbs (cpuid, rdmsr, wrmsr; smccc). Returns 0 when verb is not one. */
 int arch_request(const char *verb, char **argv, int argc, struct out *o);

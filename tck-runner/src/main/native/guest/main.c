@@ -91,8 +91,8 @@ static void verb_write(uint64_t gpa, const char *hex, struct out *o)
     out_str(o, "ok");
 }
 
-/* Executes one request (without its "@n") on the calling vCPU; the answer goes to o. */
-static void execute(char *request, struct out *o)
+/* Executes one request (without its "@n") on the calling vCPU, vCPU cpu; the answer goes to o. */
+static void execute(unsigned cpu, char *request, struct out *o)
 {
     char *argv[12];
     uint64_t a = 0, b = 0;
@@ -110,6 +110,8 @@ static void execute(char *request, struct out *o)
         out_str(o, arch_name);
         out_str(o, " vcpus=");
         out_dec(o, cpu_count);
+        out_str(o, " vcpu=");
+        out_dec(o, cpu);
         arch_hello(o);
     } else if ((streq(verb, "run") || streq(verb, "idle")) && argc == 2) {
         if (parse_u64(argv[1], &a))
@@ -198,11 +200,11 @@ void guest_serve(void)
             if (parse_u64(line + 1, &cpu) || cpu >= cpu_count)
                 out_str(&o, "err no such vCPU");
             else if (cpu == 0)
-                execute(request, &o);
+                execute(0, request, &o);
             else
                 delegate((unsigned)cpu, request, &o);
         } else {
-            execute(request, &o);
+            execute(0, request, &o);
         }
         *o.p = 0;
         console_puts(answer);
@@ -217,7 +219,7 @@ void guest_secondary(unsigned cpu)
         while (__atomic_load_n(&m->state, __ATOMIC_ACQUIRE) != MB_REQUEST)
             arch_wait();
         struct out o = { m->answer, m->answer + LINE };
-        execute(m->request, &o);
+        execute(cpu, m->request, &o);
         *o.p = 0;
         __atomic_store_n(&m->state, MB_DONE, __ATOMIC_RELEASE);
     }
