@@ -216,7 +216,7 @@ static struct pvclock pvclock __attribute__((aligned(64)));
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 #define KVM_FEATURE_CLOCKSOURCE2 (1 << 3)
 
-static int wrmsr_safe(uint32_t msr, uint64_t value);
+static uint32_t wrmsr_safe(uint32_t msr, uint64_t value);
 
 static int tsc_rate_from_kvmclock(void)
 {
@@ -227,7 +227,7 @@ static int tsc_rate_from_kvmclock(void)
     cpuid(0x40000001, 0, r);
     if (!(r[0] & KVM_FEATURE_CLOCKSOURCE2))
         return 0;
-    if (wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvclock | 1) != (int)NO_FAULT)
+    if (wrmsr_safe(MSR_KVM_SYSTEM_TIME_NEW, (uint64_t)&pvclock | 1) != NO_FAULT)
         return 0;
     uint32_t version, mul;
     int8_t shift;
@@ -353,31 +353,29 @@ static const char *vector_name(uint32_t v)
     }
 }
 
-static int rdmsr_safe(uint32_t msr, uint64_t *value)
+/* RDMSR and WRMSR that return NO_FAULT, or the vector of the exception they raised. */
+static uint32_t rdmsr_safe(uint32_t msr, uint64_t *value)
 {
     uint32_t lo = 0, hi = 0;
     struct cpu *c = this_cpu();
     c->fault = NO_FAULT;
     asm volatile("1: rdmsr\n2:\n" EXTABLE(1b, 2b) : "+a"(lo), "+d"(hi) : "c"(msr) : "memory");
     *value = (uint64_t)hi << 32 | lo;
-    return (int)c->fault;
+    return c->fault;
 }
 
-static int wrmsr_safe(uint32_t msr, uint64_t value)
+static uint32_t wrmsr_safe(uint32_t msr, uint64_t value)
 {
     struct cpu *c = this_cpu();
     c->fault = NO_FAULT;
     asm volatile("1: wrmsr\n2:\n" EXTABLE(1b, 2b)
                  : : "c"(msr), "a"((uint32_t)value), "d"((uint32_t)(value >> 32)) : "memory");
-    return (int)c->fault;
+    return c->fault;
 }
 
-static void fault_or_ok(struct out *o, int fault)
+static void fault_or_ok(struct out *o, uint32_t fault)
 {
-    if ((uint32_t)fault == NO_FAULT)
-        out_str(o, "ok");
-    else
-        out_str(o, vector_name((uint32_t)fault));
+    out_str(o, fault == NO_FAULT ? "ok" : vector_name(fault));
 }
 
 int arch_request(const char *verb, char **argv, int argc, struct out *o)
@@ -403,9 +401,9 @@ int arch_request(const char *verb, char **argv, int argc, struct out *o)
             out_str(o, "err bad number");
             return 1;
         }
-        int fault = rdmsr_safe((uint32_t)a, &v);
+        uint32_t fault = rdmsr_safe((uint32_t)a, &v);
         fault_or_ok(o, fault);
-        if ((uint32_t)fault == NO_FAULT) {
+        if (fault == NO_FAULT) {
             out_str(o, " ");
             out_hex(o, v);
         }

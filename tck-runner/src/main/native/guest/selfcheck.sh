@@ -2,7 +2,9 @@
 # Boots the test guest under QEMU and checks its serial protocol (docs/test-guest-protocol.md).
 # Usage: selfcheck.sh ARCH [MODE]      ARCH: x86_64 | arm64
 #   MODE tcg       (default) QEMU on this host, emulated CPU: the protocol itself, no steal time
-#   MODE kvm       QEMU on this host with -accel kvm (TCK_GUEST_CPU overrides -cpu host)
+#   MODE kvm       QEMU on this host with -accel kvm (TCK_GUEST_CPU overrides -cpu host; a host
+#                  whose /dev/kvm is kvm_pvm needs TCK_GUEST_CPU=host,arch-capabilities=off: with
+#                  plain host QEMU 7.2 stops at once, "failed to set MSR 0x10a")
 #   MODE emulated  QEMU -accel kvm -cpu host inside the emulated machine of emulated.sh, with a
 #                  busy loop on the same CPU: the guest sees KVM's steal time and reads it growing
 # The requests go in as one batch (the guest reads the next line when it has answered the last);
