@@ -551,7 +551,7 @@ static void start_secondaries(void)
         vcpu_mpidr[n++] = mpidr[i];
     }
     vcpu_mpidr[0] = self;
-    uint64_t end = arch_now_ns() + 100000000;
+    uint64_t end = arch_now_ns() + 2000000000;       /* up to 2 s for every one started */
     while (__atomic_load_n(&secondaries_up, __ATOMIC_ACQUIRE) < n - 1 && arch_now_ns() < end)
         arch_relax();
     cpu_count = 1 + __atomic_load_n(&secondaries_up, __ATOMIC_ACQUIRE);

@@ -468,12 +468,12 @@ void arch_hello(struct out *o)
 /* ---- application processors ------------------------------------------------------------------ */
 #define AP_TRAMPOLINE 0x8000            /* SIPI vector 0x08 */
 extern const char ap_trampoline[], ap_trampoline_end[];
-static volatile uint32_t aps_up;
+static volatile uint8_t ap_ready[MAX_CPUS];    /* slot n's struct cpu is written */
 static volatile uint32_t aps_go;       /* set once cpus[] is in its final order */
 
 /* An AP after INIT-SIPI-SIPI: slot is the order it arrived in (its stack). It waits until vCPU 0
    has sorted cpus[] by APIC ID, then serves as vCPU n, n its place in that order: the VMM's
-   vCPU index where APIC IDs follow it (QEMU's do). */
+   vCPU index where APIC IDs follow it (QEMU's do). One that came too late parks. */
 void ap_main(unsigned slot);
 void ap_main(unsigned slot)
 {
@@ -482,13 +482,14 @@ void ap_main(unsigned slot)
     cpus[slot].apic_id = id;
     cpus[slot].fault = NO_FAULT;
     apic_init();
-    __atomic_fetch_add(&aps_up, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&ap_ready[slot], 1, __ATOMIC_RELEASE);
     while (!__atomic_load_n(&aps_go, __ATOMIC_ACQUIRE))
         asm volatile("pause");
-    unsigned n = 0;
-    while (cpus[n].apic_id != id)
-        n++;
-    guest_secondary(n);
+    for (unsigned n = 1; n < cpu_count; n++)
+        if (cpus[n].apic_id == id)
+            guest_secondary(n);
+    for (;;)
+        asm volatile("cli; hlt");
 }
 
 static void delay_ns(uint64_t ns)
@@ -498,8 +499,64 @@ static void delay_ns(uint64_t ns)
         asm volatile("pause");
 }
 
-/* INIT, then two STARTUPs, to every other processor; counts those that came up within 100 ms. */
-static void start_aps(void)
+/* ---- how many processors: the ACPI MADT's enabled local APICs ------------------------------- */
+struct acpi_header {
+    char signature[4];
+    uint32_t length;
+    uint8_t revision, checksum;
+    char oem[6], oem_table[8];
+    uint32_t oem_revision, creator, creator_revision;
+} __attribute__((packed));
+
+static int sig_is(const char *p, const char *sig, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (p[i] != sig[i])
+            return 0;
+    return 1;
+}
+
+/* The RSDP: where PVH's start_info says, else found in the BIOS area as the ACPI spec says. */
+static const uint8_t *find_rsdp(const struct hvm_start_info *si)
+{
+    if (si->magic == 0x336ec578 && si->rsdp_paddr)
+        return (const uint8_t *)si->rsdp_paddr;
+    for (uint64_t a = 0xe0000; a < 0x100000; a += 16)
+        if (sig_is((const char *)a, "RSD PTR ", 8))
+            return (const uint8_t *)a;
+    return 0;
+}
+
+/* Enabled processors in the MADT (local APIC and x2APIC entries), or 0 when there is no MADT. */
+static unsigned madt_cpus(const struct hvm_start_info *si)
+{
+    const uint8_t *rsdp = find_rsdp(si);
+    if (!rsdp)
+        return 0;
+    uint64_t xsdt = rsdp[15] >= 2 ? *(const uint64_t *)(rsdp + 24) : 0;
+    const struct acpi_header *root = (const void *)(xsdt ? xsdt : *(const uint32_t *)(rsdp + 16));
+    unsigned entry_size = xsdt ? 8 : 4, cpus = 0;
+    for (uint32_t off = sizeof(*root); off + entry_size <= root->length; off += entry_size) {
+        const uint8_t *e = (const uint8_t *)root + off;
+        uint64_t table = entry_size == 8 ? *(const uint64_t *)e : *(const uint32_t *)e;
+        const struct acpi_header *t = (const void *)table;
+        if (!sig_is(t->signature, "APIC", 4))
+            continue;
+        for (uint32_t p = sizeof(*t) + 8; p + 2 <= t->length; p += ((const uint8_t *)t)[p + 1]) {
+            const uint8_t *sub = (const uint8_t *)t + p;
+            if (sub[1] == 0)
+                break;                  /* a zero length would loop */
+            if ((sub[0] == 0 && (*(const uint32_t *)(sub + 4) & 1))         /* local APIC, enabled */
+                || (sub[0] == 9 && (*(const uint32_t *)(sub + 8) & 1)))     /* x2APIC, enabled */
+                cpus++;
+        }
+    }
+    return cpus;
+}
+
+/* INIT, then two STARTUPs, to every other processor; waits (up to 2 s) for as many as the MADT
+   lists (at most MAX_CPUS; without a MADT, for 100 ms). */
+static void start_aps(unsigned expected)
 {
     memcpy((void *)AP_TRAMPOLINE, ap_trampoline, (size_t)(ap_trampoline_end - ap_trampoline));
     apic_write(APIC_ICR_HI, 0);
@@ -509,15 +566,18 @@ static void start_aps(void)
         apic_write(APIC_ICR_LO, 0xc4600 | (AP_TRAMPOLINE >> 12));  /* all excluding self, STARTUP */
         delay_ns(200000);
     }
-    uint32_t seen = 0;
-    uint64_t end = arch_now_ns() + 100000000;
+    if (expected == 0 || expected > MAX_CPUS)
+        expected = MAX_CPUS;
+    uint64_t end = arch_now_ns() + (expected == MAX_CPUS ? 100000000 : 2000000000);
+    unsigned up = 1;
     while (arch_now_ns() < end) {
-        seen = __atomic_load_n(&aps_up, __ATOMIC_ACQUIRE);
-        if (seen == MAX_CPUS - 1)
+        while (up < MAX_CPUS && __atomic_load_n(&ap_ready[up], __ATOMIC_ACQUIRE))
+            up++;                       /* slots 1..up-1 have checked in */
+        if (up == expected)
             break;
         delay_ns(1000000);
     }
-    cpu_count = 1 + seen;
+    cpu_count = up;
     /* vCPU 0 stays first; the APs in APIC ID order (insertion sort, a handful of entries) */
     for (unsigned i = 2; i < cpu_count; i++)
         for (unsigned j = i; j > 1 && cpus[j - 1].apic_id > cpus[j].apic_id; j--) {
@@ -542,6 +602,6 @@ void guest_main(const struct hvm_start_info *si)
     if (!tsc_rate_from_kvmclock())
         calibrate_tsc_pit();
     calibrate_apic_timer();
-    start_aps();
+    start_aps(madt_cpus(si));
     guest_serve();
 }
