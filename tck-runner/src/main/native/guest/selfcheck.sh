@@ -125,7 +125,8 @@ cut -f1 "$TMP/checks" > "$TMP/requests"
 
 # ---- run: every output line as "SECONDS LINE" ----------------------------------------------------
 case $ARCH in
-  x86_64) QEMU=(qemu-system-x86_64 -M q35) ;;
+  # qboot instead of SeaBIOS: under kvm_pvm the guest is ready in 0.8 s instead of 7.5-11.7 s
+  x86_64) QEMU=(qemu-system-x86_64 -M q35 -bios /usr/share/qemu/qboot.rom) ;;
   arm64)  QEMU=(qemu-system-aarch64 -M virt,gic-version=3) ;;
 esac
 case $MODE/$ARCH in
