@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner;
 
+import dev.stealtime.tck.runner.host.HostPackages;
 import org.testng.SkipException;
 
 import java.io.IOException;

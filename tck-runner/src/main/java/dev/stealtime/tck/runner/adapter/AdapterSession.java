@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner.adapter;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.stealtime.tck.runner.result.TckJars;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.Availability;
@@ -17,6 +18,7 @@ import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.GuestLayout;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -168,7 +170,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
 
     /** The TCK's version, as {@code conformance.md} states it (not "dev"). */
     static String tckVersion() {
-        return dev.stealtime.tck.runner.ConformanceSummary.tckVersion();
+        return TckJars.version();
     }
 
     /** The link's origin, e.g. {@code exec:./my-adapter}. */
@@ -545,7 +547,7 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
          */
         void checkBothPaths() {
             MemoryRegion first = vm.spec.ram().get(0);
-            long gpa = Math.max(first.gpa(), dev.stealtime.tck.support.GuestLayout.PROVIDER_RESERVED);
+            long gpa = Math.max(first.gpa(), GuestLayout.PROVIDER_RESERVED);
             if (!first.contains(gpa, 16)) {
                 return;
             }

@@ -28,7 +28,7 @@ final class LinkFiles {
 
     /** Deletes {@code dir} and what is in it; quiet. */
     static void deleteTree(Path dir) {
-        dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+        dev.stealtime.tck.runner.host.PrivateFiles.deleteTree(dir);
     }
 
     /** The last lines of a log, and optionally every line appended to a file. */

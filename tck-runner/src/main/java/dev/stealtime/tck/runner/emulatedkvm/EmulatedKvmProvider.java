@@ -1,12 +1,12 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.Configurable;
-import dev.stealtime.tck.runner.HostPackages;
-import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
 import dev.stealtime.tck.runner.adapter.UnixLink;
 import dev.stealtime.tck.runner.host.HostKvm;
+import dev.stealtime.tck.runner.host.HostPackages;
+import dev.stealtime.tck.runner.providers.Configurable;
+import dev.stealtime.tck.runner.providers.MachineDescription;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;

@@ -244,7 +244,7 @@ final class EmulatedMachine implements AutoCloseable {
 
     /** Deletes {@code dir} and what is in it; quiet (a leftover is reported by the caller's checks). */
     static void deleteTree(Path dir) {
-        dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+        dev.stealtime.tck.runner.host.PrivateFiles.deleteTree(dir);
     }
 
     @Override

@@ -1,7 +1,5 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.replay.ConsoleRun;
-import dev.stealtime.tck.runner.replay.SelftestResult;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.NativeSources;
+import dev.stealtime.tck.runner.host.NativeSources;
 
 import java.io.IOException;
 import java.io.InputStream;

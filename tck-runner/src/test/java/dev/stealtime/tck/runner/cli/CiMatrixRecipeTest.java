@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.report.AllureHtml;
+import dev.stealtime.tck.runner.host.Leftovers;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
@@ -255,7 +255,7 @@ public class CiMatrixRecipeTest {
                     kernelsJobRan = true;
                 }
                 // a fresh runner: no cells/ of another job
-                AllureHtml.deleteQuietly(ws.resolve("cells"));
+                Leftovers.deleteQuietly(ws.resolve("cells"));
                 boolean available = true;
                 for (String run : githubRuns(jobs.path("cell"))) {
                     Shell s = bash(ws, bin, env, run);
@@ -314,7 +314,7 @@ public class CiMatrixRecipeTest {
                 dev.stealtime.tck.runner.HostRequirement.unavailable(u.getKey(), "the CI recipe's " + u.getKey() + " cells", u.getValue());
             }
         } finally {
-            AllureHtml.deleteQuietly(ws);
+            Leftovers.deleteQuietly(ws);
         }
     }
 

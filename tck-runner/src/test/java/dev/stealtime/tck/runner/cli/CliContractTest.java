@@ -137,7 +137,7 @@ public class CliContractTest {
             assertThat(run.code()).isEqualTo(2);
             assertThat(run.err().strip()).doesNotContain("\tat ").contains("does not link");
         } finally {
-            dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+            dev.stealtime.tck.runner.host.PrivateFiles.deleteTree(dir);
         }
     }
 

@@ -1,12 +1,14 @@
 package dev.stealtime.tck.runner.cli;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RuleResult;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Verdict;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TestOutcome;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RuleResult;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.result.TestOutcome;
+import dev.stealtime.tck.runner.result.Verdict;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
@@ -14,8 +16,6 @@ import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.TckConfig;
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.TckRun;
 import org.testng.annotations.Test;
 
 import java.util.EnumSet;

@@ -4,10 +4,10 @@ import com.example.fixtures.Acme;
 import com.example.fixtures.FixtureJars;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.stealtime.tck.runner.OutDir;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.report.AllureHtml;
-import dev.stealtime.tck.runner.report.TckJars;
+import dev.stealtime.tck.runner.host.Leftovers;
+import dev.stealtime.tck.runner.host.OutDir;
+import dev.stealtime.tck.runner.result.TckJars;
 import dev.stealtime.tck.spi.TimingPrecision;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
@@ -40,7 +40,7 @@ public class VerdictContractTest {
     @AfterClass(alwaysRun = true)
     public void cleanUp() {
         System.setProperty("fixtures.release", "true");   // lets abandoned hanging calls end
-        AllureHtml.deleteQuietly(work);
+        Leftovers.deleteQuietly(work);
     }
 
     private Path jar(String name, Class<?>... providers) {

@@ -1,7 +1,7 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
 import dev.stealtime.tck.runner.HostRequirement;
-import dev.stealtime.tck.runner.PrivateFiles;
+import dev.stealtime.tck.runner.host.PrivateFiles;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
