@@ -17,6 +17,7 @@ import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.spi.X86Vcpu;
 
+import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -27,6 +28,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 
@@ -53,7 +55,7 @@ public final class AdapterServer {
         public static Fault parse(String s) {
             String[] parts = s.split("@", 2);
             try {
-                return new Fault(Kind.valueOf(parts[0].toUpperCase(java.util.Locale.ROOT)), Integer.parseInt(parts[1]));
+                return new Fault(Kind.valueOf(parts[0].toUpperCase(Locale.ROOT)), Integer.parseInt(parts[1]));
             } catch (RuntimeException e) {
                 throw new IllegalArgumentException("a fault is exit@N, hang@N or garbage@N, not '" + s + "'");
             }
@@ -88,7 +90,7 @@ public final class AdapterServer {
 
     /** Serves one session on the two streams. */
     public void serve(InputStream input, OutputStream out) throws IOException {
-        InputStream in = new java.io.BufferedInputStream(input, 1 << 16);
+        InputStream in = new BufferedInputStream(input, 1 << 16);
         try {
             while (true) {
                 byte[] line;

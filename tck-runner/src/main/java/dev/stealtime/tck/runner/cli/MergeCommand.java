@@ -22,6 +22,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -207,7 +208,7 @@ public final class MergeCommand implements Callable<Integer> {
                 String name = "Steal-Time TCK — " + runs.size() + " runs merged";
                 AllureHtml.locate().generate(List.of(results), staging, name);
                 Files.createDirectories(m.report());
-                Files.move(staging.resolve("index.html"), m.report().resolve("index.html"), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                Files.move(staging.resolve("index.html"), m.report().resolve("index.html"), StandardCopyOption.REPLACE_EXISTING);
                 return OutDir.REPORT + "/index.html";
             } finally {
                 Leftovers.deleteQuietly(staging);

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.stealtime.tck.runner.exit.UsageException;
 import dev.stealtime.tck.runner.host.NativeSources;
+import dev.stealtime.tck.runner.host.PrivateFiles;
 import dev.stealtime.tck.runner.replay.KernelPatch;
 import dev.stealtime.tck.runner.replay.Replay;
 import dev.stealtime.tck.runner.replay.ReplayTable;
@@ -19,6 +20,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.stream.Stream;
@@ -121,7 +123,7 @@ public final class ReplayCommand implements Callable<Integer> {
                 // Linux's own history first, then the fairness cases, then the mutants
                 List<String> order = List.of("history", "fairness", "mutant");
                 List<KernelPatch> listed = new ArrayList<>(directory(shipped));
-                listed.sort(java.util.Comparator.comparingInt((KernelPatch p) -> order.indexOf(p.kind())).thenComparing(KernelPatch::name));
+                listed.sort(Comparator.comparingInt((KernelPatch p) -> order.indexOf(p.kind())).thenComparing(KernelPatch::name));
                 for (KernelPatch p : listed) {
                     if (only == null || only.equals(p.arch())) {
                         todo.add(p);
@@ -163,7 +165,7 @@ public final class ReplayCommand implements Callable<Integer> {
             unmet.forEach(u -> con.println("UNMET  " + u));
             return unmet.isEmpty() ? 0 : 1;
         } finally {
-            dev.stealtime.tck.runner.host.PrivateFiles.deleteTree(work);
+            PrivateFiles.deleteTree(work);
         }
     }
 

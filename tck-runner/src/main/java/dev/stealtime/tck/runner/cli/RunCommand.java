@@ -31,8 +31,10 @@ import picocli.CommandLine;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -311,7 +313,7 @@ public final class RunCommand implements Callable<Integer> {
                     RunResult partial = run.partialResult();
                     RunSummary summary = ConformanceSummary.build(partial, p, origin, config, suites,
                             new ConformanceSummary.ReportInfo(dir.allureResults().toAbsolutePath().toString(), null, "not generated: run interrupted"));
-                    java.nio.file.Files.deleteIfExists(dir.report().resolve("index.html"));   // this run's, if it got that far
+                    Files.deleteIfExists(dir.report().resolve("index.html"));   // this run's, if it got that far
                     Path md = writeAll(dir, summary)[1];
                     err.printf("%ntck: INTERRUPTED after %d test result(s); partial summary: %s%n", partial.tests().size(), md.toAbsolutePath());
                 } catch (IOException | RuntimeException e) {
@@ -340,7 +342,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     private static List<String> gatingLevels(List<String> claimed) {
-        return java.util.Arrays.stream(Level.values()).filter(l -> TckRun.gates(l, claimed)).map(Level::group).toList();
+        return Arrays.stream(Level.values()).filter(l -> TckRun.gates(l, claimed)).map(Level::group).toList();
     }
 
     private static String oneLine(Throwable e) {

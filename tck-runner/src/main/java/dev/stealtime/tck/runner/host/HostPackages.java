@@ -11,6 +11,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -118,7 +119,7 @@ public final class HostPackages {
     }
 
     /** The same, for only the packages {@code only} of the group (null: all of them). */
-    public Missing missing(String group, java.util.Collection<String> only) {
+    public Missing missing(String group, Collection<String> only) {
         Set<String> missing = new LinkedHashSet<>();
         for (Entry e : entries) {
             if (e.group().equals(group) && (only == null || only.contains(e.pkg())) && !present(e)) {

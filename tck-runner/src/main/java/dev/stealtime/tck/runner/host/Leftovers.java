@@ -29,7 +29,7 @@ public final class Leftovers {
     /** Something that creates a file or directory. */
     @FunctionalInterface
     public interface Creator {
-        Path create() throws java.io.IOException;
+        Path create() throws IOException;
     }
 
     /**
@@ -37,9 +37,9 @@ public final class Leftovers {
      * come between the two (the run's threads go on while the shutdown hook runs). After shutdown
      * began, nothing is created.
      */
-    public static synchronized Path create(Creator creator) throws java.io.IOException {
+    public static synchronized Path create(Creator creator) throws IOException {
         if (closed) {
-            throw new java.io.IOException("the TCK is shutting down (interrupted): not creating another temporary file");
+            throw new IOException("the TCK is shutting down (interrupted): not creating another temporary file");
         }
         hook();
         Path p = creator.create();

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.runner.host;
 
 
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.stealtime.tck.runner.exit.UsageException;
 
 import java.io.IOException;
@@ -166,7 +167,7 @@ public final class OutDir {
     static final int TREND_RUNS = 20;
 
     private void recordTrend(String runName) throws IOException {
-        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        ObjectMapper json = new ObjectMapper();
         Map<String, Integer> counts = new LinkedHashMap<>();
         for (String k : List.of("failed", "broken", "skipped", "passed", "unknown")) {
             counts.put(k, 0);

@@ -11,9 +11,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -58,7 +60,7 @@ public final class MergedAllure {
                         n++;
                     }
                 } else if (name.endsWith("-container.json") || name.contains("-attachment")) {
-                    Files.copy(p, into.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(p, into.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
         }
@@ -88,7 +90,7 @@ public final class MergedAllure {
 
     /** The merged report's Environment table: one line per run. */
     public static Map<String, String> environment(List<Matrix.Run> runs) {
-        Map<String, String> env = new java.util.LinkedHashMap<>();
+        Map<String, String> env = new LinkedHashMap<>();
         for (Matrix.Run r : runs) {
             env.put("Run " + r.name(), r.provider() + ", " + r.architecture() + ", kernel " + r.kernel()
                     + (r.kernelHash() == null ? "" : " (" + r.kernelHash() + ")") + ", host " + r.host() + ": " + r.verdict());

@@ -4,6 +4,7 @@ import org.w3c.dom.Element;
 import org.w3c.dom.NodeList;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -118,7 +119,7 @@ public final class MutationScore {
     }
 
     /** Prints the score and the survivors; returns what makes the build fail (unlisted survivors). */
-    static List<String> judge(List<Mutant> mutants, List<Listed> listed, Path listFile, java.io.PrintStream out) {
+    static List<String> judge(List<Mutant> mutants, List<Listed> listed, Path listFile, PrintStream out) {
         Map<String, Listed> byKey = new LinkedHashMap<>();
         listed.forEach(l -> byKey.put(l.key(), l));
         long total = mutants.size();

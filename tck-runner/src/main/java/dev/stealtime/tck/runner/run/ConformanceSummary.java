@@ -1,6 +1,8 @@
 package dev.stealtime.tck.runner.run;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.Rule;
+import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.runner.host.HostKvm;
 import dev.stealtime.tck.runner.host.OutDir;
 import dev.stealtime.tck.runner.providers.MachineDescription;
@@ -14,17 +16,24 @@ import dev.stealtime.tck.runner.result.SummaryJson;
 import dev.stealtime.tck.runner.result.TckJars;
 import dev.stealtime.tck.runner.result.Verdict;
 import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.ProviderException;
 import dev.stealtime.tck.support.TckConfig;
 
 import java.io.IOException;
+import java.net.InetAddress;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
+import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Supplier;
 
 /**
  * The conformance summary of a run, for certification: {@code conformance.json} and its readable
@@ -87,7 +96,7 @@ public final class ConformanceSummary {
                 source, jar, machine);
         Verdict verdict = result.verdict();
         List<String> profiles = config.profiles();
-        List<String> gatingLevels = java.util.Arrays.stream(Level.values())
+        List<String> gatingLevels = Arrays.stream(Level.values())
                 .filter(l -> TckRun.gates(l, profiles)).map(Level::group).toList();
         List<RunSummary.RuleEntry> rules = result.rules().stream().map(r -> new RunSummary.RuleEntry(
                 r.rule().id(), r.rule().suite(), r.rule().level().group(), r.rule().area(), r.outcome().name(),
@@ -123,14 +132,14 @@ public final class ConformanceSummary {
      */
     public static String catalogueHash() {
         StringBuilder sb = new StringBuilder();
-        for (dev.stealtime.tck.rules.Rule r : dev.stealtime.tck.rules.RuleCatalogue.get().all()) {
+        for (Rule r : RuleCatalogue.get().all()) {
             sb.append(r.id()).append('\t').append(r.level().group()).append('\t').append(r.area()).append('\t')
                     .append(r.source()).append('\t').append(r.statement()).append('\n');
         }
         try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
                     .digest(sb.toString().getBytes(StandardCharsets.UTF_8)));
-        } catch (java.security.NoSuchAlgorithmException e) {
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("SHA-256 is missing from this JDK", e);
         }
     }
@@ -148,17 +157,17 @@ public final class ConformanceSummary {
     }
 
     /** A provider's declaration for the record; one that throws is recorded as what it threw. */
-    public static String declared(String call, java.util.function.Supplier<String> value) {
+    public static String declared(String call, Supplier<String> value) {
         try {
             String v = value.get();
             return v == null ? "(" + call + " returned null)" : v;
         } catch (RuntimeException e) {
-            return "(" + call + " threw " + dev.stealtime.tck.support.ProviderException.vendorMessage(
-                    e instanceof dev.stealtime.tck.support.ProviderException && e.getCause() != null ? e.getCause() : e) + ")";
+            return "(" + call + " threw " + ProviderException.vendorMessage(
+                    e instanceof ProviderException && e.getCause() != null ? e.getCause() : e) + ")";
         }
     }
 
-    public static List<String> declaredList(String call, java.util.function.Supplier<List<String>> value) {
+    public static List<String> declaredList(String call, Supplier<List<String>> value) {
         try {
             return value.get();
         } catch (RuntimeException e) {
@@ -192,7 +201,7 @@ public final class ConformanceSummary {
             if (Files.isReadable(hostname)) {
                 return Files.readString(hostname, StandardCharsets.UTF_8).strip();
             }
-            return java.net.InetAddress.getLocalHost().getHostName();
+            return InetAddress.getLocalHost().getHostName();
         } catch (IOException | RuntimeException e) {
             return "unknown";
         }

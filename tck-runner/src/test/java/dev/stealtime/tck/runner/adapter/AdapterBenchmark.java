@@ -12,6 +12,8 @@ import dev.stealtime.tck.support.TckConfig;
 import org.testcontainers.DockerClientFactory;
 
 import java.io.File;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,9 +38,9 @@ public final class AdapterBenchmark {
 
     /** This program's classpath (under exec:java it is the class loader's, not java.class.path). */
     static String classpath() throws Exception {
-        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader u && u.getURLs().length > 0) {
+        if (Thread.currentThread().getContextClassLoader() instanceof URLClassLoader u && u.getURLs().length > 0) {
             StringBuilder sb = new StringBuilder();
-            for (java.net.URL url : u.getURLs()) {
+            for (URL url : u.getURLs()) {
                 sb.append(sb.length() == 0 ? "" : File.pathSeparator).append(Path.of(url.toURI()));
             }
             return sb.toString();

@@ -2,6 +2,7 @@ package dev.stealtime.tck.runner.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.stealtime.tck.runner.HostRequirement;
 import dev.stealtime.tck.runner.TckCli;
 import dev.stealtime.tck.runner.host.Leftovers;
 import dev.stealtime.tck.runner.host.OutDir;
@@ -60,7 +61,7 @@ public class InterruptedRunsTest {
 
     @Test
     public void twentyRandomInterruptsLeaveNoLeftoversAndNoStaleVerdict() throws Exception {
-        dev.stealtime.tck.runner.HostRequirement.requireOrSkip("build", "interrupting runs with SIGINT (kill -INT)", "procps");
+        HostRequirement.requireOrSkip("build", "interrupting runs with SIGINT (kill -INT)", "procps");
         // an earlier, complete run: its CONFORMS summary is what must never pass for an interrupted run
         Path seedDir = work.resolve("seed");
         Path seedTmp = Files.createDirectories(work.resolve("seed-tmp"));

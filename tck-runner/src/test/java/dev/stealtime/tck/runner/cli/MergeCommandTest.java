@@ -6,6 +6,7 @@ import com.example.fixtures.FixtureJars;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.runner.host.Leftovers;
 import dev.stealtime.tck.runner.host.OutDir;
 import org.testng.annotations.AfterClass;
@@ -99,7 +100,7 @@ public class MergeCommandTest {
 
         List<JsonNode> rows = new ArrayList<>();
         matrix.path("rows").forEach(rows::add);
-        assertThat(rows).hasSize(dev.stealtime.tck.rules.RuleCatalogue.get().all().size());
+        assertThat(rows).hasSize(RuleCatalogue.get().all().size());
         int firstAgreeing = 0;
         while (firstAgreeing < rows.size() && rows.get(firstAgreeing).path("disagree").asBoolean()) {
             firstAgreeing++;

@@ -1,10 +1,12 @@
 package dev.stealtime.tck.runner.host;
 
+import org.testng.annotations.AfterClass;
 import org.testng.annotations.Test;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -101,9 +103,9 @@ public class HostPackagesTest {
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("rwx------"));
     }
 
-    private static final List<Path> DIRS = new java.util.ArrayList<>();
+    private static final List<Path> DIRS = new ArrayList<>();
 
-    @org.testng.annotations.AfterClass(alwaysRun = true)
+    @AfterClass(alwaysRun = true)
     public void removeTemporaryDirectories() {
         DIRS.forEach(PrivateFiles::deleteTree);
     }

@@ -7,6 +7,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -37,7 +38,7 @@ public class MutationScoreTest {
 
     @Test
     public void equivalentMutantsLeaveTheSecondScoreAndUnlistedSurvivorsFailTheBuild() {
-        List<String> problems = new java.util.ArrayList<>();
+        List<String> problems = new ArrayList<>();
         String out = judge(List.of(new MutationScore.Listed("equivalent", "StealTimeMsr.readSteal:115 MathMutator", "offset 0", 3)), problems);
         assertThat(out).contains("killed / total          = 2 / 4 = 50.0 %   (1 of the kills by timing out)")
                 .contains("killed / non-equivalent = 2 / 3 = 66.7 %   (1 equivalent")
@@ -48,7 +49,7 @@ public class MutationScoreTest {
 
     @Test
     public void unkilledMutantsCountAgainstTheScoreAndAListedMutantThatDiesIsReported() {
-        List<String> problems = new java.util.ArrayList<>();
+        List<String> problems = new ArrayList<>();
         String out = judge(List.of(
                 new MutationScore.Listed("unkilled", "StealTimeMsr.readSteal:115 MathMutator", "race only", 1),
                 new MutationScore.Listed("unkilled", "GuestRam.at:71 MathMutator", "message", 2),

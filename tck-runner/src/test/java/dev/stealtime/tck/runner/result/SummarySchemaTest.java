@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -102,7 +103,7 @@ public class SummarySchemaTest {
                 errors.add(at + ": " + v + " is not one of " + schema.get("enum"));
             }
         }
-        if (schema.has("pattern") && v.isTextual() && !java.util.regex.Pattern.compile(schema.get("pattern").asText()).matcher(v.asText()).find()) {
+        if (schema.has("pattern") && v.isTextual() && !Pattern.compile(schema.get("pattern").asText()).matcher(v.asText()).find()) {
             errors.add(at + ": " + v + " does not match " + schema.get("pattern"));
         }
         if (schema.has("minimum") && v.isNumber() && v.asDouble() < schema.get("minimum").asDouble()) {
