@@ -1,10 +1,12 @@
 package dev.stealtime.tck.runner;
 
+import dev.stealtime.tck.runner.host.HostPackages;
 import org.testng.SkipException;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 /**
  * Self-tests that need a host piece (the kvm-arm64 packages, a C compiler): on a machine without it
@@ -29,7 +31,7 @@ public final class HostRequirement {
 
     /** The same for only the named packages of {@code group}. */
     public static void requireOrSkip(String group, String what, String... packages) {
-        HostPackages.Missing m = HostPackages.here().missing(group, packages == null ? null : java.util.List.of(packages));
+        HostPackages.Missing m = HostPackages.here().missing(group, packages == null ? null : List.of(packages));
         if (!m.none()) {
             unavailable(group, what, m.reason());
         }

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.runner.adapter;
 
-import dev.stealtime.tck.runner.UsageException;
+import dev.stealtime.tck.runner.exit.UsageException;
+import dev.stealtime.tck.runner.host.OutDir;
 import dev.stealtime.tck.spi.HypervisorProvider;
 
 import java.io.UncheckedIOException;
@@ -20,7 +21,7 @@ import java.util.function.Supplier;
 public final class AdapterSources {
 
     /** Where a run keeps every line its adapters wrote to stderr (in the output directory). */
-    public static final String LOG = dev.stealtime.tck.runner.OutDir.ADAPTER_LOG;
+    public static final String LOG = OutDir.ADAPTER_LOG;
     /** How long a call may take beyond its workload; {@code -Dtck.adapter-timeout=SECONDS} or {@code TCK_ADAPTER_TIMEOUT}. */
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
 

@@ -4,11 +4,13 @@ import com.github.dockerjava.api.model.AccessMode;
 import com.github.dockerjava.api.model.Bind;
 import com.github.dockerjava.api.model.Device;
 import com.github.dockerjava.api.model.Volume;
-import dev.stealtime.tck.runner.UsageException;
+import dev.stealtime.tck.runner.exit.UsageException;
 import org.testcontainers.DockerClientFactory;
 import org.testcontainers.containers.GenericContainer;
+import org.testcontainers.containers.startupcheck.IsRunningStartupCheckStrategy;
 import org.testcontainers.utility.DockerImageName;
 
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -95,7 +97,7 @@ public final class ContainerAdapter {
                             }
                         }
                     })
-                    .withStartupCheckStrategy(new org.testcontainers.containers.startupcheck.IsRunningStartupCheckStrategy())
+                    .withStartupCheckStrategy(new IsRunningStartupCheckStrategy())
                     .withLabel("dev.stealtime.tck", "adapter")
                     // the bind set on the create command itself: Testcontainers' withFileSystemBind first
                     // probes file mounting with a helper image, which would be pulled
@@ -139,7 +141,7 @@ public final class ContainerAdapter {
                             LinkFiles.deleteTree(dir);
                         }
                     });
-                } catch (java.io.UncheckedIOException refused) {
+                } catch (UncheckedIOException refused) {
                     // the socket file exists from bind(); connections are refused until listen()
                     if (!c.isRunning() || System.nanoTime() > deadline) {
                         throw refused;

@@ -1,10 +1,16 @@
 package dev.stealtime.tck.runner.adapter;
 
+import dev.stealtime.tck.runner.host.PrivateFiles;
+
+import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.Comparator;
@@ -28,7 +34,7 @@ final class LinkFiles {
 
     /** Deletes {@code dir} and what is in it; quiet. */
     static void deleteTree(Path dir) {
-        dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+        PrivateFiles.deleteTree(dir);
     }
 
     /** The last lines of a log, and optionally every line appended to a file. */
@@ -54,7 +60,7 @@ final class LinkFiles {
             if (logFile != null) {
                 try {
                     Files.writeString(logFile, prefix + line + "\n", StandardCharsets.UTF_8,
-                            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+                            StandardOpenOption.CREATE, StandardOpenOption.APPEND);
                 } catch (IOException e) {
                     // the tail is still kept
                 }
@@ -66,9 +72,9 @@ final class LinkFiles {
         }
 
         /** Pumps {@code in} line by line into this tail on a daemon thread. */
-        Thread pump(java.io.InputStream in, String name) {
+        Thread pump(InputStream in, String name) {
             Thread t = new Thread(() -> {
-                try (var r = new java.io.BufferedReader(new java.io.InputStreamReader(in, StandardCharsets.UTF_8))) {
+                try (var r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
                     String l;
                     while ((l = r.readLine()) != null) {
                         add(l);

@@ -1,17 +1,19 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.Configurable;
-import dev.stealtime.tck.runner.HostPackages;
-import dev.stealtime.tck.runner.MachineDescription;
 import dev.stealtime.tck.runner.adapter.AdapterLink;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
 import dev.stealtime.tck.runner.adapter.UnixLink;
 import dev.stealtime.tck.runner.host.HostKvm;
+import dev.stealtime.tck.runner.host.HostPackages;
+import dev.stealtime.tck.runner.providers.Configurable;
+import dev.stealtime.tck.runner.providers.MachineDescription;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.spi.TimingPrecision;
+import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.TckConfig;
@@ -21,12 +23,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
+import java.util.Collections;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -69,8 +79,8 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
     static final Duration CLOSE_BOUND = Duration.ofSeconds(5);
     /** How many machines one {@code open} may try. */
     static final int OPEN_ATTEMPTS = 3;
-    private static final java.util.concurrent.ScheduledExecutorService HANG_TIMER =
-            java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+    private static final ScheduledExecutorService HANG_TIMER =
+            Executors.newSingleThreadScheduledExecutor(r -> {
                 Thread t = new Thread(r, "tck-emulated-machine-hang-timer");
                 t.setDaemon(true);
                 return t;
@@ -223,8 +233,8 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
      * {@link #OPEN_BOUND} plus a boot of about 2.5 s) and a slow third {@code open} under load.
      */
     @Override
-    public java.util.Optional<Duration> defaultCallTimeout() {
-        return java.util.Optional.of(Duration.ofSeconds(30));
+    public Optional<Duration> defaultCallTimeout() {
+        return Optional.of(Duration.ofSeconds(30));
     }
 
     /**
@@ -273,17 +283,17 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         }
 
         @Override
-        public dev.stealtime.tck.spi.VmSpec spec() {
+        public VmSpec spec() {
             return vm.spec();
         }
 
         @Override
-        public dev.stealtime.tck.spi.GuestMemory memory() {
+        public GuestMemory memory() {
             return vm.memory();
         }
 
         @Override
-        public java.util.List<? extends dev.stealtime.tck.spi.Vcpu> vcpus() {
+        public List<? extends Vcpu> vcpus() {
             return vm.vcpus();
         }
 
@@ -348,8 +358,8 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         private static final int ARMED = 0;
         private static final int DISARMED = 1;
         private static final int STRUCK = 2;
-        private final java.util.concurrent.atomic.AtomicInteger state = new java.util.concurrent.atomic.AtomicInteger(ARMED);
-        private java.util.concurrent.ScheduledFuture<?> strike;
+        private final AtomicInteger state = new AtomicInteger(ARMED);
+        private ScheduledFuture<?> strike;
 
         static HangBound arm(EmulatedMachine machine, Duration bound) {
             HangBound b = new HangBound();
@@ -357,7 +367,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
                 if (b.state.compareAndSet(ARMED, STRUCK)) {
                     machine.stop();
                 }
-            }, bound.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+            }, bound.toMillis(), TimeUnit.MILLISECONDS);
             return b;
         }
 
@@ -372,12 +382,12 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         }
     }
 
-    private static void waitFor(java.util.concurrent.Future<?> f) {
+    private static void waitFor(Future<?> f) {
         try {
             f.get();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.CancellationException e) {
+        } catch (ExecutionException | CancellationException e) {
             // stop() never throws
         }
     }
@@ -391,11 +401,11 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
         if (replaced.get() == 0) {
             return s.machine();
         }
-        Map<String, String> m = new java.util.LinkedHashMap<>(s.machine());
+        Map<String, String> m = new LinkedHashMap<>(s.machine());
         m.put("machines replaced after a hang", replaced.get() + " (an `open` not answered within " + OPEN_BOUND.toSeconds()
                 + " s or a `close` within " + CLOSE_BOUND.toSeconds() + " s: the machine was stopped and a fresh one booted,"
                 + " the `open` repeated)");
-        return java.util.Collections.unmodifiableMap(m);
+        return Collections.unmodifiableMap(m);
     }
 
     /** Prepares and boots once; remembers a failure too, so an unavailable provider is asked once. */
@@ -452,7 +462,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
             machine.put("boot", current.bootMillis() + " ms (QEMU start to the adapter listening; the machine image took "
                     + imageMillis + " ms to check or prepare)");
             BootRecord.booted(guest, facts.getOrDefault("kernel", "?") + " (" + accel.name() + ")");
-            return started = new Started(adapter, java.util.Collections.unmodifiableMap(machine), null);
+            return started = new Started(adapter, Collections.unmodifiableMap(machine), null);
         } catch (RuntimeException | IOException e) {
             shutdown();
             String why = e.getMessage() == null ? e.toString() : e.getMessage();

@@ -1,5 +1,7 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
+import dev.stealtime.tck.runner.host.PrivateFiles;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -7,9 +9,13 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
@@ -40,8 +46,8 @@ final class EmulatedMachine implements AutoCloseable {
     private final Process qemu;
     private final Deque<String> tail = new ArrayDeque<>();
     private final CountDownLatch ready = new CountDownLatch(1);
-    private final List<String> moduleFailures = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private final List<String> failures = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final List<String> moduleFailures = new CopyOnWriteArrayList<>();
+    private final List<String> failures = new CopyOnWriteArrayList<>();
     private volatile Map<String, String> readyFacts;
     private final long bootNanos;
     private volatile long readyNanos;
@@ -128,7 +134,7 @@ final class EmulatedMachine implements AutoCloseable {
      * ({@link EmulatedSelftest}), so that the selftest sees the same machine as the suite.
      */
     static List<String> qemuCommand(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path socket) {
-        List<String> command = new java.util.ArrayList<>(List.of(guest.qemu));
+        List<String> command = new ArrayList<>(List.of(guest.qemu));
         command.addAll(guest.machine);
         command.addAll(List.of("-accel", accel.name(), "-cpu", accel.cpu(),
                 "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
@@ -181,14 +187,14 @@ final class EmulatedMachine implements AutoCloseable {
 
     /** {@code k=v|k=v...} of the READY line, in order. */
     static Map<String, String> facts(String text) {
-        Map<String, String> out = new java.util.LinkedHashMap<>();
+        Map<String, String> out = new LinkedHashMap<>();
         for (String kv : text.split("\\|")) {
             int eq = kv.indexOf('=');
             if (eq > 0) {
                 out.put(kv.substring(0, eq).trim(), kv.substring(eq + 1).trim());
             }
         }
-        return java.util.Collections.unmodifiableMap(out);
+        return Collections.unmodifiableMap(out);
     }
 
     /** The KVM modules /init could not load, each "name: insmod's message" (empty when all loaded). */
@@ -244,7 +250,7 @@ final class EmulatedMachine implements AutoCloseable {
 
     /** Deletes {@code dir} and what is in it; quiet (a leftover is reported by the caller's checks). */
     static void deleteTree(Path dir) {
-        dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+        PrivateFiles.deleteTree(dir);
     }
 
     @Override

@@ -1,13 +1,12 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.replay.ConsoleRun;
-import dev.stealtime.tck.runner.replay.SelftestResult;
 
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -48,7 +47,7 @@ public final class EmulatedSelftest {
         List<String> pack = new ArrayList<>(List.of("bash", scripts.resolve("selftest-initrd.sh").toString(),
                 work.resolve("selftest-initrd.cpio.gz").toString(), busybox.toString(), selftest.toString(), scripts.toString()));
         if (guest.kvmModules) {
-            Map<String, Path> stock = new java.util.LinkedHashMap<>();
+            Map<String, Path> stock = new LinkedHashMap<>();
             for (String m : KvmModules.NAMES) {
                 Path f = cache.resolve("kvm-modules").resolve(m + ".ko");
                 if (Files.isRegularFile(f)) {

@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.NativeSources;
+import dev.stealtime.tck.runner.host.NativeSources;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,6 +8,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -74,7 +75,7 @@ record MachineImage(Path kernel, Path initrd, String kernelRelease, Map<String, 
                     modules.put(m, f);
                 }
             }
-            return new MachineImage(cache.resolve("kernel"), initrd, release, java.util.Collections.unmodifiableMap(modules));
+            return new MachineImage(cache.resolve("kernel"), initrd, release, Collections.unmodifiableMap(modules));
         } catch (IOException e) {
             throw new IllegalStateException("cannot prepare the emulated machine: " + e.getMessage() + " " + tail(log), e);
         } catch (InterruptedException e) {

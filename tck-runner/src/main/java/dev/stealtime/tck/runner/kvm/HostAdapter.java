@@ -1,7 +1,7 @@
 package dev.stealtime.tck.runner.kvm;
 
-import dev.stealtime.tck.runner.NativeSources;
-import dev.stealtime.tck.runner.PrivateFiles;
+import dev.stealtime.tck.runner.host.NativeSources;
+import dev.stealtime.tck.runner.host.PrivateFiles;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,11 +1,11 @@
 package dev.stealtime.tck.runner.kvm;
 
-import dev.stealtime.tck.runner.HostPackages;
-import dev.stealtime.tck.runner.NativeSources;
 import dev.stealtime.tck.runner.adapter.AdapterProvider;
 import dev.stealtime.tck.runner.adapter.AdapterSources;
 import dev.stealtime.tck.runner.adapter.ExecLink;
 import dev.stealtime.tck.runner.host.HostKvm;
+import dev.stealtime.tck.runner.host.HostPackages;
+import dev.stealtime.tck.runner.host.NativeSources;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;

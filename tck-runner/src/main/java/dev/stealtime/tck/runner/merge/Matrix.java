@@ -1,7 +1,7 @@
 package dev.stealtime.tck.runner.merge;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import dev.stealtime.tck.runner.summary.RunSummary;
+import dev.stealtime.tck.runner.result.RunSummary;
 
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -93,7 +93,7 @@ public record Matrix(int schemaVersion, String tckVersion, String catalogue, Lis
     }
 
     /** Builds the rows from the runs' summaries (all of one catalogue): the rules in the order first met. */
-    static List<Row> rows(List<Run> runs, List<RunSummary> summaries, List<String> evidence, List<String> reports) {
+    public static List<Row> rows(List<Run> runs, List<RunSummary> summaries, List<String> evidence, List<String> reports) {
         Map<String, RunSummary.RuleEntry> rules = new LinkedHashMap<>();
         for (RunSummary s : summaries) {
             s.rules().forEach(r -> rules.putIfAbsent(r.id(), r));

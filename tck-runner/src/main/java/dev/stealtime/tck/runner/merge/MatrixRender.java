@@ -1,17 +1,17 @@
 package dev.stealtime.tck.runner.merge;
 
-import dev.stealtime.tck.runner.report.ConformanceMarkdown;
+import dev.stealtime.tck.runner.result.ConformanceMarkdown;
 
 import java.util.List;
 import java.util.Locale;
 
 /** {@code matrix.md} and {@code matrix.html}, both rendered from the one {@link Matrix}. */
-final class MatrixRender {
+public final class MatrixRender {
 
     private MatrixRender() {
     }
 
-    static String markdown(Matrix m) {
+    public static String markdown(Matrix m) {
         StringBuilder md = new StringBuilder("# Steal-Time TCK conformance matrix\n\n");
         md.append(m.runs().size()).append(" runs of TCK ").append(m.tckVersion()).append(" (rule catalogue `")
                 .append(m.catalogue(), 0, 12).append("…`), ").append(m.rows().size()).append(" rules; **")
@@ -74,7 +74,7 @@ final class MatrixRender {
         return md.toString();
     }
 
-    static String html(Matrix m) {
+    public static String html(Matrix m) {
         StringBuilder h = new StringBuilder();
         h.append("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>Steal-Time TCK conformance matrix</title>\n<style>\n")
                 .append("body{font-family:sans-serif;margin:1.2em;color:#222}table{border-collapse:collapse;font-size:13px}\n")

@@ -4,16 +4,18 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.stealtime.tck.runner.OutDir;
+import dev.stealtime.tck.runner.host.OutDir;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -25,7 +27,7 @@ import java.util.Map;
  * history id of its own per run, so that the same test in six runs is six results, not one result
  * retried five times.
  */
-final class MergedAllure {
+public final class MergedAllure {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -33,7 +35,7 @@ final class MergedAllure {
     }
 
     /** Copies {@code run}'s results into {@code into}, labelled; returns how many test results. */
-    static int add(Path runDir, Matrix.Run run, Path into) throws IOException {
+    public static int add(Path runDir, Matrix.Run run, Path into) throws IOException {
         Path results = runDir.resolve(OutDir.ALLURE_RESULTS);
         if (!Files.isDirectory(results)) {
             return 0;
@@ -58,7 +60,7 @@ final class MergedAllure {
                         n++;
                     }
                 } else if (name.endsWith("-container.json") || name.contains("-attachment")) {
-                    Files.copy(p, into.resolve(name), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                    Files.copy(p, into.resolve(name), StandardCopyOption.REPLACE_EXISTING);
                 }
             }
         }
@@ -87,8 +89,8 @@ final class MergedAllure {
     }
 
     /** The merged report's Environment table: one line per run. */
-    static Map<String, String> environment(List<Matrix.Run> runs) {
-        Map<String, String> env = new java.util.LinkedHashMap<>();
+    public static Map<String, String> environment(List<Matrix.Run> runs) {
+        Map<String, String> env = new LinkedHashMap<>();
         for (Matrix.Run r : runs) {
             env.put("Run " + r.name(), r.provider() + ", " + r.architecture() + ", kernel " + r.kernel()
                     + (r.kernelHash() == null ? "" : " (" + r.kernelHash() + ")") + ", host " + r.host() + ": " + r.verdict());

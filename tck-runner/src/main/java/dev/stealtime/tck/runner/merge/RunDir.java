@@ -1,8 +1,8 @@
 package dev.stealtime.tck.runner.merge;
 
-import dev.stealtime.tck.runner.OutDir;
-import dev.stealtime.tck.runner.summary.RunSummary;
-import dev.stealtime.tck.runner.summary.SummaryJson;
+import dev.stealtime.tck.runner.host.OutDir;
+import dev.stealtime.tck.runner.result.RunSummary;
+import dev.stealtime.tck.runner.result.SummaryJson;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
@@ -20,9 +20,9 @@ import java.util.Map;
  * @param summary null when the directory is not a readable run (then {@code problems} says why)
  * @param problems what is wrong with it: damaged (not merged) or partial (merged, with the gap named)
  */
-record RunDir(Path dir, RunSummary summary, List<String> problems) {
+public record RunDir(Path dir, RunSummary summary, List<String> problems) {
 
-    static RunDir read(Path dir) {
+    public static RunDir read(Path dir) {
         List<String> problems = new ArrayList<>();
         if (!Files.exists(dir.resolve(OutDir.MARKER)) && !Files.exists(dir.resolve(OutDir.JSON))) {
             return new RunDir(dir, null, List.of("not a run directory (no " + OutDir.JSON + ", no " + OutDir.MARKER + ")"));
@@ -62,7 +62,7 @@ record RunDir(Path dir, RunSummary summary, List<String> problems) {
     }
 
     /** The run's parameters, from its summary; the kernel from the provider's machine description when it gives one. */
-    Matrix.Run run(String name, String relativeDir) {
+    public Matrix.Run run(String name, String relativeDir) {
         Map<String, String> machine = summary.provider().machine();
         String release = null;
         String hash = null;

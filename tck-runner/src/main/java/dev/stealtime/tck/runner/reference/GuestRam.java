@@ -82,13 +82,13 @@ public class GuestRam implements GuestMemory, SharedRam.Backed {
 
     private static MappedByteBuffer map(long size) {
         try {
-            Path file = dev.stealtime.tck.runner.Leftovers.create(() -> Files.createTempFile("tck-guest-ram-", ".bin",
+            Path file = dev.stealtime.tck.runner.host.Leftovers.create(() -> Files.createTempFile("tck-guest-ram-", ".bin",
                     PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"))));
             try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
                 return ch.map(FileChannel.MapMode.READ_WRITE, 0, size);
             } finally {
                 Files.deleteIfExists(file);   // (a shutdown hook may have deleted it already)
-                dev.stealtime.tck.runner.Leftovers.untrack(file);
+                dev.stealtime.tck.runner.host.Leftovers.untrack(file);
             }
         } catch (IOException e) {
             throw new UncheckedIOException("cannot map guest RAM of " + size + " bytes", e);

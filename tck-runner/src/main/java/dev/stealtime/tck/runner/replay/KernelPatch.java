@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.replay;
 
-import dev.stealtime.tck.runner.UsageException;
+import dev.stealtime.tck.runner.exit.UsageException;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -42,7 +42,7 @@ public record KernelPatch(String name, Path file, String arch, String kind, Stri
                 List.of(), "", "", List.of());
     }
 
-    boolean isStock() {
+    public boolean isStock() {
         return file == null;
     }
 

@@ -2,8 +2,9 @@ package dev.stealtime.tck.runner.replay;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.stealtime.tck.runner.TckCli;
 import dev.stealtime.tck.runner.emulatedkvm.EmulatedSelftest;
+import dev.stealtime.tck.runner.emulatedkvm.SelftestResult;
+import dev.stealtime.tck.runner.exit.ExitCodes;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,14 +22,14 @@ import java.util.concurrent.TimeUnit;
  * run}, so every replay has a provider of its own), and the upstream selftest {@code steal_time}
  * of the same tree booted in the same machine.
  */
-final class Replay {
+public final class Replay {
 
     /** What one replay found. */
-    record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
+    public record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
                   List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
                   long suiteMillis, SelftestResult selftest) {
 
-        boolean built() {
+        public boolean built() {
             return buildError == null;
         }
 
@@ -52,7 +53,7 @@ final class Replay {
          * whose header names rules is failed by one of them (racy ones, equivalent ones and those
          * outside the rules expect nothing).
          */
-        String unmet() {
+        public String unmet() {
             if (!built()) {
                 return "not built: " + buildError;
             }
@@ -72,7 +73,7 @@ final class Replay {
             return named == null || named ? null : "none of " + patch.namedRules() + " failed (failing: " + failing + failingAdvisory + ")";
         }
 
-        Map<String, Object> toMap() {
+        public Map<String, Object> toMap() {
             Map<String, Object> m = new LinkedHashMap<>();
             m.put("replay", patch.name());
             m.put("arch", patch.arch());
@@ -107,7 +108,7 @@ final class Replay {
     private final List<String> runOptions;
 
     /** @param runOptions options of every suite run ({@code --race-budget 10s ...}) */
-    Replay(Path cache, String version, Path scripts, List<String> runOptions, String timingMultiplier) {
+    public Replay(Path cache, String version, Path scripts, List<String> runOptions, String timingMultiplier) {
         this.cache = cache;
         this.version = version;
         this.scripts = scripts;
@@ -118,7 +119,7 @@ final class Replay {
         this.runOptions = List.copyOf(o);
     }
 
-    Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
+    public Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
         Files.createDirectories(out);
         long t0 = System.nanoTime();
         Path buildLog = out.resolve("build.log");
@@ -145,7 +146,7 @@ final class Replay {
         // the suite, in a child JVM of the same class path
         Path tckOut = out.resolve("tck");
         List<String> run = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"), TckCli.class.getName(), "run", "-q", "--no-report",
+                "-cp", System.getProperty("java.class.path"), ExitCodes.MAIN_CLASS, "run", "-q", "--no-report",
                 "--out", tckOut.toString()));
         if (patch.arch().equals("arm64")) {
             run.addAll(List.of("--provider", "kvm-arm64", "--suite", "arm64", "--kernel", build.resolve("Image").toString()));
@@ -200,10 +201,10 @@ final class Replay {
 
     static String verdictOf(int exit) {
         return switch (exit) {
-            case TckCli.CONFORMS -> "CONFORMS";
-            case TckCli.GATING_FAILURE -> "DOES NOT CONFORM";
-            case TckCli.NOT_TESTED -> "NOT TESTED";
-            case TckCli.USAGE -> "USAGE ERROR";
+            case ExitCodes.CONFORMS -> "CONFORMS";
+            case ExitCodes.GATING_FAILURE -> "DOES NOT CONFORM";
+            case ExitCodes.NOT_TESTED -> "NOT TESTED";
+            case ExitCodes.USAGE -> "USAGE ERROR";
             case -1 -> "TIMED OUT";
             default -> "ERROR (exit " + exit + ")";
         };

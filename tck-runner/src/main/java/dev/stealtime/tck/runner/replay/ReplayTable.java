@@ -4,12 +4,12 @@ import java.util.List;
 import java.util.stream.Collectors;
 
 /** The Markdown table of a set of replays, with the totals for the TCK and for the selftest. */
-final class ReplayTable {
+public final class ReplayTable {
 
     private ReplayTable() {
     }
 
-    static String markdown(List<Replay.Result> results, long wallMillis) {
+    public static String markdown(List<Replay.Result> results, long wallMillis) {
         StringBuilder b = new StringBuilder();
         b.append("| replay | arch | kind | what it breaks (the fix it undoes) | TCK verdict | failing rules | named rule among them | selftest steal_time |\n");
         b.append("|---|---|---|---|---|---|---|---|\n");
@@ -36,7 +36,7 @@ final class ReplayTable {
         return b.toString();
     }
 
-    static String totals(List<Replay.Result> results, long wallMillis) {
+    public static String totals(List<Replay.Result> results, long wallMillis) {
         List<Replay.Result> defects = results.stream()
                 .filter(r -> r.built() && !r.patch().isStock() && r.patch().equivalent().isEmpty() && !r.patch().kind().equals("fairness"))
                 .toList();

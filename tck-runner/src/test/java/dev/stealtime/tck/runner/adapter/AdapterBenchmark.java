@@ -1,17 +1,19 @@
 package dev.stealtime.tck.runner.adapter;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TckRun;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.x86.X86SuiteBenchmark;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.TckConfig;
 import org.testcontainers.DockerClientFactory;
 
 import java.io.File;
+import java.net.URL;
+import java.net.URLClassLoader;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -36,9 +38,9 @@ public final class AdapterBenchmark {
 
     /** This program's classpath (under exec:java it is the class loader's, not java.class.path). */
     static String classpath() throws Exception {
-        if (Thread.currentThread().getContextClassLoader() instanceof java.net.URLClassLoader u && u.getURLs().length > 0) {
+        if (Thread.currentThread().getContextClassLoader() instanceof URLClassLoader u && u.getURLs().length > 0) {
             StringBuilder sb = new StringBuilder();
-            for (java.net.URL url : u.getURLs()) {
+            for (URL url : u.getURLs()) {
                 sb.append(sb.length() == 0 ? "" : File.pathSeparator).append(Path.of(url.toURI()));
             }
             return sb.toString();

@@ -1,13 +1,12 @@
 package dev.stealtime.tck.runner.adapter;
 
 import dev.stealtime.tck.runner.HostRequirement;
-
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.RuleResult;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TckRun;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.RuleResult;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import org.testcontainers.DockerClientFactory;

@@ -1,14 +1,14 @@
 package dev.stealtime.tck.runner.adapter;
 
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.TckRun;
-import dev.stealtime.tck.support.TckConfig;
-import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.runner.selftest.arm64.Arm64Variants;
 import dev.stealtime.tck.runner.selftest.x86.X86FaultyVariants;
+import dev.stealtime.tck.support.TckConfig;
 import org.testng.annotations.Test;
 
 import java.io.IOException;

@@ -1,8 +1,7 @@
 package dev.stealtime.tck.runner.cli;
 
-import dev.stealtime.tck.runner.CoverageCommand;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.SuiteScanner;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.SuiteScanner;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
 

@@ -3,8 +3,9 @@ package dev.stealtime.tck.runner.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.stealtime.tck.runner.HostRequirement;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.report.AllureHtml;
+import dev.stealtime.tck.runner.host.Leftovers;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
@@ -13,7 +14,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -246,7 +250,7 @@ public class CiMatrixRecipeTest {
                         }
                     }
                     if (candidates.size() < 2) {
-                        dev.stealtime.tck.runner.HostRequirement.unavailable("test", "the CI recipe's candidate-kernel cells", "no candidate kernel image for every architecture here (found " + candidates.keySet()
+                        HostRequirement.unavailable("test", "the CI recipe's candidate-kernel cells", "no candidate kernel image for every architecture here (found " + candidates.keySet()
                                 + "; set TCK_CI_CANDIDATE_X86 / TCK_CI_CANDIDATE_ARM64, or let the providers fetch Debian's)");
                     }
                     for (String run : githubRuns(jobs.path("kernels"))) {
@@ -255,7 +259,7 @@ public class CiMatrixRecipeTest {
                     kernelsJobRan = true;
                 }
                 // a fresh runner: no cells/ of another job
-                AllureHtml.deleteQuietly(ws.resolve("cells"));
+                Leftovers.deleteQuietly(ws.resolve("cells"));
                 boolean available = true;
                 for (String run : githubRuns(jobs.path("cell"))) {
                     Shell s = bash(ws, bin, env, run);
@@ -311,10 +315,10 @@ public class CiMatrixRecipeTest {
             assertThat(ws.resolve("matrix/report/index.html")).isRegularFile();
             for (Map.Entry<String, String> u : unavailable.entrySet()) {
                 // a skip naming the provider's reason (the other cells ran and merged); under .ci/run a failure
-                dev.stealtime.tck.runner.HostRequirement.unavailable(u.getKey(), "the CI recipe's " + u.getKey() + " cells", u.getValue());
+                HostRequirement.unavailable(u.getKey(), "the CI recipe's " + u.getKey() + " cells", u.getValue());
             }
         } finally {
-            AllureHtml.deleteQuietly(ws);
+            Leftovers.deleteQuietly(ws);
         }
     }
 
@@ -391,8 +395,8 @@ public class CiMatrixRecipeTest {
 
     static String sha256(Path file) throws IOException {
         try {
-            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
-        } catch (java.security.NoSuchAlgorithmException e) {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(Files.readAllBytes(file)));
+        } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
     }

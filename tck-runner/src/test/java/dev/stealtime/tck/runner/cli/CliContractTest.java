@@ -2,12 +2,19 @@ package dev.stealtime.tck.runner.cli;
 
 import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.runner.TckCli;
+import dev.stealtime.tck.runner.host.PrivateFiles;
 import org.testng.annotations.Test;
 
+import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.jar.JarEntry;
+import java.util.jar.JarOutputStream;
+import javax.tools.ToolProvider;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -120,15 +127,15 @@ public class CliContractTest {
             Files.writeString(src.resolve("Unlinked.java"), "package com.example.unlinked; public abstract class Unlinked extends Missing"
                     + " implements dev.stealtime.tck.spi.HypervisorProvider {}\n");
             Path classes = Files.createDirectories(dir.resolve("classes"));
-            int rc = javax.tools.ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
+            int rc = ToolProvider.getSystemJavaCompiler().run(null, null, null, "-d", classes.toString(),
                     "-cp", System.getProperty("java.class.path"), src.resolve("Missing.java").toString(), src.resolve("Unlinked.java").toString());
             assertThat(rc).as("javac").isZero();
             Path jar = dir.resolve("unlinked.jar");
-            try (var out = new java.util.jar.JarOutputStream(Files.newOutputStream(jar))) {
-                out.putNextEntry(new java.util.jar.JarEntry("com/example/unlinked/Unlinked.class"));   // Missing left out
+            try (var out = new JarOutputStream(Files.newOutputStream(jar))) {
+                out.putNextEntry(new JarEntry("com/example/unlinked/Unlinked.class"));   // Missing left out
                 out.write(Files.readAllBytes(classes.resolve("com/example/unlinked/Unlinked.class")));
-                out.putNextEntry(new java.util.jar.JarEntry("META-INF/services/dev.stealtime.tck.spi.HypervisorProvider"));
-                out.write("com.example.unlinked.Unlinked\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                out.putNextEntry(new JarEntry("META-INF/services/dev.stealtime.tck.spi.HypervisorProvider"));
+                out.write("com.example.unlinked.Unlinked\n".getBytes(StandardCharsets.UTF_8));
             }
             Result list = tck("providers", "--provider-jar", jar.toString());
             assertThat(list.code()).as("%s%s", list.out(), list.err()).isZero();
@@ -137,7 +144,7 @@ public class CliContractTest {
             assertThat(run.code()).isEqualTo(2);
             assertThat(run.err().strip()).doesNotContain("\tat ").contains("does not link");
         } finally {
-            dev.stealtime.tck.runner.PrivateFiles.deleteTree(dir);
+            PrivateFiles.deleteTree(dir);
         }
     }
 
@@ -165,8 +172,8 @@ public class CliContractTest {
             Path d = Files.createTempDirectory("tck-cli");
             d.toFile().deleteOnExit();
             return d;
-        } catch (java.io.IOException e) {
-            throw new java.io.UncheckedIOException(e);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
     }
 }

@@ -2,9 +2,10 @@ package dev.stealtime.tck.runner.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.stealtime.tck.runner.OutDir;
+import dev.stealtime.tck.runner.HostRequirement;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.report.AllureHtml;
+import dev.stealtime.tck.runner.host.Leftovers;
+import dev.stealtime.tck.runner.host.OutDir;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
 import org.testng.annotations.Test;
@@ -44,7 +45,7 @@ public class InterruptedRunsTest {
 
     @AfterClass(alwaysRun = true)
     public void cleanUp() {
-        AllureHtml.deleteQuietly(work);
+        Leftovers.deleteQuietly(work);
     }
 
     private Process start(Path out, Path tmp, Path log) throws IOException {
@@ -60,7 +61,7 @@ public class InterruptedRunsTest {
 
     @Test
     public void twentyRandomInterruptsLeaveNoLeftoversAndNoStaleVerdict() throws Exception {
-        dev.stealtime.tck.runner.HostRequirement.requireOrSkip("build", "interrupting runs with SIGINT (kill -INT)", "procps");
+        HostRequirement.requireOrSkip("build", "interrupting runs with SIGINT (kill -INT)", "procps");
         // an earlier, complete run: its CONFORMS summary is what must never pass for an interrupted run
         Path seedDir = work.resolve("seed");
         Path seedTmp = Files.createDirectories(work.resolve("seed-tmp"));
@@ -132,8 +133,8 @@ public class InterruptedRunsTest {
             }
             seen.merge(kind, 1, Integer::sum);
             moments.add(at + " ms: " + kind);
-            AllureHtml.deleteQuietly(out);
-            AllureHtml.deleteQuietly(tmp);
+            Leftovers.deleteQuietly(out);
+            Leftovers.deleteQuietly(tmp);
         }
         System.out.printf("InterruptedRunsTest: %d SIGINTs (seed %d, full run %d ms): %s%n  %s%n", RUNS, seedValue, fullMillis, seen,
                 String.join("\n  ", moments));

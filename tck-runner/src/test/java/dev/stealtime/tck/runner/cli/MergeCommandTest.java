@@ -6,8 +6,9 @@ import com.example.fixtures.FixtureJars;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.stealtime.tck.runner.OutDir;
-import dev.stealtime.tck.runner.report.AllureHtml;
+import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.runner.host.Leftovers;
+import dev.stealtime.tck.runner.host.OutDir;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
 import org.testng.annotations.Test;
@@ -68,7 +69,7 @@ public class MergeCommandTest {
 
     @AfterClass(alwaysRun = true)
     public void cleanUp() {
-        AllureHtml.deleteQuietly(work);
+        Leftovers.deleteQuietly(work);
     }
 
     private String[] cellDirs() {
@@ -99,7 +100,7 @@ public class MergeCommandTest {
 
         List<JsonNode> rows = new ArrayList<>();
         matrix.path("rows").forEach(rows::add);
-        assertThat(rows).hasSize(dev.stealtime.tck.rules.RuleCatalogue.get().all().size());
+        assertThat(rows).hasSize(RuleCatalogue.get().all().size());
         int firstAgreeing = 0;
         while (firstAgreeing < rows.size() && rows.get(firstAgreeing).path("disagree").asBoolean()) {
             firstAgreeing++;
@@ -197,7 +198,7 @@ public class MergeCommandTest {
         String text = Files.readString(truncated.resolve(OutDir.JSON));
         Files.writeString(truncated.resolve(OutDir.JSON), text.substring(0, text.length() / 2));
         Path noResults = copy("reference-arm64", "no-allure-results");
-        AllureHtml.deleteQuietly(noResults.resolve(OutDir.ALLURE_RESULTS));
+        Leftovers.deleteQuietly(noResults.resolve(OutDir.ALLURE_RESULTS));
         Path stranger = Files.createDirectories(work.resolve("damaged").resolve("holiday-photos"));
         Files.writeString(stranger.resolve("beach.txt"), "not a run");
 

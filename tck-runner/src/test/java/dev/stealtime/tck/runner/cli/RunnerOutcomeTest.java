@@ -1,26 +1,29 @@
 package dev.stealtime.tck.runner.cli;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RuleResult;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Verdict;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TestOutcome;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RuleResult;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.result.TestOutcome;
+import dev.stealtime.tck.runner.result.Verdict;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.Availability;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
+import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.TckRun;
 import org.testng.annotations.Test;
 
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -93,7 +96,7 @@ public class RunnerOutcomeTest {
 
     @Test
     public void aHangingCallFailsWithTheCallTheLimitAndTheStuckFrames() {
-        java.util.concurrent.CountDownLatch never = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch never = new CountDownLatch(1);
         var hanging = new DelegatingProvider(new ReferenceProvider()) {
             @Override
             public Vm open(VmSpec spec) {
@@ -113,8 +116,8 @@ public class RunnerOutcomeTest {
             assertThat(failed).isNotEmpty();
             assertThat(failed.get(0).message()).startsWith("provider call HypervisorProvider.open(")
                     .contains("did not return within 200ms (tck.call.timeout 200ms)").contains("Stuck thread").contains("CountDownLatch.await");
-            assertThat(failed).filteredOn(t -> t.message().contains("given up after " + dev.stealtime.tck.support.ProviderGuard.GIVE_UP_AFTER))
-                    .as("after %d timeouts in a row the provider is not called again", dev.stealtime.tck.support.ProviderGuard.GIVE_UP_AFTER).isNotEmpty();
+            assertThat(failed).filteredOn(t -> t.message().contains("given up after " + ProviderGuard.GIVE_UP_AFTER))
+                    .as("after %d timeouts in a row the provider is not called again", ProviderGuard.GIVE_UP_AFTER).isNotEmpty();
         } finally {
             never.countDown();
         }
@@ -122,7 +125,7 @@ public class RunnerOutcomeTest {
 
     /** A provider whose slow one-time preparation happens once, outside the call timeout. */
     private static final class Preparing extends DelegatingProvider {
-        final java.util.concurrent.atomic.AtomicInteger prepared = new java.util.concurrent.atomic.AtomicInteger();
+        final AtomicInteger prepared = new AtomicInteger();
         final long millis;
         final RuntimeException failure;
 
@@ -173,11 +176,11 @@ public class RunnerOutcomeTest {
     @Test
     public void aListingAsksAvailabilityWithoutPreparing() {
         Preparing p = new Preparing(0, null);
-        var listed = dev.stealtime.tck.support.ProviderGuard.wrapForListing(p, DetectionTable.selfTestConfig());
+        var listed = ProviderGuard.wrapForListing(p, DetectionTable.selfTestConfig());
         assertThat(listed.availability().available()).isTrue();
         assertThat(p.prepared.get()).as("prepare() calls by a listing").isZero();
-        assertThat(dev.stealtime.tck.support.ProviderGuard.prepares(p)).isTrue();
-        assertThat(dev.stealtime.tck.support.ProviderGuard.prepares(new ReferenceProvider())).isFalse();
+        assertThat(ProviderGuard.prepares(p)).isTrue();
+        assertThat(ProviderGuard.prepares(new ReferenceProvider())).isFalse();
     }
 
     @Test

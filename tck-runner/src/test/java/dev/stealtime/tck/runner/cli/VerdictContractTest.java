@@ -4,21 +4,25 @@ import com.example.fixtures.Acme;
 import com.example.fixtures.FixtureJars;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.stealtime.tck.runner.OutDir;
 import dev.stealtime.tck.runner.TckCli;
-import dev.stealtime.tck.runner.report.AllureHtml;
-import dev.stealtime.tck.runner.report.TckJars;
+import dev.stealtime.tck.runner.host.Leftovers;
+import dev.stealtime.tck.runner.host.OutDir;
+import dev.stealtime.tck.runner.result.TckJars;
 import dev.stealtime.tck.spi.TimingPrecision;
 import org.testng.annotations.AfterClass;
 import org.testng.annotations.BeforeClass;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static dev.stealtime.tck.runner.cli.CliContractTest.tck;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -40,7 +44,7 @@ public class VerdictContractTest {
     @AfterClass(alwaysRun = true)
     public void cleanUp() {
         System.setProperty("fixtures.release", "true");   // lets abandoned hanging calls end
-        AllureHtml.deleteQuietly(work);
+        Leftovers.deleteQuietly(work);
     }
 
     private Path jar(String name, Class<?>... providers) {
@@ -207,10 +211,10 @@ public class VerdictContractTest {
 
     /** A file the single-file Allure report embeds, decoded. */
     static String embedded(Path index, String name) throws IOException {
-        java.util.regex.Matcher m = java.util.regex.Pattern.compile("d\\('" + java.util.regex.Pattern.quote(name) + "','([^']*)'\\)")
+        Matcher m = Pattern.compile("d\\('" + Pattern.quote(name) + "','([^']*)'\\)")
                 .matcher(Files.readString(index));
         assertThat(m.find()).as("%s embeds %s", index, name).isTrue();
-        return new String(java.util.Base64.getDecoder().decode(m.group(1)), java.nio.charset.StandardCharsets.UTF_8);
+        return new String(Base64.getDecoder().decode(m.group(1)), StandardCharsets.UTF_8);
     }
 
     @Test

@@ -1,15 +1,18 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.ProgressListener;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TckRun;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.x86.X86SuiteBenchmark;
-import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
 
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -75,8 +78,8 @@ public final class EmulatedSuiteBenchmark {
 
     private static String load() {
         try {
-            return java.nio.file.Files.readString(java.nio.file.Path.of("/proc/loadavg")).split(" ")[0];
-        } catch (java.io.IOException e) {
+            return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
+        } catch (IOException e) {
             return "?";
         }
     }

@@ -1,7 +1,8 @@
 package dev.stealtime.tck.runner.emulatedkvm;
 
 import dev.stealtime.tck.runner.HostRequirement;
-import dev.stealtime.tck.runner.PrivateFiles;
+import dev.stealtime.tck.runner.host.HostKvm;
+import dev.stealtime.tck.runner.host.PrivateFiles;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
@@ -26,7 +27,7 @@ public class QemuExitReasonTest {
             Path initrd = Files.writeString(dir.resolve("initrd"), "");
             Path machine = Files.createDirectory(dir.resolve("m"));
             Guest.Accelerator tcg = Guest.X86_64.accelerator(
-                    new dev.stealtime.tck.runner.host.HostKvm("x86_64", "none", null, null, Optional.empty(), false), "tcg");
+                    new HostKvm("x86_64", "none", null, null, Optional.empty(), false), "tcg");
             long t0 = System.nanoTime();
             assertThatThrownBy(() -> EmulatedMachine.boot(Guest.X86_64, tcg, dir.resolve("no-such-kernel"), initrd, machine))
                     .isInstanceOf(IllegalStateException.class)

@@ -1,6 +1,5 @@
 package dev.stealtime.tck.runner.host;
 
-import dev.stealtime.tck.runner.PrivateFiles;
 import org.testng.annotations.AfterMethod;
 import org.testng.annotations.BeforeMethod;
 import org.testng.annotations.Test;

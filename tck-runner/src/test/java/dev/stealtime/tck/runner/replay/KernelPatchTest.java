@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.replay;
 
-import dev.stealtime.tck.runner.UsageException;
+import dev.stealtime.tck.runner.exit.UsageException;
 import org.testng.annotations.AfterMethod;
 import org.testng.annotations.BeforeMethod;
 import org.testng.annotations.Test;

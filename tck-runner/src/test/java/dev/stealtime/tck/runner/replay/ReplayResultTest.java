@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.replay;
 
+import dev.stealtime.tck.runner.emulatedkvm.SelftestResult;
 import org.testng.annotations.Test;
 
 import java.nio.file.Path;

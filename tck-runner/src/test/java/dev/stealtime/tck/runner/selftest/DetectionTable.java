@@ -1,9 +1,9 @@
 package dev.stealtime.tck.runner.selftest;
 
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TckRun;
-import dev.stealtime.tck.runner.ProgressListener;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.ProgressListener;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.support.TckConfig;
 
 import java.util.ArrayList;
@@ -113,8 +113,8 @@ public final class DetectionTable {
     private PassRow addPassing(String name, String kind, dev.stealtime.tck.spi.HypervisorProvider provider, List<String> profiles) {
         RunResult r = run(provider, suite, profiles);
         List<String> notPassed = new ArrayList<>();
-        for (dev.stealtime.tck.runner.RuleResult rr : r.rules()) {
-            if (profiles.contains(rr.rule().level().group()) && rr.outcome() != dev.stealtime.tck.runner.Outcome.PASS) {
+        for (dev.stealtime.tck.runner.result.RuleResult rr : r.rules()) {
+            if (profiles.contains(rr.rule().level().group()) && rr.outcome() != dev.stealtime.tck.runner.result.Outcome.PASS) {
                 notPassed.add(rr.rule().id() + " " + rr.outcome() + ": " + rr.message());
             }
         }

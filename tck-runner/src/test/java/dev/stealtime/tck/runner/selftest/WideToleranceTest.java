@@ -1,13 +1,13 @@
 package dev.stealtime.tck.runner.selftest;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.reference.GuestRam;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
 import dev.stealtime.tck.runner.reference.StealTimeMsr;
 import dev.stealtime.tck.runner.reference.StolenTime;
-import dev.stealtime.tck.runner.reference.GuestRam;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.spi.TimingPrecision;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;

@@ -2,7 +2,7 @@ package dev.stealtime.tck.runner.selftest.arm64;
 
 import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
-import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import org.testng.annotations.Test;

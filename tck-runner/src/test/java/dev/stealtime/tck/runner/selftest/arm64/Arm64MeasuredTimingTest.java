@@ -1,10 +1,10 @@
 package dev.stealtime.tck.runner.selftest.arm64;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.spi.TimingPrecision;

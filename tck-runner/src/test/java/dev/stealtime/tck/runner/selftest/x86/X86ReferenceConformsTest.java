@@ -1,13 +1,13 @@
 package dev.stealtime.tck.runner.selftest.x86;
 
-import dev.stealtime.tck.runner.Outcome;
-import dev.stealtime.tck.runner.RuleResult;
-import dev.stealtime.tck.runner.RunResult;
-import dev.stealtime.tck.runner.Suite;
-import dev.stealtime.tck.runner.TestOutcome;
-import dev.stealtime.tck.runner.reference.ReferenceProvider;
-import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.runner.reference.ReferenceProvider;
+import dev.stealtime.tck.runner.result.Outcome;
+import dev.stealtime.tck.runner.result.RuleResult;
+import dev.stealtime.tck.runner.result.RunResult;
+import dev.stealtime.tck.runner.result.TestOutcome;
+import dev.stealtime.tck.runner.run.Suite;
+import dev.stealtime.tck.runner.selftest.DetectionTable;
 import org.testng.annotations.Test;
 
 import java.util.stream.Collectors;
