@@ -311,7 +311,9 @@ public final class X86FaultyVariants {
                 }), "X86-LITTLE-ENDIAN")
                 .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-STEAL-NANOSECONDS", "X86-STEAL-MONOTONIC",
                         "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU", "X86-UPDATE-EVERY-ENTRY")
-                .mayAlsoFail("X86-MIGRATION-CONTINUES"));
+                .mayAlsoFail("X86-MIGRATION-CONTINUES")
+                // X86-LAYOUT's "steal in the u64 at offset 0 grew" reads a swapped value there (huge) before and a right one after
+                .mayAlsoFail("X86-LAYOUT"));
         v.add(FaultyVariant.of("flags-set-every-second-update", "every second update stores flags 1, the others 0",
                 everySecondUpdate((ram, gpa, second) -> ram.putInt(gpa + StealTimeMsr.FLAGS, second ? 1 : 0)), "X86-FLAGS-ZERO"));
         v.add(FaultyVariant.of("preempted-set-every-second-update", "every second update leaves preempted as it was (1 after a preemption) "
@@ -409,7 +411,8 @@ public final class X86FaultyVariants {
                             }
                         };
                     }
-                }, "X86-VERSION-ADVANCES"));
+                }, "X86-VERSION-ADVANCES")
+                .racy("caught only when a reader lands in the 2 µs between the version and the steal store (rate: VersionRacePower)"));
         v.add(FaultyVariant.of("version-bumped-once", "the version is bumped once per update, so it ends odd",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
