@@ -524,6 +524,9 @@ public final class Arm64Variants {
                 }), "ARM-MIGRATION-SOURCE-QUIET"));
         v.add(FaultyVariant.of("updates-not-dirty-logged", "the hypervisor's updates are not recorded in the dirty log",
                 RamVariants.updatesNotLogged(), "ARM-DIRTY-LOGGED"));
+        // a round of ARM-DIRTY-LOGGED once ended with two updates (preempt, settle), so the logged one covered the other
+        v.add(FaultyVariant.of("every-second-update-not-dirty-logged", "every second update of stolen_time is not recorded in the dirty log",
+                RamVariants.everySecondStolenTimeStoreNotLogged(), "ARM-DIRTY-LOGGED"));
         v.add(FaultyVariant.of("dirty-log-next-page", "each update also logs the page after the structure's as dirty",
                 RamVariants.logsTheNextPageToo(), "ARM-DIRTY-ONLY-STRUCTURE"));
         v.add(FaultyVariant.of("stale-mapping", "the IPA's translation to host memory is cached and never revalidated: after the memory "
