@@ -88,8 +88,8 @@ public final class ReplayCommand implements Callable<Integer> {
     String only;
 
     @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
-            description = {"Run each kernel's suite N times on the one build (the selftest once) and print, per rule, in how many",
-                    "runs it failed; with --check a deterministic defect must fail a rule its header names in all N (default: ${DEFAULT-VALUE})."})
+            description = "Run each kernel's suite N times on the one build (the selftest once) and print, per rule, in how many "
+                    + "runs it failed; with --check a deterministic defect must fail a rule its header names in all N (default: ${DEFAULT-VALUE}).")
     int repeat;
 
     @Override
