@@ -41,6 +41,15 @@ public record Snapshot(String when, int vcpu, long gpa, byte[] bytes) {
         return true;
     }
 
+    /** Bytes {@code [from, from + n)} in hex, in memory order: "c0 c6 2d 00". */
+    public String hexBytes(int from, int n) {
+        StringBuilder sb = new StringBuilder();
+        for (int i = from; i < from + n; i++) {
+            sb.append(i == from ? "" : " ").append(String.format("%02x", u8(i)));
+        }
+        return sb.toString();
+    }
+
     /** "vCPU 0, structure at 0x10000" */
     public String where() {
         return String.format("vCPU %d, structure at 0x%x", vcpu, gpa);

@@ -7,11 +7,13 @@ import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuardBytes;
 import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.Observations;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.List;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.PAD_FROM;
@@ -104,39 +106,81 @@ public class StructureLayoutTests extends X86TckTest {
     }
 
     /**
-     * Decoded little-endian the fields make sense (steal grew by a plausible number of nanoseconds,
-     * the version is a small even count) and the bytes are where little-endian puts them: the
-     * version's low byte at offset 8 carries the count, its high byte at 11 is zero; steal's top
-     * bytes are zero.
+     * Byte order is judged at every observation, not on two snapshots: a hypervisor that stores steal
+     * byte-swapped but reads it back as little-endian swaps it back on every update with nothing to
+     * add, so after an even number of updates it reads right. The vCPU is stepped through four
+     * preemptions, each followed by 1 to 4 guest entries of different kinds (run, CPUID, RDMSR, idle),
+     * and the structure is read after every call and at every entry of the final wait for the steal
+     * to show: each read must decode little-endian (steal's top bytes 6..7 zero, the version a small
+     * count with its high byte at offset 11 zero). At the end steal, read as a little-endian u64 at
+     * offset 0, grew by a plausible number of nanoseconds.
      */
     @Test(groups = Level.REQUIRED_GROUP)
     @TckRule("X86-LITTLE-ENDIAN")
-    public void X86_LITTLE_ENDIAN_fieldsDecodeLittleEndian() {
+    public void X86_LITTLE_ENDIAN_everyObservationDecodesLittleEndian() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
         long gpa = GuestLayout.low(12);
         Duration p = preemption(Duration.ofMillis(3));
-        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
-        });
-        Snapshot before = settle(vm, cpu, gpa, "after registering and running");
-        Snapshot after = step("run: preempt " + ms(p) + " then run until the steal shows",
-                () -> preemptThenRunUntilPublished(vm, cpu, gpa, p, "preempt + run"));
-        Evidence.text("structure, before and after", dev.stealtime.tck.support.HexDump.beforeAfter(gpa, before.bytes(), after.bytes()));
-        step("observe: fields decode little-endian", () -> {
-            long delta = steal(after) - steal(before);
-            assertThatRecord(after).comparedTo(before)
-                    .hasStealDeltaBetween(before, 1, 1L << 40,
-                            "a preemption of " + ms(p) + " read as a little-endian u64 at offset 0 must add a plausible number of ns");
-            assertThat(Long.compareUnsigned(steal(after), 1L << 48)).as("steal %s read little-endian is below 2^48 ns (3 days): "
-                    + "its top bytes 6..7 hold zeros", hex(steal(after))).isNegative();
-            assertThat(Integer.toUnsignedLong(version(after))).as("version read little-endian at offset 8 (bytes %s) is a small count",
-                    Arrays.toString(Arrays.copyOfRange(after.bytes(), VERSION, VERSION + 4))).isLessThan(1L << 16);
-            assertThat(after.u8(VERSION + 3)).as("version's most significant byte (offset 11)").isZero();
-            assertThat(after.u8(STEAL + 7)).as("steal's most significant byte (offset 7)").isZero();
-            assertThat(delta).isPositive();
-        });
+        Observations seen = littleEndianObservations();
+        Snapshot after;
+        try {
+            step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+                zeroStructure(vm, gpa);
+                enable(cpu, gpa);
+                seen.observe(record(vm, cpu, gpa, "after registering"));
+            });
+            List<Op> entries = entryKinds();
+            for (int round = 1; round <= 4; round++) {
+                int r = round;
+                step("round " + r + ": preempt " + ms(p) + ", then " + r + " guest entries, the structure read after each call", () -> {
+                    cpu.preempt(p);
+                    seen.observe(record(vm, cpu, gpa, "after preempt #" + r));
+                    for (int e = 0; e < r; e++) {
+                        Op op = entries.get((r + e) % entries.size());
+                        op.on(cpu);
+                        seen.observe(record(vm, cpu, gpa, "after " + op.name() + " (round " + r + ")"));
+                    }
+                });
+            }
+            after = step("run until the steal of the four preemptions shows, every entry read", () ->
+                    runUntil(vm, cpu, gpa, "after the last round", s -> steal(s) - steal(seen.first()) >= p.toNanos() - tolerance(),
+                            seen::observe));
+        } finally {
+            seen.attach("steal and version at every observation");
+        }
+        Snapshot before = seen.first();
+        step("observe: steal decodes little-endian and grew", () -> assertThatRecord(after).comparedTo(before)
+                .hasStealDeltaBetween(before, 1, 1L << 40,
+                        "four preemptions of " + ms(p) + " read as a little-endian u64 at offset 0 must add a plausible number of ns"));
+    }
+
+    /** One guest entry of each kind; the rounds of X86-LITTLE-ENDIAN take them in turn. */
+    private List<Op> entryKinds() {
+        Duration idle = preemption(Duration.ofMillis(1));
+        return List.of(new Op("run", c -> c.run(shortRun())),
+                new Op("CPUID", c -> c.cpuid(KvmStealTime.CPUID_KVM_FEATURES)),
+                new Op("RDMSR", c -> c.guestRdmsr(KvmStealTime.MSR)),
+                new Op("idle " + ms(idle), c -> c.idle(idle)));
+    }
+
+    /**
+     * Each observation decodes little-endian: steal, the u64 at offset 0, is below 2^48 ns (3 days),
+     * so its most significant bytes 6..7 are zero; the version, the u32 at offset 8, is a small count
+     * (below 2^16 updates), so its most significant byte at offset 11 is zero. A byte-swapped store of
+     * a nonzero value puts its low-order bytes there.
+     */
+    static Observations littleEndianObservations() {
+        return Observations.of("steal (u64 @0) and version (u32 @8) stored little-endian: steal's bytes 6..7 zero "
+                        + "(below 2^48 ns), the version a small count with byte 11 zero",
+                s -> String.format("steal bytes 0..7 %s = %s ns, version bytes 8..11 %s = %s", s.hexBytes(STEAL, 8),
+                        Long.toUnsignedString(steal(s)), s.hexBytes(VERSION, 4), Integer.toUnsignedString(version(s))),
+                (previous, now) -> now.zero(STEAL + 6, STEAL + 8) ? null
+                        : String.format("steal's bytes 6..7 are %s: read little-endian steal is %s ns, read big-endian %s ns",
+                        now.hexBytes(STEAL + 6, 2), Long.toUnsignedString(steal(now)), Long.toUnsignedString(Long.reverseBytes(steal(now)))),
+                (previous, now) -> now.u8(VERSION + 3) == 0 && Integer.toUnsignedLong(version(now)) < (1L << 16) ? null
+                        : String.format("version bytes 8..11 are %s: read little-endian %s, read big-endian %s", now.hexBytes(VERSION, 4),
+                        Integer.toUnsignedString(version(now)), Integer.toUnsignedString(Integer.reverseBytes(version(now)))));
     }
 
     @Test(groups = Level.ADVISORY_GROUP)

@@ -256,10 +256,22 @@ public abstract class X86TckTest extends TckTest {
      * the update bound of 16 guest entries and 50 ms").
      */
     protected Snapshot runUntil(Vm vm, X86Vcpu cpu, long gpa, String what, java.util.function.Predicate<Snapshot> landed) {
+        return runUntil(vm, cpu, gpa, what, landed, s -> { });
+    }
+
+    /**
+     * As {@link #runUntil(Vm, X86Vcpu, long, String, java.util.function.Predicate)}, handing every
+     * snapshot it takes (before the first run and after each one) to {@code observer} first, so a
+     * rule can judge every observation of the wait, not only the one that ended it.
+     */
+    protected Snapshot runUntil(Vm vm, X86Vcpu cpu, long gpa, String what, java.util.function.Predicate<Snapshot> landed,
+                                java.util.function.Consumer<Snapshot> observer) {
         long deadline = System.nanoTime() + timing().scaled(UPDATE_BOUND_TIME).toNanos();
         int entries = 0;
         while (true) {
-            Snapshot s = record(vm, cpu, gpa, what);
+            Snapshot s = record(vm, cpu, gpa, entries == 0 ? what + " (before running)" : what + " (guest entry " + entries + ")");
+            observer.accept(s);
+            s = relabel(s, what);
             if (landed.test(s)) {
                 return entries <= 1 ? s : relabel(s, what + " (" + entries + " guest entries)");
             }

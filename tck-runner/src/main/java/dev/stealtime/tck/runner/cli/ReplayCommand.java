@@ -92,6 +92,11 @@ public final class ReplayCommand implements Callable<Integer> {
     @Option(names = "--only", paramLabel = "arm64|x86", description = "With --all: only this architecture's replays.")
     String only;
 
+    @Option(names = "--repeat", paramLabel = "N", defaultValue = "1",
+            description = "Run each kernel's suite N times on the one build (the selftest once) and print, per rule, in how many "
+                    + "runs it failed; with --check a deterministic defect must fail a rule its header names in all N (default: ${DEFAULT-VALUE}).")
+    int repeat;
+
     @Override
     public Integer call() throws IOException {
         PrintWriter con = spec.commandLine().getOut();
@@ -103,6 +108,9 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         if (!version.matches("\\d+\\.\\d+")) {
             throw new UsageException("--source is a version such as 6.1 or 6.12, not '" + version + "'");
+        }
+        if (repeat < 1) {
+            throw new UsageException("--repeat is at least 1, not " + repeat);
         }
         if (!all && patches.isEmpty()) {
             throw new UsageException("nothing to replay: give PATCH... or --all");
@@ -144,7 +152,7 @@ public final class ReplayCommand implements Callable<Integer> {
                 i++;
                 con.printf("replay %d/%d %s (%s, %s)%n", i, todo.size(), p.name(), p.arch(), p.kind());
                 con.flush();
-                Replay.Result r = replay.run(p, out.resolve(p.name()), !noSelftest);
+                Replay.Result r = replay.run(p, out.resolve(p.name()), !noSelftest, repeat);
                 results.add(r);
                 con.printf("  build %s in %d s; suite: %s%s in %d s; selftest: %s%n",
                         r.built() ? "ok" : "FAILED (" + r.buildError() + ")", r.buildMillis() / 1000, r.verdict(),
@@ -152,6 +160,9 @@ public final class ReplayCommand implements Callable<Integer> {
                                 : " " + String.join(",", r.failing()) + (r.failingAdvisory().isEmpty() ? "" : " advisory " + String.join(",", r.failingAdvisory())),
                         r.suiteMillis() / 1000,
                         r.selftest() == null ? "not run" : r.selftest().outcome() + (r.selftest().detail().isEmpty() ? "" : " " + r.selftest().detail()));
+                if (repeat > 1 && r.built()) {
+                    con.printf("  failed, per rule, in runs of %d: %s%n", repeat, r.failCounts().isEmpty() ? "none" : r.perRule());
+                }
                 con.flush();
                 write(results, System.nanoTime() - t0);
             }

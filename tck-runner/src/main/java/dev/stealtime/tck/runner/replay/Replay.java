@@ -24,10 +24,45 @@ import java.util.concurrent.TimeUnit;
  */
 public final class Replay {
 
-    /** What one replay found. */
+    /**
+     * What one replay found. With {@code --repeat N} the suite ran {@code repeats} times on the same
+     * build: the failing lists are the union over the runs, {@code failCounts} says in how many runs
+     * each rule failed, {@code verdict} is the runs' verdicts (one, or each with its count), and
+     * {@code exit} and {@code tckDir} are the first run's.
+     */
     public record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
                   List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
-                  long suiteMillis, SelftestResult selftest) {
+                  long suiteMillis, SelftestResult selftest, int repeats, Map<String, Integer> failCounts) {
+
+        Result {
+            failCounts = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(failCounts));   // sorted by rule id
+        }
+
+        /** One run of the suite: each failing rule failed once. */
+        Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
+               List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
+               long suiteMillis, SelftestResult selftest) {
+            this(patch, build, buildError, buildMillis, verdict, exit, failing, failingAdvisory, failingRequired, tckDir,
+                    suiteMillis, selftest, 1, once(failing, failingAdvisory));
+        }
+
+        private static Map<String, Integer> once(List<String> failing, List<String> advisory) {
+            Map<String, Integer> m = new java.util.TreeMap<>();
+            failing.forEach(id -> m.put(id, 1));
+            advisory.forEach(id -> m.put(id, 1));
+            return m;
+        }
+
+        /** "ARM-LITTLE-ENDIAN 10/10, ARM-STEAL-ACCOUNTS 3/10": how often each rule failed over the runs. */
+        public String perRule() {
+            return failCounts.entrySet().stream().map(e -> e.getKey() + " " + e.getValue() + "/" + repeats)
+                    .collect(java.util.stream.Collectors.joining(", "));
+        }
+
+        /** The fewest runs in which a rule the header names failed (the deterministic expectation is every run), or -1. */
+        public int namedRuleRuns() {
+            return patch.namedRules().stream().mapToInt(r -> failCounts.getOrDefault(r, 0)).max().orElse(-1);
+        }
 
         public boolean built() {
             return buildError == null;
@@ -70,6 +105,10 @@ public final class Replay {
                 return null;
             }
             Boolean named = namedRuleCaught();
+            if (named != null && named && repeats > 1 && namedRuleRuns() < repeats) {
+                return "a rule of " + patch.namedRules() + " failed in only " + namedRuleRuns() + " of " + repeats
+                        + " runs (a deterministic defect must be caught every time; per rule: " + perRule() + ")";
+            }
             return named == null || named ? null : "none of " + patch.namedRules() + " failed (failing: " + failing + failingAdvisory + ")";
         }
 
@@ -92,6 +131,8 @@ public final class Replay {
             m.put("failingRules", failing);
             m.put("failingAdvisoryRules", failingAdvisory);
             m.put("failingRequiredRules", failingRequired);
+            m.put("repeats", repeats);
+            m.put("failCounts", failCounts);
             m.put("unmet", unmet());
             m.put("namedRuleCaught", namedRuleCaught());
             m.put("tckOut", tckDir);
@@ -120,6 +161,11 @@ public final class Replay {
     }
 
     public Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
+        return run(patch, out, selftest, 1);
+    }
+
+    /** Builds {@code patch} once and runs the suite {@code repeats} times on it (the selftest once). */
+    public Result run(KernelPatch patch, Path out, boolean selftest, int repeats) throws IOException {
         Files.createDirectories(out);
         long t0 = System.nanoTime();
         Path buildLog = out.resolve("build.log");
@@ -143,8 +189,59 @@ public final class Replay {
         }
         Path build = Path.of(stdout.lines().reduce((a, b) -> b).orElseThrow());
 
-        // the suite, in a child JVM of the same class path
-        Path tckOut = out.resolve("tck");
+        List<String> failing = new ArrayList<>();
+        List<String> advisory = new ArrayList<>();
+        List<String> required = new ArrayList<>();
+        Map<String, Integer> counts = new java.util.TreeMap<>();
+        Map<String, Integer> verdicts = new LinkedHashMap<>();
+        long suiteMillis = 0;
+        int exit = 0;
+        Path tckOut = null;
+        for (int run = 1; run <= repeats; run++) {
+            // the first run keeps the names of a single replay (tck/, tck.log); repeats go beside it
+            String suffix = run == 1 ? "" : "-run-" + run;
+            SuiteRun one = suite(patch, build, out.resolve("tck" + suffix), out.resolve("tck" + suffix + ".log"));
+            suiteMillis += one.millis;
+            if (run == 1) {
+                exit = one.exit;
+                tckOut = out.resolve("tck");
+            }
+            verdicts.merge(one.verdict, 1, Integer::sum);
+            for (String id : one.failing) {
+                counts.merge(id, 1, Integer::sum);
+                addOnce(failing, id);
+            }
+            for (String id : one.advisory) {
+                counts.merge(id, 1, Integer::sum);
+                addOnce(advisory, id);
+            }
+            one.required.forEach(id -> addOnce(required, id));
+        }
+        String verdict = verdicts.size() == 1 ? verdicts.keySet().iterator().next()
+                : verdicts.entrySet().stream().map(e -> e.getKey() + " ×" + e.getValue()).collect(java.util.stream.Collectors.joining(", "));
+
+        SelftestResult st = null;
+        if (selftest) {
+            boolean arm = patch.arch().equals("arm64");
+            st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
+                    build.resolve("steal_time"), scripts, out);
+        }
+        return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory, required,
+                tckOut.toString(), suiteMillis, st, repeats, counts);
+    }
+
+    private static void addOnce(List<String> list, String id) {
+        if (!list.contains(id)) {
+            list.add(id);
+        }
+    }
+
+    /** One run of the suite on a build: its verdict and the rules it failed. */
+    private record SuiteRun(String verdict, int exit, List<String> failing, List<String> advisory, List<String> required, long millis) {
+    }
+
+    /** The suite of {@code patch}'s architecture on {@code build}, in a child JVM of the same class path, into {@code tckOut}. */
+    private SuiteRun suite(KernelPatch patch, Path build, Path tckOut, Path log) throws IOException {
         List<String> run = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-cp", System.getProperty("java.class.path"), ExitCodes.MAIN_CLASS, "run", "-q", "--no-report",
                 "--out", tckOut.toString()));
@@ -157,7 +254,7 @@ public final class Replay {
         long t1 = System.nanoTime();
         int exit;
         try {
-            Process p = new ProcessBuilder(run).redirectErrorStream(true).redirectOutput(out.resolve("tck.log").toFile()).start();
+            Process p = new ProcessBuilder(run).redirectErrorStream(true).redirectOutput(log.toFile()).start();
             if (!p.waitFor(30, TimeUnit.MINUTES)) {
                 p.destroy();
                 p.waitFor(20, TimeUnit.SECONDS);
@@ -170,7 +267,7 @@ public final class Replay {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while running the suite on " + patch.name());
         }
-        long suiteMillis = (System.nanoTime() - t1) / 1_000_000;
+        long millis = (System.nanoTime() - t1) / 1_000_000;
         List<String> failing = new ArrayList<>();
         List<String> advisory = new ArrayList<>();
         List<String> required = new ArrayList<>();
@@ -188,15 +285,7 @@ public final class Replay {
                 }
             }
         }
-
-        SelftestResult st = null;
-        if (selftest) {
-            boolean arm = patch.arch().equals("arm64");
-            st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
-                    build.resolve("steal_time"), scripts, out);
-        }
-        return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory, required,
-                tckOut.toString(), suiteMillis, st);
+        return new SuiteRun(verdict, exit, failing, advisory, required, millis);
     }
 
     static String verdictOf(int exit) {

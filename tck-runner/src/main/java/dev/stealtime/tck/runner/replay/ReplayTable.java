@@ -19,9 +19,9 @@ public final class ReplayTable {
                     + (p.racy().isEmpty() ? "" : " — racy: " + p.racy())
                     + (p.equivalent().isEmpty() ? "" : " — equivalent: " + p.equivalent());
             String failing = r.failing().isEmpty() && r.failingAdvisory().isEmpty() ? "—"
-                    : String.join(", ", r.failing())
+                    : String.join(", ", counted(r, r.failing()))
                     + (r.failingAdvisory().isEmpty() ? "" : (r.failing().isEmpty() ? "" : "; ") + "advisory: "
-                    + String.join(", ", r.failingAdvisory()));
+                    + String.join(", ", counted(r, r.failingAdvisory())));
             Boolean named = r.namedRuleCaught();
             String namedCell = named != null ? (named ? "yes" : "**no**") + " (" + String.join(", ", p.namedRules()) + ")"
                     : p.rules().isEmpty() ? "—" : cell(p.rules().get(0), 200);
@@ -56,6 +56,11 @@ public final class ReplayTable {
                 + "; the rule the header names is among the failing ones in "
                 + namedOk + " of " + named.size() + "; the selftest fails " + st + " (of " + stRun + " it ran on). Stock: "
                 + (stock.isEmpty() ? "not replayed" : stock) + ". Wall time " + (wallMillis / 1000) + " s.";
+    }
+
+    /** The rule ids, each with "k/N" (runs in which it failed) when the suite ran N > 1 times. */
+    private static List<String> counted(Replay.Result r, List<String> ids) {
+        return r.repeats() == 1 ? ids : ids.stream().map(id -> id + " " + r.failCounts().getOrDefault(id, 0) + "/" + r.repeats()).toList();
     }
 
     private static String cell(String s, int max) {

@@ -48,6 +48,19 @@ public final class TckRun {
         this.progress = progress;
     }
 
+    /** When set, only the tests of these rules run (the others' rules are graded without tests). */
+    private java.util.Set<String> onlyRules;
+
+    /**
+     * Runs only the test methods that prove one of {@code ruleIds}: what a repeat needs to learn
+     * whether a rule fails every time, at a fraction of the whole suite's cost. A run so restricted
+     * judges nothing else; it is no conformance verdict.
+     */
+    public TckRun onlyRules(java.util.Set<String> ruleIds) {
+        this.onlyRules = java.util.Set.copyOf(ruleIds);
+        return this;
+    }
+
     /** Write this run's Allure results to {@code dir} (otherwise they are discarded). */
     public TckRun allureResults(Path dir) {
         this.allureResults = dir;
@@ -66,6 +79,13 @@ public final class TckRun {
             testng.setVerbose(0);
             testng.setXmlSuites(List.of(xmlSuite(profiles)));
             testng.addListener(collector);
+            if (onlyRules != null) {
+                testng.addListener((org.testng.IMethodInterceptor) (methods, context) -> methods.stream().filter(m -> {
+                    dev.stealtime.tck.rules.TckRule rule = m.getMethod().getConstructorOrMethod().getMethod()
+                            .getAnnotation(dev.stealtime.tck.rules.TckRule.class);
+                    return rule != null && java.util.Arrays.stream(rule.value()).anyMatch(onlyRules::contains);
+                }).toList());
+            }
             if (progress instanceof ITestNGListener listener) {
                 testng.addListener(listener);  // e.g. console progress that prints per rule
             }

@@ -30,6 +30,23 @@ public class ReplayResultTest {
     }
 
     @Test
+    public void repeatedADeterministicDefectMustBeFailedByItsRuleInEveryRun() {
+        KernelPatch p = patch("mutant", List.of("ARM-LITTLE-ENDIAN"), "", "");
+        Replay.Result everyRun = new Replay.Result(p, "/b", null, 1, "DOES NOT CONFORM", 1, List.of("ARM-LITTLE-ENDIAN", "ARM-MONOTONIC"),
+                List.of(), List.of(), "/t", 1, PASS, 10, java.util.Map.of("ARM-LITTLE-ENDIAN", 10, "ARM-MONOTONIC", 4));
+        assertThat(everyRun.unmet()).isNull();
+        assertThat(everyRun.perRule()).isEqualTo("ARM-LITTLE-ENDIAN 10/10, ARM-MONOTONIC 4/10");
+        assertThat(ReplayTable.markdown(List.of(everyRun), 1)).contains("ARM-LITTLE-ENDIAN 10/10, ARM-MONOTONIC 4/10");
+        Replay.Result halfTheRuns = new Replay.Result(p, "/b", null, 1, "DOES NOT CONFORM", 1, List.of("ARM-LITTLE-ENDIAN", "ARM-MONOTONIC"),
+                List.of(), List.of(), "/t", 1, PASS, 4, new java.util.TreeMap<>(java.util.Map.of("ARM-LITTLE-ENDIAN", 2, "ARM-MONOTONIC", 4)));
+        assertThat(halfTheRuns.unmet()).contains("failed in only 2 of 4 runs", "ARM-LITTLE-ENDIAN 2/4");
+        // racy defects report how often, and expect nothing
+        KernelPatch racy = patch("mutant", List.of("ARM-ATOMIC-UPDATE"), "a window of ns", "");
+        assertThat(new Replay.Result(racy, "/b", null, 1, "CONFORMS", 0, List.of("ARM-ATOMIC-UPDATE"), List.of(), List.of(), "/t", 1, PASS,
+                10, java.util.Map.of("ARM-ATOMIC-UPDATE", 3)).unmet()).isNull();
+    }
+
+    @Test
     public void racyEquivalentAndOutsideDefectsExpectNothing() {
         assertThat(result(patch("history", List.of("ARM-STEAL-ACCOUNTS"), "window", ""), "CONFORMS", List.of(), List.of(), PASS).unmet()).isNull();
         assertThat(result(patch("mutant", List.of(), "", "identity on LE"), "CONFORMS", List.of(), List.of(), PASS).unmet()).isNull();

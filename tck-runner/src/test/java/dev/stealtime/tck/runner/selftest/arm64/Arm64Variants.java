@@ -6,6 +6,7 @@ import dev.stealtime.tck.runner.reference.PvTimeAttribute;
 import dev.stealtime.tck.runner.reference.PvTimeHypercalls;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.StolenTime;
+import dev.stealtime.tck.runner.selftest.EverySecondUpdate;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.Arm64Vcpu;
@@ -414,6 +415,23 @@ public final class Arm64Variants {
                 .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
                 // it reads the value in guest memory (a restored one too) with its words swapped: it does not continue from it
                 .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES"));
+        // ---- defects that alternate (issue 27): each shows on every second update only, so a test judging two
+        // snapshots with an even number of updates between them passes it; the rule must judge every update
+        v.add(FaultyVariant.of("stolen-time-swapped-every-update", "stolen_time is read back little-endian but stored big-endian, "
+                        + "accumulating in guest memory: each update swaps the bytes again, so after an update with nothing to add it reads right",
+                stolenTime(ram -> new StolenTime(ram) {
+                    @Override
+                    protected void writeStolenTime(long stolen) {
+                        super.writeStolenTime(Long.reverseBytes(stolen));
+                    }
+                }), "ARM-LITTLE-ENDIAN")
+                .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
+                .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("attributes-set-every-second-update", "every second update stores attributes 1, the others 0",
+                everySecondUpdate((ram, base, second) -> ram.putInt(base + StolenTime.ATTRIBUTES, second ? 1 : 0)), "ARM-ATTRIBUTES-ZERO"));
+        v.add(FaultyVariant.of("revision-one-every-second-update", "every second update stamps revision 1, the others 0 (the structure's "
+                        + "version field alternates)",
+                everySecondUpdate((ram, base, second) -> ram.putInt(base + StolenTime.REVISION, second ? 1 : 0)), "ARM-REVISION-ZERO"));
         v.add(FaultyVariant.of("writes-beyond-64-bytes", "PV_TIME_ST clears 128 bytes: the 64 after the structure too",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -506,6 +524,9 @@ public final class Arm64Variants {
                 }), "ARM-MIGRATION-SOURCE-QUIET"));
         v.add(FaultyVariant.of("updates-not-dirty-logged", "the hypervisor's updates are not recorded in the dirty log",
                 RamVariants.updatesNotLogged(), "ARM-DIRTY-LOGGED"));
+        // a round of ARM-DIRTY-LOGGED once ended with two updates (preempt, settle), so the logged one covered the other
+        v.add(FaultyVariant.of("every-second-update-not-dirty-logged", "every second update of stolen_time is not recorded in the dirty log",
+                RamVariants.everySecondStolenTimeStoreNotLogged(), "ARM-DIRTY-LOGGED"));
         v.add(FaultyVariant.of("dirty-log-next-page", "each update also logs the page after the structure's as dirty",
                 RamVariants.logsTheNextPageToo(), "ARM-DIRTY-ONLY-STRUCTURE"));
         v.add(FaultyVariant.of("stale-mapping", "the IPA's translation to host memory is cached and never revalidated: after the memory "
@@ -692,6 +713,19 @@ public final class Arm64Variants {
         protected void store(long stolen) {
             super.writeStolenTime(stolen);
         }
+    }
+
+    /** Each update stores stolen_time as the reference does, then {@code stamp}s the structure, told whether it is an even-numbered update. */
+    static ReferenceParts everySecondUpdate(EverySecondUpdate stamp) {
+        return stolenTime(ram -> new StolenTime(ram) {
+            private long updates;
+
+            @Override
+            protected void writeStolenTime(long stolen) {
+                super.writeStolenTime(stolen);
+                stamp.stamp(ram, base, ++updates % 2 == 0);
+            }
+        });
     }
 
     /** Every update also stores the hypervisor's own update count in bytes 16..23. */

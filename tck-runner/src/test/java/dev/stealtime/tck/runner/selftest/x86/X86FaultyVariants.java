@@ -4,6 +4,7 @@ import dev.stealtime.tck.runner.reference.GuestRam;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
 import dev.stealtime.tck.runner.reference.StealTimeMsr;
 import dev.stealtime.tck.runner.reference.X86ReferenceVcpu;
+import dev.stealtime.tck.runner.selftest.EverySecondUpdate;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.CpuidResult;
@@ -298,6 +299,35 @@ public final class X86FaultyVariants {
                         "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU", "X86-UPDATE-EVERY-ENTRY")
                 // the transferred little-endian steal is read as big-endian: the destination does not continue from it
                 .mayAlsoFail("X86-MIGRATION-CONTINUES"));
+        // ---- defects that alternate (issue 27): each shows on every second update only, so a test judging two
+        // snapshots with an even number of updates between them passes it; the rule must judge every update
+        v.add(FaultyVariant.of("steal-swapped-every-update", "steal is read back little-endian but stored byte-swapped, accumulating in "
+                        + "guest memory: each update swaps the bytes again, so after an update with nothing to add it reads right",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    @Override
+                    protected void writeSteal(long gpa, long steal) {
+                        super.writeSteal(gpa, Long.reverseBytes(steal));
+                    }
+                }), "X86-LITTLE-ENDIAN")
+                .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-STEAL-NANOSECONDS", "X86-STEAL-MONOTONIC",
+                        "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU", "X86-UPDATE-EVERY-ENTRY")
+                .mayAlsoFail("X86-MIGRATION-CONTINUES")
+                // X86-LAYOUT's "steal in the u64 at offset 0 grew" reads a swapped value there (huge) before and a right one after
+                .mayAlsoFail("X86-LAYOUT"));
+        v.add(FaultyVariant.of("flags-set-every-second-update", "every second update stores flags 1, the others 0",
+                everySecondUpdate((ram, gpa, second) -> ram.putInt(gpa + StealTimeMsr.FLAGS, second ? 1 : 0)), "X86-FLAGS-ZERO"));
+        v.add(FaultyVariant.of("preempted-set-every-second-update", "every second update leaves preempted as it was (1 after a preemption) "
+                        + "instead of clearing it",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private long updates;
+
+                    @Override
+                    protected void clearPreempted(long gpa) {
+                        if (++updates % 2 != 0) {
+                            super.clearPreempted(gpa);
+                        }
+                    }
+                }), "X86-PREEMPTED-CLEARED"));
         v.add(FaultyVariant.of("preempted-never-cleared", "preempted stays 1 once the vCPU was preempted, also while the guest runs",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -381,7 +411,8 @@ public final class X86FaultyVariants {
                             }
                         };
                     }
-                }, "X86-VERSION-ADVANCES"));
+                }, "X86-VERSION-ADVANCES")
+                .racy("caught only when a reader lands in the 2 µs between the version and the steal store (rate: VersionRacePower)"));
         v.add(FaultyVariant.of("version-bumped-once", "the version is bumped once per update, so it ends odd",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -393,6 +424,20 @@ public final class X86FaultyVariants {
                 .mayAlsoFail("X86-VERSION-ADVANCES", "X86-VERSION-ODD-START", "X86-TORN-READ")
                 // the destination's versions are odd too
                 .mayAlsoFail("X86-MIGRATION-VERSION"));
+        v.add(FaultyVariant.of("version-steps-1-then-3", "every second update leaves the version odd (stepped by 1); the next "
+                        + "fixes it up and steps it by 3: 0, 1, 4, 5, 8",
+                msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+                    private long updates;
+
+                    @Override
+                    protected void endUpdate(long gpa, int oddVersion) {
+                        if (++updates % 2 == 0) {
+                            super.endUpdate(gpa, oddVersion);
+                        }
+                    }
+                }), "X86-VERSION-EVEN")
+                // as version-bumped-once, on every second update
+                .mayAlsoFail("X86-VERSION-ADVANCES", "X86-VERSION-ODD-START", "X86-TORN-READ", "X86-MIGRATION-VERSION"));
         v.add(FaultyVariant.of("odd-start-not-fixed", "an odd version left by the guest is incremented without the fix-up, so it ends odd",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -536,6 +581,19 @@ public final class X86FaultyVariants {
         v.add(FaultyVariant.of("msr-per-vm", "the MSR is kept per VM, not per vCPU: all vCPUs share one value and one accumulator",
                 sharedMsr(), "X86-PER-VCPU"));
         return v;
+    }
+
+    /** Each update is the reference's, then {@code stamp}s the structure, told whether it is an even-numbered update. */
+    static ReferenceParts everySecondUpdate(EverySecondUpdate stamp) {
+        return msr((ram, offered) -> new StealTimeMsr(ram, offered) {
+            private long updates;
+
+            @Override
+            protected void endUpdate(long gpa, int oddVersion) {
+                stamp.stamp(ram, gpa, ++updates % 2 == 0);
+                super.endUpdate(gpa, oddVersion);
+            }
+        });
     }
 
     /** The update completes the version protocol first, then stores steal as two 32-bit halves. */
