@@ -34,7 +34,7 @@ public final class Replay {
                   List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
                   long suiteMillis, SelftestResult selftest, int repeats, Map<String, Integer> failCounts) {
 
-        Result {
+        public Result {
             failCounts = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(failCounts));   // sorted by rule id
         }
 

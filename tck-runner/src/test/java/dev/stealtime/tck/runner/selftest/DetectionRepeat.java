@@ -1,6 +1,6 @@
 package dev.stealtime.tck.runner.selftest;
 
-import dev.stealtime.tck.runner.Suite;
+import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.runner.selftest.arm64.Arm64Variants;
 import dev.stealtime.tck.runner.selftest.x86.X86FaultyVariants;
 

@@ -179,7 +179,7 @@ public final class DetectionTable {
             // would count a repeat whose filter went wrong as a catch), and no other rule is judged
             List<String> failedNow = i == 1 ? r.failedRuleIds()
                     : v.mustFail().stream().filter(id -> r.rule(id).tests().stream()
-                    .anyMatch(t -> t.outcome() == dev.stealtime.tck.runner.Outcome.FAIL)).toList();
+                    .anyMatch(t -> t.outcome() == dev.stealtime.tck.runner.result.Outcome.FAIL)).toList();
             failed.addAll(failedNow);
             if (failedNow.containsAll(v.mustFail())) {
                 caughtRuns++;
