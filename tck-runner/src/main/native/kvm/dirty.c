@@ -157,7 +157,7 @@ void vm_moved_release(struct vm *vm)
 		}
 }
 
-/* ---- the protocol methods (docs/adapter-protocol.md §4.8, §4.9) ---- */
+/* ---- the protocol methods (docs/adapter-protocol.md §4.7, §4.8) ---- */
 
 #define MAX_RETIRED_BYTES (1u << 20)
 

@@ -1,5 +1,5 @@
 /*
- * dirty.h - guest RAM as a VMM moves it (docs/adapter-protocol.md §4.8, §4.9): dirty-page logging
+ * dirty.h - guest RAM as a VMM moves it (docs/adapter-protocol.md §4.7, §4.8): dirty-page logging
  * (KVM_MEM_LOG_DIRTY_PAGES, KVM_GET_DIRTY_LOG) and memory slots re-created over new backing
  * (KVM_SET_USER_MEMORY_REGION with memory_size 0, then again), and the four protocol methods
  * that expose them. The same for every architecture.

@@ -6,8 +6,8 @@
  *                               of the host side is a session
  *   tck-kvm --stdio             serve one session on stdin/stdout
  *
- * The log goes to stderr. See docs/adapter-protocol.md for the protocol and README.md
- * ("Emulated machines") for how the TCK boots the emulated machine this runs in.
+ * The log goes to stderr. See docs/adapter-protocol.md for the protocol and
+ * docs/kvm-developers.md ("The emulated machines") for how the TCK boots the emulated machine this runs in.
  */
 #define _GNU_SOURCE
 #include <errno.h>

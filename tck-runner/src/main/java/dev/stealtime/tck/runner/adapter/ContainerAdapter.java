@@ -20,8 +20,8 @@ import java.util.function.Supplier;
 
 /**
  * {@code container:IMAGE[:TAG]}: the adapter ships as a container image, started with
- * Testcontainers, one container per session. The contract with the image (README "Ship your
- * adapter as a container"):
+ * Testcontainers, one container per session. The contract with the image (docs/vendors.md,
+ * "A container image"):
  * <ul>
  *   <li>its default command is the adapter; it listens on the Unix socket {@value #SOCKET}
  *       ({@code $TCK_SOCKET}) and keeps guest-RAM files in {@value #RAM_DIR} (the {@code shared_dir}

@@ -144,7 +144,7 @@ final class RemoteMemory implements GuestMemory {
         return mapped == null ? Sharing.SAMPLED : Sharing.LIVE;
     }
 
-    // ---- dirty logging and memory that moves (docs/adapter-protocol.md §4.8, §4.9)
+    // ---- dirty logging and memory that moves (docs/adapter-protocol.md §4.7, §4.8)
 
     private volatile long granule = MemoryRegion.PAGE;
     /** Shared memory: per region index, the mapping a move retired. */

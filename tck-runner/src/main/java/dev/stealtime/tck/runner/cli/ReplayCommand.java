@@ -45,7 +45,7 @@ import java.util.stream.Stream;
                 "", "Examples:",
                 "  tck replay my-fix.patch                       does my patch keep KVM conforming?",
                 "  tck replay stock:arm64 --out /tmp/r",
-                "  tck replay --all --out /tmp/table             the README's table"})
+                "  tck replay --all --out /tmp/table             the table of docs/kvm-developers.md"})
 public final class ReplayCommand implements Callable<Integer> {
 
     static final String PATCHES = "/native/kernel-patches";

@@ -64,7 +64,7 @@ public class EmulatedKvmProvider implements HypervisorProvider, MachineDescripti
 
     /**
      * Slack on each timing bound; must equal the adapter's handshake ({@code TOLERANCE_NS} in
-     * protocol.c). Backed by EmulatedKvmMeasurementBenchmark; see the README for its figures.
+     * protocol.c). Backed by EmulatedKvmMeasurementBenchmark; see docs/figures.md for its figures.
      */
     static final Duration TOLERANCE = Duration.ofMillis(20);
     /** Beyond the workload a call asks for: the emulated machine is slow, and slower under load. */

@@ -30,7 +30,7 @@ import java.util.Set;
  * built for this host on first use and driven over the adapter protocol on stdin/stdout. Guest RAM
  * is a file in the session's shared directory that the TCK maps too, so the races read the very
  * pages KVM writes (protocol §5). One driver of the KVM ioctls, for the host and the emulated
- * machines alike; the measurements that decided it are in the README ("The host kvm driver").
+ * machines alike; the measurements that decided it are in docs/figures.md ("The kvm provider").
  *
  * <p>The adapter is built with the host's {@code gcc} into {@code ~/.cache/stealtime-tck/kvm-host}
  * (by a hash of its sources and flags: once per TCK version), with the provider id {@code kvm} and
