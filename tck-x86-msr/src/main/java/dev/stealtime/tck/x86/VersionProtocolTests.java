@@ -31,7 +31,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_VERSION_EVEN_versionIsEvenAfterEveryCompletedUpdate() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(16);
+        long gpa = layout().slot(16);
         StringBuilder seq = new StringBuilder();
         step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);
@@ -62,7 +62,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_VERSION_ADVANCES_everyUpdateAdvancesTheVersion() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(18);
+        long gpa = layout().slot(18);
         Duration p = preemption(Duration.ofMillis(2));
         StringBuilder seq = new StringBuilder("when                              version     steal\n");
         step("configure: zero and register " + hex(gpa | ENABLE), () -> {
@@ -128,7 +128,7 @@ public class VersionProtocolTests extends X86TckTest {
         StringBuilder seq = new StringBuilder();
         try {
             for (int i = 0; i < oddStarts.length; i++) {
-                long gpa = GuestLayout.low(24 + i);
+                long gpa = layout().slot(24 + i);
                 int start = oddStarts[i];
                 step("guest leaves version " + KvmStealTime.version(start) + " at " + hex(gpa) + ", registers it, runs", () -> {
                     zeroStructure(vm, gpa);
@@ -155,7 +155,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_TORN_READ_guestReadersNeverObtainATornSteal() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(0);
+        long gpa = layout().slot(0);
         long seed = 0xFFFF_FFFFL - 1_000_000L;
         Snapshot baseline = step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run until updated", () -> {
             zeroStructure(vm, gpa);
