@@ -20,7 +20,8 @@ import java.util.regex.Pattern;
  */
 final class Qmp {
 
-    private static final Pattern CPU = Pattern.compile("\"cpu-index\":\\s*(\\d+)[^}]*?\"thread-id\":\\s*(\\d+)|\"thread-id\":\\s*(\\d+)[^}]*?\"cpu-index\":\\s*(\\d+)");
+    private static final Pattern CPU_INDEX = Pattern.compile("\"cpu-index\":\\s*(\\d+)");
+    private static final Pattern THREAD_ID = Pattern.compile("\"thread-id\":\\s*(\\d+)");
 
     private Qmp() {
     }
@@ -44,12 +45,11 @@ final class Qmp {
             send(ch, "{\"execute\":\"query-cpus-fast\"}");
             String answer = readUntil(ch, in, "\"return\"");
             Map<Integer, Integer> threads = new TreeMap<>();
-            Matcher m = CPU.matcher(answer);
-            while (m.find()) {
-                if (m.group(1) != null) {
-                    threads.put(Integer.parseInt(m.group(1)), Integer.parseInt(m.group(2)));
-                } else {
-                    threads.put(Integer.parseInt(m.group(4)), Integer.parseInt(m.group(3)));
+            for (String cpu : topLevelObjects(answer)) {
+                Matcher index = CPU_INDEX.matcher(cpu);
+                Matcher thread = THREAD_ID.matcher(cpu);
+                if (index.find() && thread.find()) {
+                    threads.put(Integer.parseInt(index.group(1)), Integer.parseInt(thread.group(1)));
                 }
             }
             if (threads.isEmpty()) {
@@ -57,6 +57,32 @@ final class Qmp {
             }
             return threads;
         }
+    }
+
+    /**
+     * The objects of the {@code return} array, each with its nested objects (the topology
+     * {@code props}, which has a {@code thread-id} of its own) cut out.
+     */
+    static java.util.List<String> topLevelObjects(String answer) {
+        java.util.List<String> out = new java.util.ArrayList<>();
+        int start = answer.indexOf('[');
+        int depth = 0;
+        StringBuilder cur = new StringBuilder();
+        for (int i = start + 1; start >= 0 && i < answer.length(); i++) {
+            char c = answer.charAt(i);
+            if (c == '{') {
+                depth++;
+            } else if (c == '}') {
+                depth--;
+                if (depth == 0) {
+                    out.add(cur.toString());
+                    cur.setLength(0);
+                }
+            } else if (depth == 1) {
+                cur.append(c);
+            }
+        }
+        return out;
     }
 
     private static void send(SocketChannel ch, String json) throws IOException {
