@@ -24,8 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * schedstat run_delay is the ground truth. See docs/qemu-provider.md.
  *
  * <p>Layout: the TCK's windows start at 2 MiB ({@link #layoutBase()}), the start of the guest's
- * free RAM; QEMU's RAM has no holes and nothing at 4 GiB, so MEMORY_HOLES and HIGH_MEMORY are not
- * declared, nor what only QEMU itself could do (HOST_MSR_ACCESS, DIRTY_LOG, MOVABLE_MEMORY).
+ * free RAM; HIGH RAM is a {@code pc-dimm} at 4 GiB. QEMU's RAM below 4 GiB has no holes, so
+ * MEMORY_HOLES is not declared, nor what only QEMU itself could do (HOST_MSR_ACCESS, DIRTY_LOG,
+ * MOVABLE_MEMORY).
  */
 public final class QemuProvider implements HypervisorProvider {
 
@@ -65,12 +66,12 @@ public final class QemuProvider implements HypervisorProvider {
     }
 
     /**
-     * MULTI_VCPU ({@code -smp}) and WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
-     * kvm-pv-enforce-cpuid=on}).
+     * MULTI_VCPU ({@code -smp}), WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
+     * kvm-pv-enforce-cpuid=on}) and HIGH_MEMORY (a {@code pc-dimm} at 4 GiB).
      */
     @Override
     public Set<Capability> capabilities() {
-        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME));
+        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY));
     }
 
     @Override

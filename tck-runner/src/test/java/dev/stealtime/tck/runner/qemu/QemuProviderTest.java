@@ -99,6 +99,24 @@ public class QemuProviderTest {
         }
     }
 
+    @Test
+    public void aStructureAbove4GibInItsPcDimmIsUpdated() {
+        QemuProvider p = bootable();
+        VmSpec spec = spec(p, 1);
+        assertThat(spec.inRam(GuestLayout.HIGH_SLOT, 64)).as("HIGH_MEMORY declared: %s in %s", GuestLayout.HIGH_SLOT, spec.ram()).isTrue();
+        try (QemuVm vm = (QemuVm) p.open(spec)) {
+            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            vm.memory().write(GuestLayout.HIGH_SLOT, new byte[64]);
+            assertThat(cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, GuestLayout.HIGH_SLOT | 1).faulted()).isFalse();
+            cpu.preempt(Duration.ofMillis(20));
+            cpu.run(Duration.ofMillis(1));
+            byte[] version = vm.memory().read(GuestLayout.HIGH_SLOT + 8, 4);
+            assertThat(ByteBuffer.wrap(version).order(ByteOrder.LITTLE_ENDIAN).getInt())
+                    .as("version at 0x%x (4 GiB + 0x1000, the pc-dimm) after registering and running", GuestLayout.HIGH_SLOT + 8)
+                    .isPositive();
+        }
+    }
+
     private static long steal(QemuVm vm, long gpa) {
         return ByteBuffer.wrap(vm.memory().read(gpa, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
     }
