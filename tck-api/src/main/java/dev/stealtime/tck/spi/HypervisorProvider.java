@@ -63,6 +63,32 @@ public interface HypervisorProvider {
     }
 
     /**
+     * Where the TCK's windows on guest-physical memory begin: the <em>layout base</em>, 0 unless the
+     * provider says otherwise. The TCK lays its RAM regions and named addresses out from it (see
+     * {@code dev.stealtime.tck.support.GuestLayout}): LOW RAM {@code [base, base + 1 MiB)} (its first
+     * 64 KiB still the provider's), the hole {@code [base + 1 MiB, base + 2 MiB)}, MID RAM
+     * {@code [base + 2 MiB, base + 3 MiB)}; HIGH RAM stays at 4 GiB and "far beyond RAM" at 64 GiB.
+     * The {@link VmSpec} the provider receives carries the shifted regions, so it sees the windows
+     * in {@link #open} as always.
+     *
+     * <p>Why: a provider that builds the VM itself (the reference, the C adapter) puts RAM wherever
+     * the TCK asks, and base 0 suits it. A whole VMM (QEMU) builds the guest's address space its own
+     * way: firmware and the ISA BIOS shadow in {@code [0xA0000, 1 MiB)}, the guest image at 1 MiB,
+     * RAM without holes. It can still hand the TCK a window of RAM nobody else uses (the test guest's
+     * {@code free} range, from 2 MiB), and says where with this base; the TCK never translates
+     * addresses, so every value the guest writes to the MSR is the real guest-physical address.
+     * Whatever the VMM cannot make (a hole inside its RAM, RAM at 4 GiB) it leaves undeclared
+     * ({@link Capability#MEMORY_HOLES}, {@link Capability#HIGH_MEMORY}), and the tests that need
+     * it are NOT APPLICABLE.
+     *
+     * <p>Constraints: a multiple of 2 MiB, and {@code base + 3 MiB <= 4 GiB}. The x86 suite honours
+     * it; the arm64 suite still assumes 0 (no arm64 provider declares another base yet).
+     */
+    default long layoutBase() {
+        return 0;
+    }
+
+    /**
      * Build a VM. The VM has not run yet; nothing is registered for steal time.
      *
      * @throws UnsupportedOperationException when the spec asks for something not declared in

@@ -12,12 +12,17 @@ import java.util.List;
 /**
  * The guest-physical layout every suite uses, and the named addresses tests place structures at.
  * <pre>
- *   [0,        1 MiB)          LOW RAM   (the first 64 KiB are left to the provider's guest code)
- *   [1 MiB,    2 MiB)          hole      (no memory)
- *   [2 MiB,    3 MiB)          MID RAM   (only with MEMORY_HOLES)
+ *   [B,         B + 1 MiB)     LOW RAM   (the first 64 KiB are left to the provider's guest code)
+ *   [B + 1 MiB, B + 2 MiB)     hole      (no memory)
+ *   [B + 2 MiB, B + 3 MiB)     MID RAM   (only with MEMORY_HOLES)
  *   [4 GiB,    4 GiB + 64 KiB) HIGH RAM  (only with HIGH_MEMORY)
  *   beyond the last region:    nothing
  * </pre>
+ * B is the provider's {@linkplain HypervisorProvider#layoutBase() layout base}, 0 for every provider
+ * that builds the VM itself. The static constants and {@link #low(int)} are the layout at base 0;
+ * a test that may meet another base asks its {@link TckTest#layout() layout} instead
+ * ({@link #slot(int)}, {@link #lowEdge()}, {@link #inHole()}, {@link #lowRegion()}, ...), which
+ * at base 0 gives exactly the same addresses.
  */
 public final class GuestLayout {
 
@@ -55,23 +60,65 @@ public final class GuestLayout {
     /** Far beyond every region. */
     public static final long BEYOND_RAM = 64 * GIB;
 
+    private final long base;
     private final List<MemoryRegion> regions;
 
-    private GuestLayout(List<MemoryRegion> regions) {
+    private GuestLayout(long base, List<MemoryRegion> regions) {
+        this.base = base;
         this.regions = regions;
     }
 
-    /** The layout this provider supports: LOW always, MID and HIGH when declared. */
+    /**
+     * The layout this provider supports: LOW always, MID and HIGH when declared, from its
+     * {@linkplain HypervisorProvider#layoutBase() layout base}.
+     *
+     * @throws IllegalArgumentException when the base is not a multiple of 2 MiB or MID would end above 4 GiB
+     */
     public static GuestLayout forProvider(HypervisorProvider p) {
+        long base = p.layoutBase();
+        if (base < 0 || base % (2 * MIB) != 0 || base + 3 * MIB > 4 * GIB) {
+            throw new IllegalArgumentException("provider " + p.id() + ": layout base 0x" + Long.toHexString(base)
+                    + " must be a multiple of 2 MiB with base + 3 MiB <= 4 GiB");
+        }
         List<MemoryRegion> r = new ArrayList<>();
-        r.add(LOW);
+        r.add(new MemoryRegion(base + LOW.gpa(), LOW.size()));
         if (p.capabilities().contains(Capability.MEMORY_HOLES)) {
-            r.add(MID);
+            r.add(new MemoryRegion(base + MID.gpa(), MID.size()));
         }
         if (p.capabilities().contains(Capability.HIGH_MEMORY)) {
             r.add(HIGH);
         }
-        return new GuestLayout(List.copyOf(r));
+        return new GuestLayout(base, List.copyOf(r));
+    }
+
+    /** The layout base B: 0 unless the provider declares another. */
+    public long base() {
+        return base;
+    }
+
+    /** LOW RAM of this layout: {@code [B, B + 1 MiB)}. */
+    public MemoryRegion lowRegion() {
+        return new MemoryRegion(base + LOW.gpa(), LOW.size());
+    }
+
+    /** The first byte the TCK uses: {@code B + 0x10000} (below it, the provider's). */
+    public long providerReservedEnd() {
+        return base + PROVIDER_RESERVED;
+    }
+
+    /** Structure slot n in this layout's low RAM: {@code B + 0x10000 + n * 0x1000}. */
+    public long slot(int n) {
+        return base + low(n);
+    }
+
+    /** The last 64 bytes of this layout's low RAM. */
+    public long lowEdge() {
+        return base + LOW_EDGE;
+    }
+
+    /** A 64-byte aligned address in this layout's hole (outside RAM only with MEMORY_HOLES declared). */
+    public long inHole() {
+        return base + IN_HOLE;
     }
 
     public List<MemoryRegion> regions() {

@@ -37,8 +37,8 @@ public class AlignmentTests extends X86TckTest {
         requireCase(place, path);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long previous = GuestLayout.low(1);
-        long target = place.gpa;
+        long previous = layout().slot(1);
+        long target = place.gpa(layout());
         // canaries over the target structure and the 128 bytes before it (and after it, unless RAM ends there)
         long guardFrom = target - 128;
         int guardLength = place == Place.EDGE ? 128 + SIZE : 128 + SIZE + 128;
@@ -114,10 +114,10 @@ public class AlignmentTests extends X86TckTest {
     public void X86_ALIGN_NO_STRAY_WRITE_updatesLandOnlyOnTheRegistered64Bytes() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long area = GuestLayout.low(19);
+        long area = layout().slot(19);
         int areaLength = 4 * 0x1000;
-        long first = GuestLayout.low(20);
-        long moved = GuestLayout.low(22) + 0x40;
+        long first = layout().slot(20);
+        long moved = layout().slot(22) + 0x40;
         Duration p = preemption(Duration.ofMillis(2));
 
         GuardBytes guard = step("configure: canaries over " + hex(area) + ".." + hex(area + areaLength)

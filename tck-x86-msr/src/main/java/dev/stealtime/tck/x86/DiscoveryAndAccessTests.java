@@ -30,10 +30,10 @@ public class DiscoveryAndAccessTests extends X86TckTest {
     /** Valid values: aligned addresses in RAM with the enable bit on or off, and 0. */
     private List<Long> validValues() {
         List<Long> v = new ArrayList<>(List.of(
-                GuestLayout.low(4) | ENABLE,
-                GuestLayout.low(4),
-                GuestLayout.LOW_EDGE | ENABLE,
-                GuestLayout.low(5) | ENABLE,
+                layout().slot(4) | ENABLE,
+                layout().slot(4),
+                layout().lowEdge() | ENABLE,
+                layout().slot(5) | ENABLE,
                 0L));
         if (layout().hasHigh()) {
             v.add(GuestLayout.HIGH_SLOT | ENABLE);
@@ -82,7 +82,7 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         }
         Vm vm = openVm(layout().spec(architecture(), 1).withStealTimeOffered(offered));
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(0);
+        long gpa = layout().slot(0);
         zeroStructure(vm, gpa);
         Snapshot zeroed = record(vm, cpu, gpa, "zeroed by the guest");
         CpuidResult leaf = step("CPUID 0x40000001", () -> cpu.cpuid(CPUID_KVM_FEATURES));
@@ -139,13 +139,13 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         X86Vcpu cpu = x86(vm, 0);
         boolean host = provider().capabilities().contains(Capability.HOST_MSR_ACCESS);
         List<Long> values = List.of(
-                GuestLayout.low(2) | ENABLE,
-                GuestLayout.LOW_EDGE | ENABLE,
-                GuestLayout.low(2),                    // disabled, address kept
+                layout().slot(2) | ENABLE,
+                layout().lowEdge() | ENABLE,
+                layout().slot(2),                    // disabled, address kept
                 GuestLayout.HIGH_SLOT | ENABLE,
                 GuestLayout.BEYOND_RAM | ENABLE,       // accepted though outside RAM
                 0xFFFF_FFFF_FFFF_FFC1L,
-                GuestLayout.low(3) | ENABLE,
+                layout().slot(3) | ENABLE,
                 0L);
         List<String> problems = new ArrayList<>();
         StringBuilder table = new StringBuilder("path                written             guest RDMSR         host GET\n");

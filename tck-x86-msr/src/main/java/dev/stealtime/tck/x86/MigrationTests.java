@@ -97,7 +97,7 @@ public class MigrationTests extends X86TckTest {
         try {
             int n = 0;
             for (Migration.Order order : Migration.Order.values()) {
-                long gpa = GuestLayout.low(52 + 2 * n++);
+                long gpa = layout().slot(52 + 2 * n++);
                 step("move the vCPU: " + order, () -> {
                     Source src = stoppedSource(gpa);
                     Vm[] dst = new Vm[1];
@@ -128,7 +128,7 @@ public class MigrationTests extends X86TckTest {
         Duration d = preemption(Duration.ofMillis(2));
         int n = 0;
         for (Migration.Order order : Migration.Order.values()) {
-            long gpa = GuestLayout.low(57 + 2 * n++);
+            long gpa = layout().slot(57 + 2 * n++);
             step("move the vCPU: " + order, () -> {
                 Source src = stoppedSource(gpa);
                 Vm[] dst = new Vm[1];
@@ -160,7 +160,7 @@ public class MigrationTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-MIGRATION-SOURCE-QUIET")
     public void X86_MIGRATION_SOURCE_QUIET_stoppedSourceWritesNothing() {
-        long gpa = GuestLayout.low(62);
+        long gpa = layout().slot(62);
         Source src = stoppedSource(gpa);
         Vm dst = openVm();
         X86Vcpu cpu = x86(dst, 0);
@@ -201,7 +201,7 @@ public class MigrationTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-DIRTY-LOGGED")
     public void X86_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
-        Logged l = registeredAndLogged(GuestLayout.low(64));
+        Logged l = registeredAndLogged(layout().slot(64));
         Vm vm = l.vm();
         X86Vcpu cpu = l.cpu();
         long gpa = l.gpa();
@@ -231,7 +231,7 @@ public class MigrationTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP)
     @TckRule("X86-DIRTY-ONLY-STRUCTURE")
     public void X86_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
-        Logged l = registeredAndLogged(GuestLayout.low(66) + 0x1000 - SIZE);
+        Logged l = registeredAndLogged(layout().slot(66) + 0x1000 - SIZE);
         Vm vm = l.vm();
         X86Vcpu cpu = l.cpu();
         long gpa = l.gpa();
@@ -259,7 +259,7 @@ public class MigrationTests extends X86TckTest {
         require(Capability.MOVABLE_MEMORY);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(68);
+        long gpa = layout().slot(68);
         Duration d = preemption(Duration.ofMillis(2));
         zeroStructure(vm, gpa);
         enable(cpu, gpa);

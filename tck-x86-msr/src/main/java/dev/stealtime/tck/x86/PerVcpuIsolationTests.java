@@ -31,8 +31,8 @@ public class PerVcpuIsolationTests extends X86TckTest {
         require(Capability.MULTI_VCPU);
     }
 
-    private static long slot(int vcpu) {
-        return GuestLayout.low(40 + 2 * vcpu);
+    private long slot(int vcpu) {
+        return layout().slot(40 + 2 * vcpu);
     }
 
     private static long rdmsr(X86Vcpu cpu) {

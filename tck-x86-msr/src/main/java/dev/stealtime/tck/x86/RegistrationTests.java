@@ -34,7 +34,7 @@ public class RegistrationTests extends X86TckTest {
         requireCase(place, path);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = place.gpa;
+        long gpa = place.gpa(layout());
         zeroStructure(vm, gpa);
         Snapshot zeroed = record(vm, cpu, gpa, "as the guest zeroed it");
         step("configure: " + path + " " + hex(gpa | ENABLE), () ->
@@ -53,7 +53,7 @@ public class RegistrationTests extends X86TckTest {
     public void X86_REGISTER_ONCE_updatesContinueAcrossManyRunsWithoutAnotherWrmsr() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(0);
+        long gpa = layout().slot(0);
         int rounds = 40;
         Duration p = timing().scaled(Duration.ofMillis(1));
         step("configure: register " + hex(gpa | ENABLE) + " once", () -> {
@@ -113,8 +113,8 @@ public class RegistrationTests extends X86TckTest {
         require(path);
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long registered = GuestLayout.low(7);
-        long other = GuestLayout.low(9);
+        long registered = layout().slot(7);
+        long other = layout().slot(9);
         long value = disableValue(kind, registered, other);
         Duration p = preemption(Duration.ofMillis(2));
 
@@ -166,8 +166,8 @@ public class RegistrationTests extends X86TckTest {
     @DataProvider
     public Object[][] outsideRam() {
         return new Object[][]{
-                {"in the hole between low and mid RAM", GuestLayout.IN_HOLE},
-                {"in the hole, another page", GuestLayout.LOW.end() + 0x20000},
+                {"in the hole between low and mid RAM", layout().inHole()},
+                {"in the hole, another page", layout().lowRegion().end() + 0x20000},
                 {"far beyond RAM", GuestLayout.BEYOND_RAM},
                 {"far beyond RAM, +0x15000", GuestLayout.BEYOND_RAM + 0x15000},
                 {"the top of the address space", 0xFFFF_FFFF_FFFF_FFC0L},
@@ -207,7 +207,7 @@ public class RegistrationTests extends X86TckTest {
                 assertThat(checkAndFlip(ram)).as("guest RAM after registering %s (%s) and running, canaries complemented",
                         hex(gpa | ENABLE), where).isEmpty());
         step("the VM keeps working: register a structure in RAM, preempt, run", () -> {
-            long good = GuestLayout.low(3);
+            long good = layout().slot(3);
             zeroStructure(vm, good);
             Snapshot zeroed = record(vm, cpu, good, "zeroed");
             enable(cpu, good);
@@ -218,10 +218,10 @@ public class RegistrationTests extends X86TckTest {
     }
 
     /** Canaries over every RAM region from the end of the provider's reserved bytes on. */
-    private static List<GuardBytes> guardAllRam(Vm vm) {
+    private List<GuardBytes> guardAllRam(Vm vm) {
         List<GuardBytes> guards = new ArrayList<>();
         for (MemoryRegion r : vm.spec().ram()) {
-            long from = Math.max(r.gpa(), GuestLayout.PROVIDER_RESERVED);
+            long from = Math.max(r.gpa(), layout().providerReservedEnd());
             if (from < r.end()) {
                 guards.add(GuardBytes.plant(vm.memory(), from, (int) (r.end() - from)));
             }

@@ -54,7 +54,7 @@ public class StealAccountingTests extends X86TckTest {
     public void X86_STEAL_MONOTONIC_stealNeverDecreasesWhileEnabled() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(30);
+        long gpa = layout().slot(30);
         Snapshot previous = registerAndRun(vm, cpu, gpa);
         StringBuilder seq = new StringBuilder(String.format("%-34s %s%n", "when", "steal"));
         seq.append(String.format("%-34s %s%n", previous.when(), Long.toUnsignedString(steal(previous))));
@@ -104,7 +104,7 @@ public class StealAccountingTests extends X86TckTest {
     public void X86_STEAL_ACCOUNTS_stealGrowsByTheInducedDelayAndNoMoreThanTheHostMeasured() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(32);
+        long gpa = layout().slot(32);
         registerAndRun(vm, cpu, gpa);
         Duration d = preemption(Duration.ofMillis(20));
         long tol = tolerance();
@@ -127,7 +127,7 @@ public class StealAccountingTests extends X86TckTest {
     public void X86_STEAL_NANOSECONDS_aKnownDelayShowsAtNanosecondScale() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(34);
+        long gpa = layout().slot(34);
         registerAndRun(vm, cpu, gpa);
         long tol = tolerance();
         StringBuilder table = new StringBuilder(String.format("%-10s %14s %14s%n", "induced", "host ns", "steal delta"));
@@ -151,7 +151,7 @@ public class StealAccountingTests extends X86TckTest {
     public void X86_IDLE_EXCLUDED_haltedTimeAddsNoSteal() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(36);
+        long gpa = layout().slot(36);
         registerAndRun(vm, cpu, gpa);
         Duration d = preemption(Duration.ofMillis(20));
         long tol = tolerance();
@@ -178,7 +178,7 @@ public class StealAccountingTests extends X86TckTest {
     public void X86_ACCUMULATES_IN_MEMORY_updatesAddToTheValueInGuestMemory() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(38);
+        long gpa = layout().slot(38);
         Snapshot baseline = registerAndRun(vm, cpu, gpa);
         Duration d = preemption(Duration.ofMillis(3));
         long tol = tolerance();

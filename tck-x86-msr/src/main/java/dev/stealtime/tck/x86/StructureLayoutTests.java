@@ -34,7 +34,7 @@ public class StructureLayoutTests extends X86TckTest {
     public void X86_LAYOUT_writesOnlyInside64BytesWithStealAtOffset0() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(6);
+        long gpa = layout().slot(6);
         Duration p = preemption(Duration.ofMillis(3));
         GuardBytes guard = step("configure: canaries 256 bytes either side of " + hex(gpa) + ", structure zeroed and registered", () -> {
             GuardBytes g = GuardBytes.plant(vm.memory(), gpa - 256, 256 + SIZE + 256).except(gpa, SIZE);
@@ -66,7 +66,7 @@ public class StructureLayoutTests extends X86TckTest {
     public void X86_FLAGS_ZERO_flagsStaysZeroAcrossUpdates() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(8);
+        long gpa = layout().slot(8);
         step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);
             enable(cpu, gpa);
@@ -83,7 +83,7 @@ public class StructureLayoutTests extends X86TckTest {
     public void X86_PAD_UNTOUCHED_paddingBytes20To63AreNeverWritten() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(10);
+        long gpa = layout().slot(10);
         GuardBytes pad = GuardBytes.plant(vm.memory(), gpa + PAD_FROM, SIZE - PAD_FROM);
         Snapshot planted = step("configure: bytes 0..19 zero, canaries in bytes 20..63, register", () -> {
             vm.memory().write(gpa, new byte[PAD_FROM]);
@@ -120,7 +120,7 @@ public class StructureLayoutTests extends X86TckTest {
     public void X86_LITTLE_ENDIAN_everyObservationDecodesLittleEndian() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(12);
+        long gpa = layout().slot(12);
         Duration p = preemption(Duration.ofMillis(3));
         Observations seen = littleEndianObservations();
         Snapshot after;
@@ -201,7 +201,7 @@ public class StructureLayoutTests extends X86TckTest {
 
     private void preemptedStaysZeroWhileTheGuestRuns(Vm vm) {
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(14);
+        long gpa = layout().slot(14);
         Duration p = preemption(Duration.ofMillis(2));
         step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);

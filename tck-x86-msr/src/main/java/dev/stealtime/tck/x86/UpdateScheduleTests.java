@@ -50,7 +50,7 @@ public class UpdateScheduleTests extends X86TckTest {
     public void X86_UPDATE_EVERY_ENTRY_theNextEntryAfterAPreemptionPublishesIt() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(50);
+        long gpa = layout().slot(50);
         Duration d = preemption(Duration.ofMillis(2));
         long tol = tolerance();
         step("configure: zero and register " + hex(gpa | ENABLE) + ", settle", () -> {

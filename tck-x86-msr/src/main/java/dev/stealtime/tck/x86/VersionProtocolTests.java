@@ -32,7 +32,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_VERSION_EVEN_versionIsEvenAfterEveryCompletedUpdate() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(16);
+        long gpa = layout().slot(16);
         StringBuilder seq = new StringBuilder();
         step("configure: zero and register " + hex(gpa | ENABLE), () -> {
             zeroStructure(vm, gpa);
@@ -66,7 +66,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_VERSION_ADVANCES_everyUpdateAdvancesTheVersion() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(18);
+        long gpa = layout().slot(18);
         Duration p = preemption(Duration.ofMillis(2));
         Observations seen = Observations.of("the version never goes back, and whenever steal changed it is strictly larger and even",
                 s -> String.format("version %-11s steal %,d", KvmStealTime.version(version(s)), steal(s)),
@@ -133,7 +133,7 @@ public class VersionProtocolTests extends X86TckTest {
         StringBuilder seq = new StringBuilder();
         try {
             for (int i = 0; i < oddStarts.length; i++) {
-                long gpa = GuestLayout.low(24 + i);
+                long gpa = layout().slot(24 + i);
                 int start = oddStarts[i];
                 step("guest leaves version " + KvmStealTime.version(start) + " at " + hex(gpa) + ", registers it, runs", () -> {
                     zeroStructure(vm, gpa);
@@ -160,7 +160,7 @@ public class VersionProtocolTests extends X86TckTest {
     public void X86_TORN_READ_guestReadersNeverObtainATornSteal() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
-        long gpa = GuestLayout.low(0);
+        long gpa = layout().slot(0);
         long seed = 0xFFFF_FFFFL - 1_000_000L;
         Snapshot baseline = step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run until updated", () -> {
             zeroStructure(vm, gpa);

@@ -49,7 +49,7 @@ public abstract class X86TckTest extends TckTest {
 
     /** One case of {@link #placesAndPaths()}: named in the report, NOT APPLICABLE without its capabilities. */
     protected void requireCase(Place place, Path path) {
-        Evidence.parameter("address", place);
+        Evidence.parameter("address", place.label + " (" + hex(place.gpa(layout())) + ")");
         Evidence.parameter("path", path);
         require(place);
         require(path);
@@ -150,18 +150,26 @@ public abstract class X86TckTest extends TckTest {
         }
     }
 
-    /** Named places for a structure: low RAM, the last 64 bytes of low RAM, above 4 GiB. */
+    /**
+     * Named places for a structure: low RAM, the last 64 bytes of low RAM, above 4 GiB. The name
+     * shows the address at layout base 0; {@link #gpa(GuestLayout)} is the address in a layout.
+     */
     protected enum Place {
         LOW("low RAM", GuestLayout.low(2)),
         EDGE("last 64 bytes of low RAM", GuestLayout.LOW_EDGE),
         HIGH("above 4 GiB", GuestLayout.HIGH_SLOT);
 
         final String label;
-        final long gpa;
+        private final long gpa;
 
         Place(String label, long gpa) {
             this.label = label;
             this.gpa = gpa;
+        }
+
+        /** The address in {@code layout}: low places move with its base, the high one stays at 4 GiB. */
+        long gpa(GuestLayout layout) {
+            return this == HIGH ? gpa : layout.base() + gpa;
         }
 
         @Override

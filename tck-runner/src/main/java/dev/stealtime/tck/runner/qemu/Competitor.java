@@ -1,0 +1,93 @@
+package dev.stealtime.tck.runner.qemu;
+
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * The competitor helper ({@code native/qemu/competitor.c}), one process per VM: a SCHED_FIFO thread
+ * that pins QEMU's vCPU threads and, on request, takes a vCPU thread's CPU for a while as the C
+ * adapter's competitor does, so the thread stays runnable but off its CPU.
+ */
+final class Competitor implements AutoCloseable {
+
+    private final Process process;
+    private final OutputStream in;
+    private final BufferedReader out;
+
+    Competitor(Path binary) throws IOException {
+        process = new ProcessBuilder(binary.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        in = process.getOutputStream();
+        out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.US_ASCII));
+        String first = out.readLine();
+        if (!"ready".equals(first)) {
+            close();
+            throw new IOException("the competitor helper did not start: " + (first == null ? "no answer" : first));
+        }
+    }
+
+    /** Pins thread {@code tid} to {@code cpu}. */
+    void pin(int tid, int cpu) throws IOException {
+        expectOk(ask("pin " + tid + " " + cpu));
+    }
+
+    /** Starts a hold of {@code cpu} for {@code hold} once thread {@code tid} runs (1 ms after); answer with {@link #awaitDone}. */
+    void startPreempt(int tid, int cpu, Duration hold) throws IOException {
+        send("preempt " + tid + " " + cpu + " " + hold.toNanos());
+    }
+
+    /**
+     * Arms a hold of {@code cpu} for {@code hold} that begins once thread {@code tid} has woken for
+     * the request sent next and blocked in the guest's HLT; answer with {@link #awaitDone}.
+     */
+    void armIdle(int tid, int cpu, Duration hold) throws IOException {
+        send("idle " + tid + " " + cpu + " " + hold.toNanos());
+        String a = out.readLine();
+        if (!"armed".equals(a)) {
+            throw new IOException("competitor helper: " + (a == null ? "exited" : a));
+        }
+    }
+
+    /** Waits for the answer to the last hold; throws with the helper's reason when it failed. */
+    void awaitDone() throws IOException {
+        expectOk(out.readLine());
+    }
+
+    private synchronized String ask(String request) throws IOException {
+        send(request);
+        return out.readLine();
+    }
+
+    private void send(String request) throws IOException {
+        in.write((request + "\n").getBytes(StandardCharsets.US_ASCII));
+        in.flush();
+    }
+
+    private static void expectOk(String answer) throws IOException {
+        if (!"ok".equals(answer)) {
+            throw new IOException("competitor helper: " + (answer == null ? "exited" : answer));
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            in.close();
+        } catch (IOException ignored) {
+            // it exits at end of input, or is killed below
+        }
+        try {
+            if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor(2, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            process.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+    }
+}

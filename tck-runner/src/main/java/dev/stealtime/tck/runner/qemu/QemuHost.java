@@ -1,0 +1,116 @@
+package dev.stealtime.tck.runner.qemu;
+
+import java.io.File;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/** What the qemu provider needs from this machine, and why it is missing (one line each). */
+final class QemuHost {
+
+    /** Names another QEMU binary (a vendor's own build). */
+    static final String QEMU_ENV = "TCK_QEMU";
+    /** Overrides the {@code -cpu} model. */
+    static final String CPU_ENV = "TCK_QEMU_CPU";
+    static final String DEFAULT_QEMU = "qemu-system-x86_64";
+    static final Path QBOOT = Path.of("/usr/share/qemu/qboot.rom");
+    static final String KVM = "/dev/kvm";
+
+    private static volatile String version;
+
+    private QemuHost() {
+    }
+
+    /** Why the provider cannot run here (without building or booting anything), or null. */
+    static String problem() {
+        String os = System.getProperty("os.name", "?");
+        if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return "host OS is " + os + ", the qemu provider needs Linux";
+        }
+        String arch = System.getProperty("os.arch", "?");
+        if (!arch.equals("amd64") && !arch.equals("x86_64")) {
+            return "host is " + arch + ", the qemu provider runs x86-64 guests under KVM";
+        }
+        if (qemu() == null) {
+            String env = System.getenv(QEMU_ENV);
+            return env != null && !env.isBlank() ? QEMU_ENV + "=" + env + " is not an executable file"
+                    : DEFAULT_QEMU + " not found on PATH (Debian: apt-get install qemu-system-x86)";
+        }
+        if (!Files.isRegularFile(QBOOT)) {
+            return QBOOT + " missing (Debian: apt-get install qemu-system-data)";
+        }
+        if (!Files.exists(Path.of(KVM))) {
+            return KVM + ": No such file or directory";
+        }
+        try (RandomAccessFile f = new RandomAccessFile(KVM, "rw")) {
+            // opens: usable
+        } catch (IOException e) {
+            return KVM + ": " + e.getMessage();
+        }
+        for (String tool : new String[]{"gcc", "objcopy", "bash"}) {
+            if (onPath(tool) == null) {
+                return tool + " not found on PATH: the test guest and the competitor are built here (Debian: apt-get install gcc binutils)";
+            }
+        }
+        return null;
+    }
+
+    /** The command for the built {@code guest}. */
+    static QemuCommand command(Path guest) {
+        String cpu = System.getenv(CPU_ENV);
+        return new QemuCommand(qemu(), QBOOT, guest, cpu != null && !cpu.isBlank() ? cpu : QemuCommand.DEFAULT_CPU);
+    }
+
+    /** {@code qemu --version}'s first line and the binary, or why it cannot be asked. */
+    static String qemuVersion() {
+        String v = version;
+        if (v != null) {
+            return v;
+        }
+        Path q = qemu();
+        if (q == null) {
+            return "QEMU not found";
+        }
+        try {
+            Process p = new ProcessBuilder(q.toString(), "--version").redirectErrorStream(true).start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+            if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+            }
+            String first = out.lines().findFirst().orElse("?");
+            return version = first + " (" + q + ")";
+        } catch (IOException e) {
+            return q + ": " + e.getMessage();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return q + ": interrupted";
+        }
+    }
+
+    private static Path qemu() {
+        String env = System.getenv(QEMU_ENV);
+        if (env != null && !env.isBlank()) {
+            Path p = Path.of(env);
+            return Files.isExecutable(p) ? p : null;
+        }
+        return onPath(DEFAULT_QEMU);
+    }
+
+    private static Path onPath(String name) {
+        String path = System.getenv("PATH");
+        if (path == null) {
+            return null;
+        }
+        for (String d : path.split(File.pathSeparator)) {
+            Path p = Path.of(d, name);
+            if (Files.isExecutable(p)) {
+                return p;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,176 @@
+package dev.stealtime.tck.runner.qemu;
+
+import dev.stealtime.tck.spi.Architecture;
+import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.spi.Capability;
+import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.spi.TimingPrecision;
+import dev.stealtime.tck.spi.Vm;
+import dev.stealtime.tck.spi.VmSpec;
+import dev.stealtime.tck.support.GuestLayout;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.EnumSet;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * QEMU with KVM, tested from inside its guest: Debian's {@code qemu-system-x86_64} boots the TCK's
+ * test guest (docs/test-guest-protocol.md) with {@code -accel kvm}; the guest does CPUID, WRMSR,
+ * RDMSR, runs and idles on request over the serial port; guest RAM is a shared file the TCK maps
+ * (live races); QMP names the vCPU threads, which the competitor helper pins and preempts and whose
+ * schedstat run_delay is the ground truth. See docs/qemu-provider.md.
+ *
+ * <p>Layout: the TCK's windows start at 2 MiB ({@link #layoutBase()}), the start of the guest's
+ * free RAM; HIGH RAM is a {@code pc-dimm} at 4 GiB. QEMU's RAM below 4 GiB has no holes, so
+ * MEMORY_HOLES is not declared, nor what only QEMU itself could do (HOST_MSR_ACCESS, DIRTY_LOG,
+ * MOVABLE_MEMORY).
+ */
+public final class QemuProvider implements HypervisorProvider {
+
+    /** Same slack as the kvm provider: the vCPU threads are KVM's, preempted by the same mechanism. */
+    static final Duration TOLERANCE = Duration.ofMillis(10);
+
+    private static final Set<QemuVm> LIVE = ConcurrentHashMap.newKeySet();
+    private static final Thread HOOK = new Thread(QemuProvider::closeAll, "qemu provider shutdown");
+
+    static {
+        Runtime.getRuntime().addShutdownHook(HOOK);
+    }
+
+    private record Prepared(QemuCommand command, java.nio.file.Path competitor, String failure) {
+    }
+
+    private volatile Prepared prepared;
+
+    @Override
+    public String id() {
+        return "qemu";
+    }
+
+    @Override
+    public String description() {
+        return "QEMU with KVM, from inside the TCK's test guest (x86-64)";
+    }
+
+    @Override
+    public String version() {
+        return QemuHost.qemuVersion();
+    }
+
+    @Override
+    public Set<Architecture> architectures() {
+        return EnumSet.of(Architecture.X86_64);
+    }
+
+    /**
+     * MULTI_VCPU ({@code -smp}), WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
+     * kvm-pv-enforce-cpuid=on}) and HIGH_MEMORY (a {@code pc-dimm} at 4 GiB).
+     */
+    @Override
+    public Set<Capability> capabilities() {
+        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY));
+    }
+
+    @Override
+    public TimingPrecision timing() {
+        return TimingPrecision.measured(TOLERANCE);
+    }
+
+    /** 2 MiB: the first byte of the test guest's free RAM (its image is at 1 MiB, QEMU's BIOS below). */
+    @Override
+    public long layoutBase() {
+        return 2 * GuestLayout.MIB;
+    }
+
+    /** Booting QEMU is part of opening a VM, and a loaded machine slows it. */
+    @Override
+    public Optional<Duration> defaultCallTimeout() {
+        return Optional.of(Duration.ofSeconds(60));
+    }
+
+    /** Builds the test guest and the competitor (first use), then boots QEMU once to see that it works here. */
+    @Override
+    public void prepare() {
+        prepare0();
+    }
+
+    @Override
+    public Availability availability() {
+        try {
+            String why = QemuHost.problem();
+            if (why != null) {
+                return Availability.no(why);
+            }
+            Prepared p = prepared;
+            if (p == null) {
+                return Availability.yes("a run builds the test guest (gcc) and boots " + QemuHost.qemuVersion() + " once");
+            }
+            return p.failure() != null ? Availability.no(p.failure()) : Availability.yes();
+        } catch (RuntimeException | Error e) { // must never throw
+            return Availability.no("cannot probe QEMU: " + e);
+        }
+    }
+
+    @Override
+    public Vm open(VmSpec spec) {
+        if (spec.architecture() != Architecture.X86_64) {
+            throw new UnsupportedOperationException("the qemu provider builds x86-64 guests only, not " + spec.architecture());
+        }
+        if (spec.onlyStealTime()) {
+            throw new UnsupportedOperationException("steal time as the only paravirtual feature is not declared (STEAL_TIME_ALONE)");
+        }
+        if (spec.vcpus() > 8) {
+            throw new UnsupportedOperationException("the test guest brings up at most 8 vCPUs, asked " + spec.vcpus());
+        }
+        Prepared p = prepare0();
+        if (p.failure() != null) {
+            throw new IllegalStateException("qemu provider unavailable: " + p.failure());
+        }
+        try {
+            QemuVm vm = QemuVm.start(p.command(), p.competitor(), spec);
+            LIVE.add(vm);
+            return vm;
+        } catch (IOException e) {
+            throw new IllegalStateException("starting QEMU for " + spec + ": " + e.getMessage(), e);
+        }
+    }
+
+    private synchronized Prepared prepare0() {
+        if (prepared != null) {
+            return prepared;
+        }
+        String why = QemuHost.problem();
+        if (why != null) {
+            return prepared = new Prepared(null, null, why);
+        }
+        try {
+            QemuCommand command = QemuHost.command(NativeBuild.guest());
+            java.nio.file.Path competitor = NativeBuild.competitor();
+            VmSpec probe = new VmSpec(Architecture.X86_64, 1, GuestLayout.forProvider(this).regions(), true);
+            try (QemuVm vm = QemuVm.start(command, competitor, probe)) {
+                vm.vcpu(0).run(Duration.ofMillis(1));
+            }
+            return prepared = new Prepared(command, competitor, null);
+        } catch (IOException | RuntimeException e) {
+            return prepared = new Prepared(null, null, "QEMU with KVM cannot run the test guest here: " + e.getMessage());
+        }
+    }
+
+    static void forget(QemuVm vm) {
+        LIVE.remove(vm);
+    }
+
+    private static void closeAll() {
+        for (QemuVm vm : LIVE.toArray(QemuVm[]::new)) {
+            vm.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return id() + ": " + description();
+    }
+}

@@ -1,0 +1,167 @@
+/*
+ * competitor.c - takes one CPU away from a QEMU vCPU thread on request (the qemu provider's helper).
+ *
+ * The same mechanism as the C adapter's competitor (../kvm/competitor.c): a SCHED_FIFO thread pinned
+ * to the vCPU thread's CPU wakes while the vCPU runs the guest and spins for a given amount of its
+ * own CPU time; the SCHED_OTHER vCPU thread stays runnable but cannot run, so its schedstat
+ * run_delay grows (what KVM reports as steal). Here the vCPU thread belongs to QEMU, so the helper
+ * is a process of its own, driven by one request per line on stdin, one answer per line on stdout:
+ *
+ *   pin TID CPU            sched_setaffinity of thread TID to CPU            -> ok | err ...
+ *   preempt TID CPU NS     wait until TID runs (state R), sleep 1 ms, spin NS on CPU -> ok | err ...
+ *   idle TID CPU NS        -> armed, then ok | err ...: notes TID's state and switch count, says
+ *                          "armed" (now send the guest its idle), sleeps 0.6 ms, waits until TID has
+ *                          run since (when it was asleep at first) and sleeps again (state S: the
+ *                          guest's HLT), then spins NS on CPU
+ *
+ * Exits at end of input. Needs CAP_SYS_NICE (SCHED_FIFO) and the right to set TID's affinity.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define FIFO_PRIORITY 10            /* above SCHED_OTHER, below the kernel's migration threads */
+#define START_AFTER_NS 1000000L     /* the vCPU thread is back in the guest when the hold begins */
+#define FIRST_SLEEP_NS 600000L      /* outlasts KVM's halt polling */
+#define POLL_NS 20000L
+#define STATE_TIMEOUT_NS 10000000000ULL   /* a loaded machine delays the serial path by seconds */
+
+static uint64_t clock_ns(clockid_t c)
+{
+	struct timespec ts;
+	clock_gettime(c, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(long ns)
+{
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+/* The state letter of thread tid (R, S, D, ...), '?' when it cannot be read. */
+static char thread_state(int tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return '?';
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : '?';
+}
+
+static int pin(int tid, int cpu)
+{
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(tid, sizeof(set), &set);
+}
+
+/* Field 3 of /proc/TID/schedstat: how many times the thread was scheduled in; -1 when unreadable. */
+static long long switches(int tid)
+{
+	char path[64];
+	unsigned long long on_cpu, delay, count;
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	int n = fscanf(f, "%llu %llu %llu", &on_cpu, &delay, &count);
+	fclose(f);
+	return n == 3 ? (long long)count : -1;
+}
+
+/* Waits until tid was scheduled in more than `since` times; 0, or -1 after the timeout. */
+static int await_switch(int tid, long long since)
+{
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + STATE_TIMEOUT_NS;
+	while (switches(tid) <= since) {
+		if (clock_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+		sleep_ns(POLL_NS);
+	}
+	return 0;
+}
+
+/* Waits until tid is in state want; 0, or -1 after the timeout with the last state in *seen. */
+static int await_state(int tid, char want, char *seen)
+{
+	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + STATE_TIMEOUT_NS;
+	while ((*seen = thread_state(tid)) != want) {
+		if (clock_ns(CLOCK_MONOTONIC) > deadline)
+			return -1;
+		sleep_ns(POLL_NS);
+	}
+	return 0;
+}
+
+static void spin(uint64_t ns)
+{
+	uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < ns)
+		__asm__ volatile("pause");
+}
+
+int main(void)
+{
+	struct sched_param sp = { .sched_priority = FIFO_PRIORITY };
+	if (sched_setscheduler(0, SCHED_FIFO, &sp)) {
+		printf("err SCHED_FIFO: %s\n", strerror(errno));
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	char line[256], verb[16];
+	int tid, cpu;
+	unsigned long long ns;
+	while (fgets(line, sizeof(line), stdin)) {
+		int n = sscanf(line, "%15s %d %d %llu", verb, &tid, &cpu, &ns);
+		char seen = '?';
+		if (n == 3 && !strcmp(verb, "pin")) {
+			if (pin(tid, cpu))
+				printf("err pinning thread %d to CPU %d: %s\n", tid, cpu, strerror(errno));
+			else
+				printf("ok\n");
+		} else if (n == 4 && (!strcmp(verb, "preempt") || !strcmp(verb, "idle"))) {
+			int idle = !strcmp(verb, "idle");
+			if (pin(0, cpu)) {
+				printf("err pinning the competitor to CPU %d: %s\n", cpu, strerror(errno));
+			} else if (idle) {
+				char s0 = thread_state(tid);
+				long long p0 = switches(tid);
+				printf("armed\n");
+				fflush(stdout);
+				sleep_ns(FIRST_SLEEP_NS);
+				if (s0 != 'R' && await_switch(tid, p0))
+					printf("err vCPU thread %d (asleep) did not wake for the idle request within 10 s\n", tid);
+				else if (await_state(tid, 'S', &seen))
+					printf("err vCPU thread %d did not block in the guest's HLT within 10 s (state %c)\n", tid, seen);
+				else {
+					spin(ns);
+					printf("ok\n");
+				}
+			} else if (await_state(tid, 'R', &seen)) {
+				printf("err vCPU thread %d did not run within 10 s (state %c)\n", tid, seen);
+			} else {
+				sleep_ns(START_AFTER_NS);
+				spin(ns);
+				printf("ok\n");
+			}
+		} else {
+			printf("err unknown request: %s", line);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}

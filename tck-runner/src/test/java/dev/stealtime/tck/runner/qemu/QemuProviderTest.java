@@ -1,0 +1,123 @@
+package dev.stealtime.tck.runner.qemu;
+
+import dev.stealtime.tck.spi.Architecture;
+import dev.stealtime.tck.spi.Availability;
+import dev.stealtime.tck.spi.CpuidResult;
+import dev.stealtime.tck.spi.HypervisorProvider;
+import dev.stealtime.tck.spi.MsrResult;
+import dev.stealtime.tck.spi.VmSpec;
+import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.support.GuestLayout;
+import org.testng.SkipException;
+import org.testng.annotations.Test;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.time.Duration;
+import java.util.ServiceLoader;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Boots the test guest under QEMU with KVM and checks real things: the steal-time CPUID bit, a
+ * registration, steal growing under preempt, withholding, and that closing leaves no QEMU behind.
+ * Skipped, with the provider's reason, where this host has no QEMU or no usable /dev/kvm.
+ */
+public class QemuProviderTest {
+
+    private static final long KVM_FEATURE_STEAL_TIME = 1 << 5;
+
+    private static QemuProvider provider;
+
+    private static synchronized QemuProvider bootable() {
+        if (provider == null) {
+            provider = new QemuProvider();
+            provider.prepare();
+        }
+        Availability a = provider.availability();
+        if (!a.available()) {
+            throw new SkipException("qemu provider unavailable here: " + a.reason());
+        }
+        return provider;
+    }
+
+    private static VmSpec spec(QemuProvider p, int vcpus) {
+        return GuestLayout.forProvider(p).spec(Architecture.X86_64, vcpus);
+    }
+
+    @Test
+    public void isFoundThroughServiceLoaderWithItsLayoutBase() {
+        assertThat(ServiceLoader.load(HypervisorProvider.class).stream().map(ServiceLoader.Provider::type))
+                .contains(QemuProvider.class);
+        QemuProvider p = new QemuProvider();
+        assertThat(GuestLayout.forProvider(p).slot(0)).as("slot 0 at layout base 2 MiB").isEqualTo(0x210000L);
+        assertThat(GuestLayout.forProvider(p).lowEdge()).isEqualTo(0x300000L - 64);
+    }
+
+    @Test
+    public void offersStealTimeAndStealGrowsWhileTheVcpuThreadIsPreempted() {
+        QemuProvider p = bootable();
+        long qemuPid;
+        try (QemuVm vm = (QemuVm) p.open(spec(p, 1))) {
+            qemuPid = vm.qemuPid();
+            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            CpuidResult leaf = cpu.cpuid(0x40000001);
+            assertThat(leaf.eax() & KVM_FEATURE_STEAL_TIME).as("CPUID 0x40000001 EAX 0x%x: KVM_FEATURE_STEAL_TIME (bit 5)", leaf.eax())
+                    .isNotZero();
+
+            long gpa = GuestLayout.forProvider(p).slot(1);
+            vm.memory().write(gpa, new byte[64]);
+            MsrResult w = cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, gpa | 1);
+            assertThat(w.faulted()).as("guest WRMSR(MSR_KVM_STEAL_TIME, 0x%x) must not #GP", gpa | 1).isFalse();
+            assertThat(cpu.guestRdmsr(X86Vcpu.MSR_KVM_STEAL_TIME).value()).as("RDMSR reads back the registration").isEqualTo(gpa | 1);
+            cpu.run(Duration.ofMillis(1));
+            long steal0 = steal(vm, gpa);
+            long host0 = cpu.hostStealMeasureNanos();
+            Duration hold = Duration.ofMillis(100);
+            cpu.preempt(hold);
+            cpu.run(Duration.ofMillis(1));
+            long steal1 = steal(vm, gpa);
+            long host1 = cpu.hostStealMeasureNanos();
+            assertThat(host1 - host0).as("run_delay of QEMU's vCPU thread across preempt(%s)", hold)
+                    .isGreaterThanOrEqualTo(hold.toNanos() - QemuProvider.TOLERANCE.toNanos());
+            assertThat(steal1 - steal0).as("steal KVM published at 0x%x across preempt(%s) (host measured %d ns)", gpa, hold, host1 - host0)
+                    .isGreaterThanOrEqualTo(hold.toNanos() - QemuProvider.TOLERANCE.toNanos());
+        }
+        assertThat(ProcessHandle.of(qemuPid).map(ProcessHandle::isAlive).orElse(false))
+                .as("QEMU %d still running after close()", qemuPid).isFalse();
+    }
+
+    @Test
+    public void withheldStealTimeHidesTheBitAndTheMsrFaults() {
+        QemuProvider p = bootable();
+        try (QemuVm vm = (QemuVm) p.open(spec(p, 1).withStealTimeOffered(false))) {
+            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            assertThat(cpu.cpuid(0x40000001).eax() & KVM_FEATURE_STEAL_TIME).as("steal-time bit with kvm-steal-time=off").isZero();
+            long gpa = GuestLayout.forProvider(p).slot(1);
+            assertThat(cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, gpa | 1).faulted())
+                    .as("WRMSR with steal time withheld and kvm-pv-enforce-cpuid=on must #GP").isTrue();
+        }
+    }
+
+    @Test
+    public void aStructureAbove4GibInItsPcDimmIsUpdated() {
+        QemuProvider p = bootable();
+        VmSpec spec = spec(p, 1);
+        assertThat(spec.inRam(GuestLayout.HIGH_SLOT, 64)).as("HIGH_MEMORY declared: %s in %s", GuestLayout.HIGH_SLOT, spec.ram()).isTrue();
+        try (QemuVm vm = (QemuVm) p.open(spec)) {
+            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            vm.memory().write(GuestLayout.HIGH_SLOT, new byte[64]);
+            assertThat(cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, GuestLayout.HIGH_SLOT | 1).faulted()).isFalse();
+            cpu.preempt(Duration.ofMillis(20));
+            cpu.run(Duration.ofMillis(1));
+            byte[] version = vm.memory().read(GuestLayout.HIGH_SLOT + 8, 4);
+            assertThat(ByteBuffer.wrap(version).order(ByteOrder.LITTLE_ENDIAN).getInt())
+                    .as("version at 0x%x (4 GiB + 0x1000, the pc-dimm) after registering and running", GuestLayout.HIGH_SLOT + 8)
+                    .isPositive();
+        }
+    }
+
+    private static long steal(QemuVm vm, long gpa) {
+        return ByteBuffer.wrap(vm.memory().read(gpa, 8)).order(ByteOrder.LITTLE_ENDIAN).getLong();
+    }
+}
