@@ -21,7 +21,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * Boots the test guest under QEMU with KVM and checks real things: the steal-time CPUID bit, a
  * registration, steal growing under preempt, withholding, and that closing leaves no QEMU behind.
- * Skipped, with the provider's reason, where this host has no QEMU or no usable /dev/kvm.
+ * Skipped, with the reason, where this host lacks a piece (QEMU, qboot, a usable /dev/kvm, gcc); with
+ * every piece here, a QEMU that does not boot the guest fails the test.
  */
 public class QemuProviderTest {
 
@@ -34,9 +35,14 @@ public class QemuProviderTest {
             provider = new QemuProvider();
             provider.prepare();
         }
-        Availability a = provider.availability();
+        String missing = QemuHost.problem();
+        if (missing != null) {                       // a piece this host lacks: skipped, saying which
+            throw new SkipException("qemu provider unavailable here: " + missing);
+        }
+        Availability a = provider.availability();    // every piece is here: a QEMU that does not boot is a failure
         if (!a.available()) {
-            throw new SkipException("qemu provider unavailable here: " + a.reason());
+            throw new AssertionError("the qemu provider has every host piece (QEMU, qboot, /dev/kvm, gcc) but is unavailable: "
+                    + a.reason());
         }
         return provider;
     }
