@@ -19,6 +19,11 @@ public final class PrivateFiles {
         return Files.createTempDirectory(prefix, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
     }
 
+    /** A new private (0700) directory inside {@code parent}. */
+    public static Path tempDir(Path parent, String prefix) throws IOException {
+        return Files.createTempDirectory(parent, prefix, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    }
+
     /** Deletes {@code dir} and what is in it; quiet (a leftover is reported by the caller's checks). */
     public static void deleteTree(Path dir) {
         if (dir == null || !Files.exists(dir)) {

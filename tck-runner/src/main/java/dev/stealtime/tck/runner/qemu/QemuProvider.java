@@ -10,6 +10,7 @@ import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.GuestLayout;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.EnumSet;
 import java.util.Optional;
@@ -40,7 +41,7 @@ public final class QemuProvider implements HypervisorProvider {
         Runtime.getRuntime().addShutdownHook(HOOK);
     }
 
-    private record Prepared(QemuCommand command, java.nio.file.Path competitor, String failure) {
+    private record Prepared(QemuCommand command, Path competitor, String failure) {
     }
 
     private volatile Prepared prepared;
@@ -148,7 +149,7 @@ public final class QemuProvider implements HypervisorProvider {
         }
         try {
             QemuCommand command = QemuHost.command(NativeBuild.guest());
-            java.nio.file.Path competitor = NativeBuild.competitor();
+            Path competitor = NativeBuild.competitor();
             VmSpec probe = new VmSpec(Architecture.X86_64, 1, GuestLayout.forProvider(this).regions(), true);
             try (QemuVm vm = QemuVm.start(command, competitor, probe)) {
                 vm.vcpu(0).run(Duration.ofMillis(1));

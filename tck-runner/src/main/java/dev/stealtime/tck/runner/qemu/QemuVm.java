@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.qemu;
 
+import dev.stealtime.tck.runner.host.PrivateFiles;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.Vm;
@@ -46,7 +47,7 @@ final class QemuVm implements Vm {
 
     /** Starts QEMU with the test guest for {@code spec}; on any failure nothing is left running. */
     static QemuVm start(QemuCommand command, Path competitorBinary, VmSpec spec) throws IOException {
-        Path dir = PrivateDir.create(QemuCommand.scratchParent(), "tck-qemu-");
+        Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-qemu-");
         Competitor competitor = null;
         Process qemu = null;
         QemuVm vm = null;
@@ -69,7 +70,7 @@ final class QemuVm implements Vm {
                 if (competitor != null) {
                     competitor.close();
                 }
-                PrivateDir.delete(dir);
+                PrivateFiles.deleteTree(dir);
             }
             throw new IOException(e.getMessage() + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
         }
@@ -226,7 +227,7 @@ final class QemuVm implements Vm {
             Thread.currentThread().interrupt();
         }
         competitor.close();
-        PrivateDir.delete(dir);
+        PrivateFiles.deleteTree(dir);
         QemuProvider.forget(this);
     }
 }

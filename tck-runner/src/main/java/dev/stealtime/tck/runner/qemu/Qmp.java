@@ -9,6 +9,8 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
@@ -63,8 +65,8 @@ final class Qmp {
      * The objects of the {@code return} array, each with its nested objects (the topology
      * {@code props}, which has a {@code thread-id} of its own) cut out.
      */
-    static java.util.List<String> topLevelObjects(String answer) {
-        java.util.List<String> out = new java.util.ArrayList<>();
+    static List<String> topLevelObjects(String answer) {
+        List<String> out = new ArrayList<>();
         int start = answer.indexOf('[');
         int depth = 0;
         StringBuilder cur = new StringBuilder();
