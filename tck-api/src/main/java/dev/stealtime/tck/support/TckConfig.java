@@ -32,7 +32,9 @@ public final class TckConfig {
         /** x86: a directory of KVM modules (kvm.ko, kvm-amd.ko, ...) the emulated machine loads instead of the kernel's own. */
         KVM_MODULES("tck.kvm.modules", "", "directory of KVM modules the emulated x86 machine loads (default: the kernel's own)"),
         /** How the emulated machines' CPUs run: {@code auto}, {@code kvm} (the host's KVM, nested) or {@code tcg} (QEMU's emulation). */
-        ACCEL("tck.accel", "auto", "accelerator of the emulated machines: auto (the host's KVM only where it can nest, else TCG), kvm or tcg");
+        ACCEL("tck.accel", "auto", "accelerator of the emulated machines: auto (the host's KVM only where it can nest, else TCG), kvm or tcg"),
+        /** Only these rules' tests run: ids, globs ({@code ARM-EINVAL-*}) or rule areas, comma-separated; a subset's verdict is PARTIAL. */
+        RULES("tck.rules", "", "rules whose tests run: ids, globs (ARM-EINVAL-*) or areas, comma-separated (default: all; a subset's verdict is PARTIAL)");
 
         public final String property;
         public final String defaultValue;
@@ -196,6 +198,17 @@ public final class TckConfig {
         return v;
     }
 
+    /** The rule patterns asked for ({@link Key#RULES}); empty: every rule of the suites. */
+    public List<String> rulePatterns() {
+        List<String> out = new ArrayList<>();
+        for (String p : raw(Key.RULES).split(",")) {
+            if (!p.isBlank()) {
+                out.add(p.strip());
+            }
+        }
+        return out;
+    }
+
     /** Validates every setting; throws IllegalArgumentException with a one-line reason. */
     public TckConfig validate() {
         providerId();
@@ -223,7 +236,7 @@ public final class TckConfig {
     private String shown(Key k) {
         String v = raw(k);
         if (v.isBlank()) {
-            return "none";
+            return k == Key.RULES ? "all" : "none";
         }
         if ((k == Key.RACE_BUDGET || k == Key.CALL_TIMEOUT || k == Key.PREPARE_TIMEOUT) && v.trim().matches("\\d+")) {
             return v.trim() + " = " + format(parseDuration(k, v));

@@ -20,7 +20,8 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code tck}: the command line. Exit codes: 0 CONFORMS, 1 DOES NOT CONFORM (a gating rule failed),
- * 2 bad usage or configuration, 3 internal error of the TCK, 4 NOT TESTED, 130 INTERRUPTED.
+ * 2 bad usage or configuration, 3 internal error of the TCK, 4 NOT TESTED, 5 PARTIAL (only the rules
+ * selected by {@code --rule} ran), 130 INTERRUPTED.
  */
 @Command(name = "tck", mixinStandardHelpOptions = true, versionProvider = TckCli.Version.class,
         description = {
@@ -36,12 +37,14 @@ import java.util.concurrent.Callable;
                 "  tck providers                          which hypervisors can be tested here",
                 "  tck run                                both suites against the reference hypervisor",
                 "  tck run --provider kvm --suite x86     this machine's Linux KVM",
+                "  tck run --provider kvm --rule 'X86-ALIGN-*'   only those rules (verdict PARTIAL, exit 5)",
                 "  tck run --provider-jar my.jar --provider mine --profile required",
                 "  tck merge cells/* --out matrix         one conformance matrix of many runs (docs/ci-matrix.md)",
                 "",
                 "Exit codes: 0 CONFORMS, 1 DOES NOT CONFORM (a gating rule failed), 2 usage or configuration",
                 "error, 3 internal error of the TCK, 4 NOT TESTED (nothing claimed could be tested),",
-                "130 INTERRUPTED. 'tck run --help' explains each."})
+                "5 PARTIAL (only the rules selected by --rule ran, none failed), 130 INTERRUPTED.",
+                "'tck run --help' explains each."})
 public final class TckCli implements Callable<Integer> {
 
     public static final int CONFORMS = ExitCodes.CONFORMS;
@@ -49,6 +52,7 @@ public final class TckCli implements Callable<Integer> {
     public static final int USAGE = ExitCodes.USAGE;
     public static final int INTERNAL = ExitCodes.INTERNAL;
     public static final int NOT_TESTED = ExitCodes.NOT_TESTED;
+    public static final int PARTIAL = ExitCodes.PARTIAL;
     public static final int INTERRUPTED = ExitCodes.INTERRUPTED;
     /** Wide enough that no description or property name is cut. */
     static final int HELP_WIDTH = 120;

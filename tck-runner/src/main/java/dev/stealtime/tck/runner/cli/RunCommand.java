@@ -19,6 +19,7 @@ import dev.stealtime.tck.runner.result.RunSummary;
 import dev.stealtime.tck.runner.result.Verdict;
 import dev.stealtime.tck.runner.run.ConformanceSummary;
 import dev.stealtime.tck.runner.run.ConsoleProgress;
+import dev.stealtime.tck.runner.run.RuleSelection;
 import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.spi.Availability;
@@ -67,7 +68,8 @@ import java.util.concurrent.Callable;
                 "  --prepare-timeout    tck.prepare.timeout    TCK_PREPARE_TIMEOUT",
                 "  --kernel             tck.kernel             TCK_KERNEL",
                 "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES",
-                "  --accel              tck.accel              TCK_ACCEL"},
+                "  --accel              tck.accel              TCK_ACCEL",
+                "  --rule               tck.rules              TCK_RULES   (comma-separated)"},
         footer = {"", "Verdicts and exit codes:",
                 "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
                 "                        applicable, and at least one was tested",
@@ -76,6 +78,8 @@ import java.util.concurrent.Callable;
                 "  3   internal error of the TCK itself",
                 "  4   NOT TESTED        nothing failed, but no claimed gating rule could be tested (provider",
                 "                        unavailable, or every such rule NOT APPLICABLE): no verdict",
+                "  5   PARTIAL           only the rules selected by --rule ran, and none of them failed: a",
+                "                        developer's check of one behaviour, never a verdict on conformance",
                 "  130 INTERRUPTED       Ctrl-C or SIGTERM: the summary says INTERRUPTED, with partial results",
                 "A report that cannot be generated is a one-line message; it does not change the exit code."})
 public final class RunCommand implements Callable<Integer> {
@@ -122,6 +126,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "How the emulated-machine providers run their machine's CPUs: auto (the host's KVM only where it can nest, else TCG; a QEMU that fails with KVM is retried with TCG), kvm or tcg (forced; an impossible choice is refused). Default: auto.")
     String accel;
 
+    @Option(names = "--rule", paramLabel = "RULE", description = "Run only this rule's tests (repeatable): an id (X86-ENABLE), a glob (ARM-EINVAL-*) or an area (Alignment, 'Version protocol'). The other rules are NOT RUN and the verdict is PARTIAL (exit 5) unless a selected rule fails.")
+    List<String> rules = new ArrayList<>();
+
     @Option(names = "--no-report", description = "Do not generate the HTML report (allure-results and the summaries are still written).")
     boolean noReport;
 
@@ -143,10 +150,13 @@ public final class RunCommand implements Callable<Integer> {
         if (quiet && verbose) {
             throw new UsageException("-q/--quiet and -v/--verbose contradict each other: give one of them");
         }
-        List<Suite> suites = Suite.parse(suite);
+        List<Suite> asked = Suite.parse(suite);
         TckConfig config = RunCommand.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
                 .with(TckConfig.Key.PREPARE_TIMEOUT, prepareTimeout)
-                .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).with(TckConfig.Key.ACCEL, accel).validate();
+                .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).with(TckConfig.Key.ACCEL, accel)
+                .with(TckConfig.Key.RULES, rules.isEmpty() ? null : String.join(",", rules)).validate();
+        RuleSelection selection = RuleSelection.parse(config.rulePatterns(), asked);
+        List<Suite> suites = selection.narrow(asked);
         ProviderSources.Resolved origin;
         OutDir dir;
         if (AdapterSources.isAdapter(config.providerId())) {
@@ -197,7 +207,7 @@ public final class RunCommand implements Callable<Integer> {
         if (v != ConsoleProgress.Verbosity.QUIET) {
             con.printf("%-5s %-4s %-26s %-9s %9s %10s%n", "SUITE", "", "RULE", "LEVEL", "TESTS", "TIME");
         }
-        TckRun run = new TckRun(p, config, suites, new ConsoleProgress(con, v, claimed)).allureResults(allureResults);
+        TckRun run = new TckRun(p, config, suites, new ConsoleProgress(con, v, claimed)).select(selection).allureResults(allureResults);
         Runnable onInterrupt = () -> onInterrupt(run, p, origin, config, suites, dir, err);
         Leftovers.onShutdown(onInterrupt);
         try {
@@ -271,11 +281,12 @@ public final class RunCommand implements Callable<Integer> {
         con.printf("                   %s%n", written[3].toAbsolutePath());
         con.printf("allure results     %s%n", allureResults.toAbsolutePath());
         Verdict verdict = result.verdict();
-        con.printf("%d passed, %d failed, %d not applicable (rules) in %.1f s: %s%n",
+        con.printf("%d passed, %d failed, %d not applicable%s (rules) in %.1f s: %s%n",
                 result.count(Outcome.PASS), result.count(Outcome.FAIL), result.count(Outcome.NOT_APPLICABLE),
+                result.count(Outcome.NOT_RUN) == 0 ? "" : ", " + result.count(Outcome.NOT_RUN) + " not run",
                 result.elapsed().toMillis() / 1000.0, verdict.words);
-        if (verdict == Verdict.NOT_TESTED) {
-            con.printf("NOT TESTED: %s%n", result.verdictExplanation(gatingLevels(claimed)));
+        if (verdict == Verdict.NOT_TESTED || verdict == Verdict.PARTIAL) {
+            con.printf("%s: %s%n", verdict.words, result.verdictExplanation(gatingLevels(claimed)));
         }
         con.flush();
         return verdict.exitCode;

@@ -35,6 +35,8 @@ public record RunDir(Path dir, RunSummary summary, List<String> problems) {
         }
         if (s.partial()) {
             problems.add("partial: the run was INTERRUPTED; " + s.totals().notRun() + " rule(s) were not reached (NOT RUN)");
+        } else if ("PARTIAL".equals(s.verdict())) {
+            problems.add("partial: only the rules selected by --rule ran; " + s.totals().notRun() + " rule(s) were not run (NOT RUN)");
         }
         int results = allureResultCount(dir.resolve(OutDir.ALLURE_RESULTS));
         if (results == 0) {

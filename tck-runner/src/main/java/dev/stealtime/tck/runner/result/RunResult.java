@@ -7,11 +7,22 @@ import java.util.List;
  * Everything a run produced, rule by rule.
  *
  * @param interrupted the run was stopped before it finished (the rules not reached are NOT_RUN)
+ * @param selection   the rules asked for ({@code tck run --rule}, as given), empty for all: the
+ *                    others are NOT_RUN and the verdict is at best PARTIAL
  */
-public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed, boolean interrupted) {
+public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed, boolean interrupted, String selection) {
 
     public RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed) {
         this(rules, tests, elapsed, false);
+    }
+
+    public RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duration elapsed, boolean interrupted) {
+        this(rules, tests, elapsed, interrupted, "");
+    }
+
+    /** Whether only some rules were asked for. */
+    public boolean selective() {
+        return !selection.isEmpty();
     }
 
     public long count(Outcome outcome) {
@@ -32,7 +43,10 @@ public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duratio
         if (rules.stream().anyMatch(RuleResult::gatingFailure)) {
             return Verdict.DOES_NOT_CONFORM;
         }
-        return gatingRulesTested() == 0 ? Verdict.NOT_TESTED : Verdict.CONFORMS;
+        if (gatingRulesTested() == 0) {
+            return Verdict.NOT_TESTED;
+        }
+        return selective() ? Verdict.PARTIAL : Verdict.CONFORMS;
     }
 
     /** True when the verdict is CONFORMS: exit code 0. */
@@ -53,6 +67,9 @@ public record RunResult(List<RuleResult> rules, List<TestOutcome> tests, Duratio
             case NOT_TESTED -> "no rule of the claimed gating levels (" + levels + ") could be tested"
                     + rules.stream().filter(r -> r.outcome() == Outcome.NOT_APPLICABLE && r.rule().level().gating())
                     .map(r -> ": " + firstLine(r.message())).findFirst().orElse("") + ". This is no verdict on conformance.";
+            case PARTIAL -> "only the rules selected by --rule " + selection + " were tested: every one of a claimed gating level ("
+                    + levels + ") passed or is not applicable (" + gatingRulesTested() + " tested); " + count(Outcome.NOT_RUN)
+                    + " other rule(s) were not run. This is no verdict on conformance: run every rule for one.";
             case INTERRUPTED -> "the run was interrupted after " + tests.size() + " test result(s); "
                     + count(Outcome.NOT_RUN) + " rule(s) were not reached. These results are partial.";
         };

@@ -12,7 +12,8 @@ import java.util.Map;
  * described by the JSON Schema {@value SummaryJson#SCHEMA_RESOURCE} shipped in the runner's jar.
  *
  * @param schemaVersion {@link #SCHEMA_VERSION}: a reader refuses any other
- * @param verdict       {@code CONFORMS}, {@code DOES_NOT_CONFORM}, {@code NOT_TESTED} or {@code INTERRUPTED}
+ * @param verdict       {@code CONFORMS}, {@code DOES_NOT_CONFORM}, {@code NOT_TESTED}, {@code PARTIAL} or
+ *                      {@code INTERRUPTED}
  * @param configuration effective settings: property name to "value (origin)"
  * @param byLevel       counts per level ({@code required}, {@code linux-abi}, {@code advisory})
  * @param report        where the Allure results and the HTML report are (or why not); may be null

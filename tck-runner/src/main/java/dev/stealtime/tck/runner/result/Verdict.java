@@ -14,6 +14,11 @@ public enum Verdict {
     DOES_NOT_CONFORM("DOES NOT CONFORM", ExitCodes.GATING_FAILURE),
     /** Nothing failed, but no rule of a claimed gating level was tested: no verdict on conformance. */
     NOT_TESTED("NOT TESTED", ExitCodes.NOT_TESTED),
+    /**
+     * Only the rules asked for ({@code tck run --rule}) were tested, and none of them failed: a
+     * developer's quick check of one behaviour, never a verdict on conformance.
+     */
+    PARTIAL("PARTIAL", ExitCodes.PARTIAL),
     /** The run was stopped (Ctrl-C, SIGTERM) before it finished: the results are partial. */
     INTERRUPTED("INTERRUPTED", ExitCodes.INTERRUPTED);
 

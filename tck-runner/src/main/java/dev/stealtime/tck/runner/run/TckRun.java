@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner.run;
 import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.rules.Rule;
 import dev.stealtime.tck.rules.RuleCatalogue;
+import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.runner.result.AllureScope;
 import dev.stealtime.tck.runner.result.Outcome;
 import dev.stealtime.tck.runner.result.RuleResult;
@@ -12,6 +13,7 @@ import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.support.ProviderGuard;
 import dev.stealtime.tck.support.TckConfig;
 import dev.stealtime.tck.support.TckContext;
+import org.testng.IMethodInterceptor;
 import org.testng.ITestNGListener;
 import org.testng.TestNG;
 import org.testng.xml.XmlPackage;
@@ -21,7 +23,9 @@ import org.testng.xml.XmlTest;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Set;
 import java.util.stream.Collectors;
 
 /**
@@ -48,16 +52,23 @@ public final class TckRun {
         this.progress = progress;
     }
 
-    /** When set, only the tests of these rules run (the others' rules are graded without tests). */
-    private java.util.Set<String> onlyRules;
+    /** The rules whose tests run; the others are NOT_RUN ("not selected"). */
+    private RuleSelection selection = RuleSelection.all();
 
     /**
      * Runs only the test methods that prove one of {@code ruleIds}: what a repeat needs to learn
-     * whether a rule fails every time, at a fraction of the whole suite's cost. A run so restricted
-     * judges nothing else; it is no conformance verdict.
+     * whether a rule fails every time, at a fraction of the whole suite's cost.
      */
-    public TckRun onlyRules(java.util.Set<String> ruleIds) {
-        this.onlyRules = java.util.Set.copyOf(ruleIds);
+    public TckRun onlyRules(Set<String> ruleIds) {
+        return select(RuleSelection.ids(ruleIds));
+    }
+
+    /**
+     * Runs only the tests of the selected rules ({@code tck run --rule}); the other rules are NOT_RUN
+     * and the verdict is at best PARTIAL: a run so restricted is no conformance verdict.
+     */
+    public TckRun select(RuleSelection selection) {
+        this.selection = selection;
         return this;
     }
 
@@ -79,11 +90,10 @@ public final class TckRun {
             testng.setVerbose(0);
             testng.setXmlSuites(List.of(xmlSuite(profiles)));
             testng.addListener(collector);
-            if (onlyRules != null) {
-                testng.addListener((org.testng.IMethodInterceptor) (methods, context) -> methods.stream().filter(m -> {
-                    dev.stealtime.tck.rules.TckRule rule = m.getMethod().getConstructorOrMethod().getMethod()
-                            .getAnnotation(dev.stealtime.tck.rules.TckRule.class);
-                    return rule != null && java.util.Arrays.stream(rule.value()).anyMatch(onlyRules::contains);
+            if (!selection.whole()) {
+                testng.addListener((IMethodInterceptor) (methods, context) -> methods.stream().filter(m -> {
+                    TckRule rule = m.getMethod().getConstructorOrMethod().getMethod().getAnnotation(TckRule.class);
+                    return rule != null && Arrays.stream(rule.value()).anyMatch(selection::includes);
                 }).toList());
             }
             if (progress instanceof ITestNGListener listener) {
@@ -97,7 +107,8 @@ public final class TckRun {
             TckContext.clear();
         }
         List<TestOutcome> tests = collector.outcomes();
-        return new RunResult(grade(tests, profiles, false), tests, Duration.ofNanos(System.nanoTime() - t0));
+        return new RunResult(grade(tests, profiles, false), tests, Duration.ofNanos(System.nanoTime() - t0), false,
+                selection.describe());
     }
 
     /**
@@ -106,7 +117,8 @@ public final class TckRun {
      */
     public RunResult partialResult() {
         List<TestOutcome> tests = collector.outcomes();
-        return new RunResult(grade(tests, config.profiles(), true), tests, Duration.ofNanos(System.nanoTime() - t0), true);
+        return new RunResult(grade(tests, config.profiles(), true), tests, Duration.ofNanos(System.nanoTime() - t0), true,
+                selection.describe());
     }
 
     private XmlSuite xmlSuite(List<String> profiles) {
@@ -128,6 +140,10 @@ public final class TckRun {
         for (Suite s : suites) {
             for (Rule rule : RuleCatalogue.get().suite(s.cliName)) {
                 RuleResult r = gradeRule(rule, tests, profiles);
+                if (!selection.includes(rule.id()) && r.tests().isEmpty()) {
+                    out.add(new RuleResult(rule, Outcome.NOT_RUN, r.tests(), "not selected (--rule " + selection.describe() + ")", 0));
+                    continue;
+                }
                 if (interrupted && (r.outcome() != Outcome.FAIL || r.tests().isEmpty()) && profiles.contains(rule.level().group())) {
                     // a PASS or N/A on part of a rule's tests is not that rule's outcome
                     r = new RuleResult(rule, Outcome.NOT_RUN, r.tests(), "run interrupted"
