@@ -105,7 +105,7 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "tck-out", description = "Output directory (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--race-budget", paramLabel = "DURATION", description = "Time budget of each torn-read race, e.g. 500ms, 2s; a bare number is milliseconds (default: 2s).")
+    @Option(names = "--race-budget", paramLabel = "DURATION", description = "Time budget of each torn-read race, e.g. 500ms, 2s; a bare number is milliseconds (default: 2s). A race ends early once it has raced 50,000 updates with its minimums met, and runs past the budget until they are.")
     String raceBudget;
 
     @Option(names = "--timing-multiplier", paramLabel = "X", description = "Scales workload durations, tolerances and the call timeout on slow machines (default: 1).")
