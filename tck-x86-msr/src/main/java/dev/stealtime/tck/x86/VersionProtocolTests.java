@@ -118,7 +118,7 @@ public class VersionProtocolTests extends X86TckTest {
     /**
      * The version race runs for a quarter of the configured race budget, at least 100 ms, and
      * longer with a larger {@code --race-budget} (no upper cap), then on until it has raced
-     * {@link #VERSION_RACE_UPDATES} updates (up to ten times that time, at least 20 s: an adapter's
+     * {@link #VERSION_RACE_UPDATES} updates (up to ten times that time, at least 60 s: an adapter's
      * round trips make updates slow; a hypervisor that stopped updating ends it at once).
      */
     private Duration raceBudget() {
