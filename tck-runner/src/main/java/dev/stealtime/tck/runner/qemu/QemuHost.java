@@ -1,11 +1,14 @@
 package dev.stealtime.tck.runner.qemu;
 
+import dev.stealtime.tck.runner.host.HostPackages;
+
 import java.io.File;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 
@@ -19,6 +22,8 @@ final class QemuHost {
     static final String DEFAULT_QEMU = "qemu-system-x86_64";
     static final Path QBOOT = Path.of("/usr/share/qemu/qboot.rom");
     static final String KVM = "/dev/kvm";
+    /** The provider's group in the host-package list. */
+    static final String GROUP = "qemu";
 
     private static volatile String version;
 
@@ -35,13 +40,14 @@ final class QemuHost {
         if (!arch.equals("amd64") && !arch.equals("x86_64")) {
             return "host is " + arch + ", the qemu provider runs x86-64 guests under KVM";
         }
-        if (qemu() == null) {
-            String env = System.getenv(QEMU_ENV);
-            return env != null && !env.isBlank() ? QEMU_ENV + "=" + env + " is not an executable file"
-                    : DEFAULT_QEMU + " not found on PATH (Debian: apt-get install qemu-system-x86)";
+        String env = System.getenv(QEMU_ENV);
+        if (env != null && !env.isBlank() && qemu() == null) {
+            return QEMU_ENV + "=" + env + " is not an executable file";
         }
-        if (!Files.isRegularFile(QBOOT)) {
-            return QBOOT + " missing (Debian: apt-get install qemu-system-data)";
+        HostPackages.Missing missing = HostPackages.here().missing(GROUP,
+                env != null && !env.isBlank() ? List.of("qemu-system-data", "gcc", "binutils") : null);
+        if (!missing.none()) {
+            return missing.reason();
         }
         if (!Files.exists(Path.of(KVM))) {
             return KVM + ": No such file or directory";
@@ -50,11 +56,6 @@ final class QemuHost {
             // opens: usable
         } catch (IOException e) {
             return KVM + ": " + e.getMessage();
-        }
-        for (String tool : new String[]{"gcc", "objcopy", "bash"}) {
-            if (onPath(tool) == null) {
-                return tool + " not found on PATH: the test guest and the competitor are built here (Debian: apt-get install gcc binutils)";
-            }
         }
         return null;
     }
