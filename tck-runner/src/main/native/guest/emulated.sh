@@ -53,7 +53,7 @@ case $ARCH in
     cp "$CACHE"/kvm-modules/*.ko "$R/kvm-modules/"
     echo "-M q35 -bios qboot.rom -accel kvm -cpu host" > "$R/qemu-args"
     OUTER=(qemu-system-x86_64 -M q35 -accel tcg -cpu max)
-    CONSOLE=ttyS0 ;;
+    CONSOLE="ttyS0 no_timer_check" ;;
   arm64)
     Q=$CACHE/qemu-root
     if [ ! -x "$Q/usr/bin/qemu-system-aarch64" ]; then

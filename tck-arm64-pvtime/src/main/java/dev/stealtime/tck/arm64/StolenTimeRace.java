@@ -184,7 +184,8 @@ final class StolenTimeRace {
         Duration bound = carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : budget.multipliedBy(RaceSpec.MAX_STRETCH);
         RaceResult result = Race.run(new RaceSpec(name, OUTCOMES, this::update, Reader::new, readers, budget)
                 .sampledThrough(live.memory(), GuestLayout.raceScratch(live.gpa()))
-                .until(new RaceSpec.Minimum(carries::minimumReached, bound)));
+                .until(new RaceSpec.Minimum(carries::minimumReached, bound))
+                .servedWhen(() -> carries.crossings() >= RaceSpec.ENOUGH_CHANCES));
         Evidence.text("race writer: " + name, summary());
         return result;
     }

@@ -21,9 +21,12 @@ import java.util.function.Supplier;
  *                 of a sampled race ({@link Published}); unused with live memory
  * @param minimum  what the race must have exercised before it may stop (null: only the budget and
  *                 {@link #MIN_UPDATES}); it keeps going past its budget until it has, up to the minimum's bound
+ * @param served   when the race has served its purpose and may stop before its budget (null: it
+ *                 uses its whole budget); see {@link #servedWhen}
  */
 public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Supplier<Probe> probes,
-                       int readers, Duration budget, GuestMemory memory, long scratchGpa, Minimum minimum) {
+                       int readers, Duration budget, GuestMemory memory, long scratchGpa, Minimum minimum,
+                       java.util.function.BooleanSupplier served) {
 
     /**
      * A stated minimum the race enforces by running longer: {@code reached} says whether it was
@@ -51,20 +54,18 @@ public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Sup
     public static final int MAX_STRETCH = 10;
 
     /**
-     * A race has served its purpose once it has raced this many writer steps with its minimum met
-     * ({@link #MIN_UPDATES}, and the race's own {@link Minimum}): it stops then, before its budget is
-     * spent. Each step is one more chance for a reader to land inside a tear a few nanoseconds wide.
-     * Measured on the reference's torn variants (10 runs each, load 15-17): stopping at 1,000 steps
-     * caught {@code torn-32-bit-halves} in 7 of 10 runs and {@code torn-halves-own-total} in 3 of 10
-     * (about 1.2 and 0.4 catches per 1,000 steps), so 50,000 steps expect 60 and 18 catches. A fast
-     * hypervisor (the reference's arm64 race: about 60,000 steps per second) stops early; a slow one
-     * (a real KVM: tens of steps per second) still uses its whole budget.
+     * How many chances a race that declares {@link #servedWhen} needs before it may stop early: each
+     * is one more chance for a reader to land inside a tear a few nanoseconds wide. Measured on the
+     * reference's torn arm64 variants (10 runs each, load 15-17): stopping after 1,000 carrying
+     * updates caught {@code torn-32-bit-halves} in 7 of 10 runs and {@code torn-halves-own-total} in 3
+     * of 10 (about 1.2 and 0.4 catches per 1,000), so 50,000 expect 60 and 18 catches.
      */
-    public static final long ENOUGH_STEPS = 50_000;
+    public static final long ENOUGH_CHANCES = 50_000;
 
     /** True while the writer should keep updating. */
     boolean keepGoing(long startNanos, long updates) {
-        if (updates >= ENOUGH_STEPS && (minimum == null || minimum.reached().getAsBoolean())) {
+        if (served != null && updates >= MIN_UPDATES && served.getAsBoolean()
+                && (minimum == null || minimum.reached().getAsBoolean())) {
             return false;
         }
         long elapsed = System.nanoTime() - startNanos;
@@ -81,7 +82,7 @@ public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Sup
 
     /** A race on live memory only. */
     public RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Supplier<Probe> probes, int readers, Duration budget) {
-        this(name, outcomes, writer, probes, readers, budget, null, -1, null);
+        this(name, outcomes, writer, probes, readers, budget, null, -1, null, null);
     }
 
     /**
@@ -91,12 +92,24 @@ public record RaceSpec(String name, List<Outcome> outcomes, Runnable writer, Sup
      * else uses during the race.
      */
     public RaceSpec sampledThrough(GuestMemory memory, long scratchGpa) {
-        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa, minimum);
+        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa, minimum, served);
     }
 
     /** The same race, kept going past its budget until {@code minimum} is reached (or its bound). */
     public RaceSpec until(Minimum minimum) {
-        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa, minimum);
+        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa, minimum, served);
+    }
+
+    /**
+     * The same race, stopping before its budget once {@code served} says it has had enough chances
+     * (counted in what the defect needs, e.g. updates that carried into the upper word, never in
+     * mere steps: a race whose carries are driven by long preemptions has many steps and few
+     * carries), with its minimums met. A fast hypervisor (the reference's arm64 race: about 60,000
+     * carrying updates per second) stops early; a slow one (a real KVM: tens of steps per second)
+     * still uses its whole budget, and a larger {@code --race-budget} still buys it more.
+     */
+    public RaceSpec servedWhen(java.util.function.BooleanSupplier served) {
+        return new RaceSpec(name, outcomes, writer, probes, readers, budget, memory, scratchGpa, minimum, served);
     }
 
     /** True when the race runs on samples the provider took. */

@@ -140,7 +140,7 @@ final class EmulatedMachine implements AutoCloseable {
                 "-smp", Integer.toString(CPUS), "-m", Integer.toString(MEMORY_MIB),
                 "-nographic", "-no-reboot", "-nic", "none",
                 "-kernel", kernel.toString(), "-initrd", initrd.toString(),
-                "-append", "console=" + guest.console + " rdinit=/init panic=-1 quiet",
+                "-append", guest.bootArgs + " rdinit=/init panic=-1 quiet",
                 "-device", guest.virtioSerial,
                 "-chardev", "socket,id=tck,path=" + socket + ",server=on,wait=off",
                 "-device", "virtserialport,chardev=tck,name=dev.stealtime.tck"));
