@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.Vm;
@@ -31,8 +32,8 @@ public class AlignmentTests extends X86TckTest {
      * reserved bit set are rejected and change nothing (the MSR still reads the previous value, no
      * byte near the target changes), the 2 values without one (the control) are accepted.
      */
+    @TckRule(RuleIds.X86_ALIGN_REJECT)
     @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "placesAndPaths")
-    @TckRule("X86-ALIGN-REJECT")
     public void X86_ALIGN_REJECT_everyReservedBitPatternFaults(Place place, Path path) {
         requireCase(place, path);
         Vm vm = openVm();
@@ -109,8 +110,8 @@ public class AlignmentTests extends X86TckTest {
      * clear) are written here: what a hypervisor does with a value that has a reserved bit set is
      * {@code X86-ALIGN-REJECT} (linux-abi), never this required rule.
      */
+    @TckRule(RuleIds.X86_ALIGN_NO_STRAY_WRITE)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-ALIGN-NO-STRAY-WRITE")
     public void X86_ALIGN_NO_STRAY_WRITE_updatesLandOnlyOnTheRegistered64Bytes() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.CpuidResult;
@@ -42,8 +43,8 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         return v;
     }
 
+    @TckRule(RuleIds.X86_MSR_ACCESS)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-MSR-ACCESS")
     public void X86_MSR_ACCESS_wrmsrAndRdmsrOfValidValuesNeverFault() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -72,8 +73,8 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         return new Object[][]{{"offered"}, {"withheld"}};
     }
 
+    @TckRule(RuleIds.X86_FEATURE_BIT)
     @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "offering")
-    @TckRule("X86-FEATURE-BIT")
     public void X86_FEATURE_BIT_cpuidBit5IsSetExactlyWhenTheMsrIsUsable(String stealTime) {
         Evidence.parameter("steal time", stealTime);
         boolean offered = stealTime.equals("offered");
@@ -117,8 +118,8 @@ public class DiscoveryAndAccessTests extends X86TckTest {
      * answers "KVMKVMKVM\0\0\0" in EBX, ECX, EDX and the highest hypervisor leaf in EAX, which must
      * reach 0x40000001 (Documentation/virt/kvm/x86/cpuid.rst: KVM_CPUID_SIGNATURE).
      */
+    @TckRule(RuleIds.X86_FEATURE_BIT)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-FEATURE-BIT")
     public void X86_FEATURE_BIT_signatureLeafLeadsToTheFeatureLeaf() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -132,8 +133,8 @@ public class DiscoveryAndAccessTests extends X86TckTest {
                 + "0x40000001 (KVM_CPUID_FEATURES) (%s)", sig).isGreaterThanOrEqualTo(KvmStealTime.CPUID_KVM_FEATURES);
     }
 
+    @TckRule(RuleIds.X86_RDMSR_READBACK)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-RDMSR-READBACK")
     public void X86_RDMSR_READBACK_returnsExactlyTheLastValueWritten() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);

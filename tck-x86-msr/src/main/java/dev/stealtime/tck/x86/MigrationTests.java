@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.GuestMemory;
@@ -88,8 +89,8 @@ public class MigrationTests extends X86TckTest {
      * preemption on the destination then adds what it should; nothing published goes below the
      * transferred value.
      */
+    @TckRule(RuleIds.X86_MIGRATION_CONTINUES)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-CONTINUES")
     public void X86_MIGRATION_CONTINUES_stealContinuesFromTheTransferredValue() {
         long tol = tolerance();
         Duration d = preemption(Duration.ofMillis(3));
@@ -122,8 +123,8 @@ public class MigrationTests extends X86TckTest {
     }
 
     /** Both orders: every destination update leaves an even version strictly above the transferred one. */
+    @TckRule(RuleIds.X86_MIGRATION_VERSION)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-VERSION")
     public void X86_MIGRATION_VERSION_versionProtocolContinuesOnTheDestination() {
         Duration d = preemption(Duration.ofMillis(2));
         int n = 0;
@@ -157,8 +158,8 @@ public class MigrationTests extends X86TckTest {
      * while the destination runs (with preemptions, time passes), not until the source is closed;
      * and closing it changes nothing in the destination's memory.
      */
+    @TckRule(RuleIds.X86_MIGRATION_SOURCE_QUIET)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-SOURCE-QUIET")
     public void X86_MIGRATION_SOURCE_QUIET_stoppedSourceWritesNothing() {
         long gpa = layout().slot(62);
         Source src = stoppedSource(gpa);
@@ -198,8 +199,8 @@ public class MigrationTests extends X86TckTest {
     }
 
     /** With the dirty log on, each of five preemptions' updates marks the structure's page dirty. */
+    @TckRule(RuleIds.X86_DIRTY_LOGGED)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-DIRTY-LOGGED")
     public void X86_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
         Logged l = registeredAndLogged(layout().slot(64));
         Vm vm = l.vm();
@@ -228,8 +229,8 @@ public class MigrationTests extends X86TckTest {
      * page of the TCK's RAM but the structure's: the hypervisor writes nothing else on its own account.
      * The structure is the last 64 bytes of its page, so a log that rounds its end up shows.
      */
+    @TckRule(RuleIds.X86_DIRTY_ONLY_STRUCTURE)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-DIRTY-ONLY-STRUCTURE")
     public void X86_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
         Logged l = registeredAndLogged(layout().slot(66) + 0x1000 - SIZE);
         Vm vm = l.vm();
@@ -253,8 +254,8 @@ public class MigrationTests extends X86TckTest {
      * updates show in the new backing (steal grows there, three times) and the old backing is never
      * written again.
      */
+    @TckRule(RuleIds.X86_MEMORY_MOVES)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MEMORY-MOVES")
     public void X86_MEMORY_MOVES_updatesLandInTheNewBacking() {
         require(Capability.MOVABLE_MEMORY);
         Vm vm = openVm();

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.MsrResult;
@@ -47,8 +48,8 @@ public class PerVcpuIsolationTests extends X86TckTest {
      * more than their own host measure); disabling one leaves the others'
      * MSRs and updates as they were.
      */
+    @TckRule(RuleIds.X86_PER_VCPU)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-PER-VCPU")
     public void X86_PER_VCPU_eachStructureReflectsOnlyItsOwnVcpu() {
         Vm vm = openVm(VCPUS);
         X86Vcpu[] cpus = new X86Vcpu[VCPUS];

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.MemoryRegion;
@@ -28,8 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Rule area "Registration": enabling, staying registered, disabling, and addresses outside RAM. */
 public class RegistrationTests extends X86TckTest {
 
+    @TckRule(RuleIds.X86_ENABLE)
     @Test(groups = Level.REQUIRED_GROUP, dataProvider = "placesAndPaths")
-    @TckRule("X86-ENABLE")
     public void X86_ENABLE_writingGpaOr1FillsTheStructureOnceTheVcpuHasRun(Place place, Path path) {
         requireCase(place, path);
         Vm vm = openVm();
@@ -48,8 +49,8 @@ public class RegistrationTests extends X86TckTest {
                         .wasUpdatedSince(zeroed, "registering " + hex(gpa | ENABLE) + " through " + path + " then running must fill the structure"));
     }
 
+    @TckRule(RuleIds.X86_REGISTER_ONCE)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-REGISTER-ONCE")
     public void X86_REGISTER_ONCE_updatesContinueAcrossManyRunsWithoutAnotherWrmsr() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -105,8 +106,8 @@ public class RegistrationTests extends X86TckTest {
         };
     }
 
+    @TckRule(RuleIds.X86_DISABLE)
     @Test(groups = Level.REQUIRED_GROUP, dataProvider = "disableValues")
-    @TckRule("X86-DISABLE")
     public void X86_DISABLE_afterBit0ClearTheStructureIsNeverWrittenAgain(String kind, Path path) {
         Evidence.parameter("disable value", kind);
         Evidence.parameter("path", path);
@@ -174,8 +175,8 @@ public class RegistrationTests extends X86TckTest {
         };
     }
 
+    @TckRule(RuleIds.X86_OUTSIDE_RAM)
     @Test(groups = Level.REQUIRED_GROUP, dataProvider = "outsideRam")
-    @TckRule("X86-OUTSIDE-RAM")
     public void X86_OUTSIDE_RAM_isAcceptedNeverWrittenAndTheVmKeepsWorking(String where, long gpa) {
         Evidence.parameter("address", where + " (" + hex(gpa) + ")");
         if (where.startsWith("in the hole")) {

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
@@ -49,8 +50,8 @@ public class StealAccountingTests extends X86TckTest {
      * guest seeds it four preemptions below 2^32 (when the provider accumulates in guest memory)
      * and the workload carries it across.
      */
+    @TckRule(RuleIds.X86_STEAL_MONOTONIC)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-STEAL-MONOTONIC")
     public void X86_STEAL_MONOTONIC_stealNeverDecreasesWhileEnabled() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -99,8 +100,8 @@ public class StealAccountingTests extends X86TckTest {
     }
 
     /** preempt(d): steal grows by at least d and by no more than the host measured (± tolerance). */
+    @TckRule(RuleIds.X86_STEAL_ACCOUNTS)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-STEAL-ACCOUNTS")
     public void X86_STEAL_ACCOUNTS_stealGrowsByTheInducedDelayAndNoMoreThanTheHostMeasured() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -122,8 +123,8 @@ public class StealAccountingTests extends X86TckTest {
     }
 
     /** A known preemption shows at nanosecond scale: 3 ms is about 3,000,000, not 3,000 (µs) or 3 (ms ticks). */
+    @TckRule(RuleIds.X86_STEAL_NANOSECONDS)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-STEAL-NANOSECONDS")
     public void X86_STEAL_NANOSECONDS_aKnownDelayShowsAtNanosecondScale() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -146,8 +147,8 @@ public class StealAccountingTests extends X86TckTest {
     }
 
     /** idle(d) — halted while the host CPU is contended — adds no steal (within tolerance). */
+    @TckRule(RuleIds.X86_IDLE_EXCLUDED)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-IDLE-EXCLUDED")
     public void X86_IDLE_EXCLUDED_haltedTimeAddsNoSteal() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -173,8 +174,8 @@ public class StealAccountingTests extends X86TckTest {
      * would, with the source's total) and the next update continues from that value, upwards or
      * downwards.
      */
+    @TckRule(RuleIds.X86_ACCUMULATES_IN_MEMORY)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-ACCUMULATES-IN-MEMORY")
     public void X86_ACCUMULATES_IN_MEMORY_updatesAddToTheValueInGuestMemory() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);

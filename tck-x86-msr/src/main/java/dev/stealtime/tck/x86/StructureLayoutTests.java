@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
@@ -29,8 +30,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Rule area "Structure layout": where the hypervisor writes, and what the fields hold. */
 public class StructureLayoutTests extends X86TckTest {
 
+    @TckRule(RuleIds.X86_LAYOUT)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-LAYOUT")
     public void X86_LAYOUT_writesOnlyInside64BytesWithStealAtOffset0() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -61,8 +62,8 @@ public class StructureLayoutTests extends X86TckTest {
         }
     }
 
+    @TckRule(RuleIds.X86_FLAGS_ZERO)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-FLAGS-ZERO")
     public void X86_FLAGS_ZERO_flagsStaysZeroAcrossUpdates() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -78,8 +79,8 @@ public class StructureLayoutTests extends X86TckTest {
         }
     }
 
+    @TckRule(RuleIds.X86_PAD_UNTOUCHED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PAD-UNTOUCHED")
     public void X86_PAD_UNTOUCHED_paddingBytes20To63AreNeverWritten() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -115,8 +116,8 @@ public class StructureLayoutTests extends X86TckTest {
      * count with its high byte at offset 11 zero). At the end steal, read as a little-endian u64 at
      * offset 0, grew by a plausible number of nanoseconds.
      */
+    @TckRule(RuleIds.X86_LITTLE_ENDIAN)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-LITTLE-ENDIAN")
     public void X86_LITTLE_ENDIAN_everyObservationDecodesLittleEndian() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -183,8 +184,8 @@ public class StructureLayoutTests extends X86TckTest {
                         Integer.toUnsignedString(version(now)), Integer.toUnsignedString(Integer.reverseBytes(version(now)))));
     }
 
+    @TckRule(RuleIds.X86_PREEMPTED_CLEARED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PREEMPTED-CLEARED")
     public void X86_PREEMPTED_CLEARED_preemptedIsZeroWhileTheGuestRuns() {
         preemptedStaysZeroWhileTheGuestRuns(openVm());
     }
@@ -193,8 +194,8 @@ public class StructureLayoutTests extends X86TckTest {
      * The same with steal time the guest's only paravirtual feature: Linux then clears {@code preempted}
      * on another path (no PV TLB flush), the one 1eff0ada88b4 fixed.
      */
+    @TckRule(RuleIds.X86_PREEMPTED_CLEARED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PREEMPTED-CLEARED")
     public void X86_PREEMPTED_CLEARED_preemptedIsZeroWhileTheGuestRunsWithStealTimeAlone() {
         preemptedStaysZeroWhileTheGuestRuns(openVm(layout().spec(architecture(), 1).withOnlyStealTime()));
     }

@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
@@ -45,8 +46,8 @@ public class UpdateScheduleTests extends X86TckTest {
      * them. Whether a WRMSR is accepted is other rules' business (X86-MSR-ACCESS, X86-DISABLE): here
      * it is only an entry, so its result is not looked at.
      */
+    @TckRule(RuleIds.X86_UPDATE_EVERY_ENTRY)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-UPDATE-EVERY-ENTRY")
     public void X86_UPDATE_EVERY_ENTRY_theNextEntryAfterAPreemptionPublishesIt() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);

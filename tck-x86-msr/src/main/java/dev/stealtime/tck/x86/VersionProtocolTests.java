@@ -1,6 +1,7 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
@@ -27,8 +28,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Rule area "Version protocol": the sequence counter, and what a guest reader obtains while updates race with it. */
 public class VersionProtocolTests extends X86TckTest {
 
+    @TckRule(RuleIds.X86_VERSION_EVEN)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-VERSION-EVEN")
     public void X86_VERSION_EVEN_versionIsEvenAfterEveryCompletedUpdate() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -61,8 +62,8 @@ public class VersionProtocolTests extends X86TckTest {
      * short race: readers following the guest protocol must never see steal change under an unchanged
      * version (an update not covered by an odd version).
      */
+    @TckRule(RuleIds.X86_VERSION_ADVANCES)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-VERSION-ADVANCES")
     public void X86_VERSION_ADVANCES_everyUpdateAdvancesTheVersion() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -101,7 +102,7 @@ public class VersionProtocolTests extends X86TckTest {
                         budget, raceReaders(), false, VERSION_RACE_UPDATES));
         Evidence.text("writer log", report.writerLog());
         assertThatRace(report.result()).hasNoForbiddenObservation().racedAtLeast(5, 1_000);
-        assertThat(report.hypervisorUpdates()).as("X86-VERSION-ADVANCES not exercised: writer steps in which the hypervisor "
+        assertThat(report.hypervisorUpdates()).as(RuleIds.X86_VERSION_ADVANCES + " not exercised: writer steps in which the hypervisor "
                 + "updated the structure (at least %d needed)%n%s", VERSION_RACE_UPDATES, report.writerLog())
                 .isGreaterThanOrEqualTo(VERSION_RACE_UPDATES);
     }
@@ -124,8 +125,8 @@ public class VersionProtocolTests extends X86TckTest {
     private Duration raceBudget() {
         return Duration.ofMillis(Math.max(100, config().raceBudget().toMillis() / 4));
     }
+    @TckRule(RuleIds.X86_VERSION_ODD_START)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-VERSION-ODD-START")
     public void X86_VERSION_ODD_START_anOddVersionLeftByTheGuestIsEvenAfterTheFirstUpdate() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -155,8 +156,8 @@ public class VersionProtocolTests extends X86TckTest {
      * value must be one the hypervisor could have written (see {@link VersionProtocolRace}). Steal is
      * seeded just below a 32-bit boundary, and every update carries it across one.
      */
+    @TckRule(RuleIds.X86_TORN_READ)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-TORN-READ")
     public void X86_TORN_READ_guestReadersNeverObtainATornSteal() {
         Vm vm = openVm();
         X86Vcpu cpu = x86(vm, 0);
@@ -185,7 +186,7 @@ public class VersionProtocolTests extends X86TckTest {
             assertThat(report.consistentReads()).as("protocol-accepted reads (the readers must obtain values to judge):%n%s",
                     report.result().histogram()).isGreaterThanOrEqualTo(1_000);
             // a torn value shows only in an update that changes both 32-bit halves: never PASS without them
-            assertThat(report.carries().crossings()).as("X86-TORN-READ not exercised: updates that carried steal into its upper "
+            assertThat(report.carries().crossings()).as(RuleIds.X86_TORN_READ + " not exercised: updates that carried steal into its upper "
                     + "32-bit half (at least %d needed)%n%s", report.carries().minimum(), report.writerLog())
                     .isGreaterThanOrEqualTo(report.carries().minimum());
         });
