@@ -6,6 +6,8 @@ import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.race.Carries;
+import dev.stealtime.tck.support.race.Outcome;
+import dev.stealtime.tck.support.race.OutcomeTable;
 import dev.stealtime.tck.support.race.RaceResult;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
@@ -33,6 +35,22 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ATOMIC-UPDATE
 
+    /**
+     * The outcome table of the {@code ARM-ATOMIC-UPDATE} race ({@link StolenTimeRace}'s reader returns
+     * its indices): a value outside the floor and ceiling the writer published, or below the reader's
+     * previous one, is forbidden.
+     */
+    static final List<Outcome> ATOMIC_UPDATE_OUTCOMES = OutcomeTable.rows()
+            .acceptable(StolenTimeRace.UNCHANGED, "unchanged", "the same value as this reader's previous sample")
+            .acceptable(StolenTimeRace.ADVANCED, "advanced", "a larger value, within the floor and ceiling the writer published")
+            .acceptable(StolenTimeRace.CROSSED, "advanced into a higher upper word",
+                    "a value past a 32-bit carry: the words the race is about changed together")
+            .forbidden(StolenTimeRace.BELOW_FLOOR, "torn: below the floor",
+                    "lower than the value in memory before the update began (e.g. old upper word + new lower word)")
+            .forbidden(StolenTimeRace.ABOVE_CEILING, "torn: above the ceiling", "more than the host measured (e.g. new upper word + old lower word)")
+            .forbidden(StolenTimeRace.BACKWARDS, "went backwards", "lower than a value this reader had already seen")
+            .build();
+
     @TckRule(RuleIds.ARM_ATOMIC_UPDATE)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATOMIC_UPDATE_oneSixtyFourBitLoadNeverSeesATornStolenTime() {
@@ -47,7 +65,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         Evidence.parameter("race budget", budget);
         Evidence.parameter("reader threads", readers);
         RaceResult result = Evidence.step("race: readers load stolen_time while preempt/run cycles update it",
-                () -> race.run(readers, budget));
+                () -> race.run(ATOMIC_UPDATE_OUTCOMES, readers, budget));
         assertThatRace(result).hasNoForbiddenObservation().racedAtLeast(100, 10_000);
         // the rule is exercised only by updates that change both 32-bit words: never PASS without them
         assertThat(race.carries().crossings()).as(RuleIds.ARM_ATOMIC_UPDATE + " not exercised: updates that carried into the upper 32-bit word "
