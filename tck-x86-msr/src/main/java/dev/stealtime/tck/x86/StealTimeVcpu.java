@@ -1,8 +1,8 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.spi.CpuidResult;
-import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MsrResult;
+import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.Timing;
@@ -10,6 +10,7 @@ import dev.stealtime.tck.support.Timing;
 import java.time.Duration;
 import java.util.function.Consumer;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.MSR;
@@ -43,12 +44,17 @@ public final class StealTimeVcpu {
     public static final Duration UPDATE_BOUND_TIME = Duration.ofMillis(50);
 
     private final X86Vcpu vcpu;
-    private final GuestMemory memory;
-    private final Timing timing;
+    private final Vm vm;
+    private final Supplier<Timing> timing;
 
-    StealTimeVcpu(X86Vcpu vcpu, GuestMemory memory, Timing timing) {
+    /**
+     * The VM's memory and the timing are looked up at each use, as the tests always did: a wait for an
+     * update makes as many guest entries in its time bound as before (with a hypervisor that never
+     * publishes enough, that number is what the wait observes).
+     */
+    StealTimeVcpu(X86Vcpu vcpu, Vm vm, Supplier<Timing> timing) {
         this.vcpu = vcpu;
-        this.memory = memory;
+        this.vm = vm;
         this.timing = timing;
     }
 
@@ -108,7 +114,7 @@ public final class StealTimeVcpu {
 
     /** The 64 bytes at {@code gpa}, as they are now. */
     public Snapshot snapshot(long gpa, String when) {
-        return Snapshot.take(memory, when, index(), gpa, SIZE);
+        return Snapshot.take(vm.memory(), when, index(), gpa, SIZE);
     }
 
     // ---- the workload ----
@@ -145,14 +151,14 @@ public final class StealTimeVcpu {
 
     /** The length of a short guest run, about 1 ms scaled by the timing multiplier. */
     private Duration shortRun() {
-        return timing.scaled(Duration.ofMillis(1));
+        return timing.get().scaled(Duration.ofMillis(1));
     }
 
     // ---- the update bound ----
 
     /** The update bound as the failure messages state it. */
     String updateBound() {
-        return UPDATE_BOUND_ENTRIES + " guest entries and " + ms(timing.scaled(UPDATE_BOUND_TIME));
+        return UPDATE_BOUND_ENTRIES + " guest entries and " + ms(timing.get().scaled(UPDATE_BOUND_TIME));
     }
 
     /**
@@ -174,7 +180,7 @@ public final class StealTimeVcpu {
      * of the wait, not only the one that ended it.
      */
     public Snapshot runUntil(long gpa, String what, Predicate<Snapshot> landed, Consumer<Snapshot> observer) {
-        long deadline = System.nanoTime() + timing.scaled(UPDATE_BOUND_TIME).toNanos();
+        long deadline = System.nanoTime() + timing.get().scaled(UPDATE_BOUND_TIME).toNanos();
         int entries = 0;
         while (true) {
             Snapshot s = snapshot(gpa, entries == 0 ? what + " (before running)" : what + " (guest entry " + entries + ")");

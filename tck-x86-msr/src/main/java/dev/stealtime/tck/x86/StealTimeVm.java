@@ -8,6 +8,7 @@ import dev.stealtime.tck.support.Timing;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
@@ -18,19 +19,19 @@ public final class StealTimeVm {
     private final Vm vm;
     private final List<StealTimeVcpu> vcpus = new ArrayList<>();
 
-    StealTimeVm(Vm vm, Timing timing) {
+    StealTimeVm(Vm vm, Supplier<Timing> timing) {
         this.vm = vm;
         for (var v : vm.vcpus()) {
             if (!(v instanceof X86Vcpu x)) {
                 throw new IllegalStateException("an x86-64 VM handed out a " + v.getClass().getName() + ", not an X86Vcpu");
             }
-            vcpus.add(new StealTimeVcpu(x, vm.memory(), timing));
+            vcpus.add(new StealTimeVcpu(x, vm, timing));
         }
     }
 
     /** {@code vm}, opened by the caller (a tool outside the suite, e.g. a benchmark), seen through its steal-time interface. */
     public static StealTimeVm of(Vm vm, Timing timing) {
-        return new StealTimeVm(vm, timing);
+        return new StealTimeVm(vm, () -> timing);
     }
 
     public StealTimeVcpu vcpu(int index) {

@@ -33,11 +33,11 @@ public abstract class X86TckTest extends TckTest {
     }
 
     protected StealTimeVm openStealTimeVm(int vcpus) {
-        return new StealTimeVm(openVm(vcpus), timing());
+        return new StealTimeVm(openVm(vcpus), this::timing);
     }
 
     protected StealTimeVm openStealTimeVm(VmSpec spec) {
-        return new StealTimeVm(openVm(spec), timing());
+        return new StealTimeVm(openVm(spec), this::timing);
     }
 
     /** Closes a VM before the test ends (a migration's source). */
