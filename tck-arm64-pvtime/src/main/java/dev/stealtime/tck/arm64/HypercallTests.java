@@ -1,5 +1,6 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.support.Evidence;
 import org.testng.annotations.Test;
@@ -42,7 +43,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ARCH-FEATURES
 
-    @TckRule("ARM-ARCH-FEATURES")
+    @TckRule(RuleIds.ARM_ARCH_FEATURES)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ARCH_FEATURES_successWhenPvTimeIsOffered() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -55,7 +56,7 @@ public class HypercallTests extends Arm64TckTest {
         Evidence.step("after the guest called PV_TIME_ST", () -> assertThatCall(vcpu.archFeatures(PV_TIME_FEATURES)).returnsSuccess());
     }
 
-    @TckRule("ARM-ARCH-FEATURES")
+    @TckRule(RuleIds.ARM_ARCH_FEATURES)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ARCH_FEATURES_notSupportedWhenPvTimeIsNotOffered() {
         PvTimeVcpu vcpu = openVmWithoutPvTime(1).vcpu(0);
@@ -64,7 +65,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-FEATURES-ST
 
-    @TckRule("ARM-FEATURES-ST")
+    @TckRule(RuleIds.ARM_FEATURES_ST)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_FEATURES_ST_successOnceTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -79,14 +80,14 @@ public class HypercallTests extends Arm64TckTest {
      * hypervisor": a hypervisor may answer SUCCESS as soon as it offers PV time. Tying the answer
      * to the IPA is Linux's reading (since v5.9), so it is this linux-abi rule, not ARM-FEATURES-ST.
      */
-    @TckRule("ARM-FEATURES-ST-NEEDS-IPA")
+    @TckRule(RuleIds.ARM_FEATURES_ST_NEEDS_IPA)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_FEATURES_ST_NEEDS_IPA_notSupportedBeforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
         assertThatCall(vcpu.features(PV_TIME_ST)).as("Linux: no stolen-time structure for this vCPU yet").returnsNotSupported();
     }
 
-    @TckRule("ARM-FEATURES-ST")
+    @TckRule(RuleIds.ARM_FEATURES_ST)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_FEATURES_ST_notSupportedWhenPvTimeIsNotOffered() {
         PvTimeVcpu vcpu = openVmWithoutPvTime(1).vcpu(0);
@@ -95,7 +96,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-FEATURES-UNKNOWN
 
-    @TckRule("ARM-FEATURES-UNKNOWN")
+    @TckRule(RuleIds.ARM_FEATURES_UNKNOWN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_FEATURES_UNKNOWN_everyOtherFunctionIdIsNotSupported() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -118,7 +119,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-FEATURES-SELF
 
-    @TckRule("ARM-FEATURES-SELF")
+    @TckRule(RuleIds.ARM_FEATURES_SELF)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_FEATURES_SELF_successOnceTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -128,7 +129,7 @@ public class HypercallTests extends Arm64TckTest {
         Evidence.step("after PV_TIME_ST", () -> assertThatCall(vcpu.features(PV_TIME_FEATURES)).returnsSuccess());
     }
 
-    @TckRule("ARM-FEATURES-SELF")
+    @TckRule(RuleIds.ARM_FEATURES_SELF)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_FEATURES_SELF_notSupportedBeforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -137,7 +138,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ST-RETURNS-OWN-IPA
 
-    @TckRule("ARM-ST-RETURNS-OWN-IPA")
+    @TckRule(RuleIds.ARM_ST_RETURNS_OWN_IPA)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_RETURNS_OWN_IPA_eachVcpuGetsItsOwnStructure() {
         PvTimeVm vm = openPvTimeVm(4);
@@ -157,7 +158,7 @@ public class HypercallTests extends Arm64TckTest {
         calls.forEach(c -> assertThatCall(c).as("the calling vCPU's own IPA").returnsIpa(ipas[c.vcpu()]));
     }
 
-    @TckRule("ARM-ST-RETURNS-OWN-IPA")
+    @TckRule(RuleIds.ARM_ST_RETURNS_OWN_IPA)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_RETURNS_OWN_IPA_theWholeIpaInEveryRegion() {
         List<Long> ipas = new ArrayList<>(List.of(low(5) + 64));
@@ -180,7 +181,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ST-NOT-SUPPORTED
 
-    @TckRule("ARM-ST-NOT-SUPPORTED")
+    @TckRule(RuleIds.ARM_ST_NOT_SUPPORTED)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_NOT_SUPPORTED_beforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -188,7 +189,7 @@ public class HypercallTests extends Arm64TckTest {
         assertThatCall(vcpu.stolenTimeIpa()).as("asked again").returnsNotSupported();
     }
 
-    @TckRule("ARM-ST-NOT-SUPPORTED")
+    @TckRule(RuleIds.ARM_ST_NOT_SUPPORTED)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_NOT_SUPPORTED_onAVcpuWithoutAStructureWhileAnotherHasOne() {
         PvTimeVm vm = openPvTimeVm(2);
@@ -196,7 +197,7 @@ public class HypercallTests extends Arm64TckTest {
         assertThatCall(vm.vcpu(1).stolenTimeIpa()).as("vCPU 0 has a structure, vCPU 1 has none").returnsNotSupported();
     }
 
-    @TckRule("ARM-ST-NOT-SUPPORTED")
+    @TckRule(RuleIds.ARM_ST_NOT_SUPPORTED)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_NOT_SUPPORTED_whenPvTimeIsNotOffered() {
         PvTimeVcpu vcpu = openVmWithoutPvTime(1).vcpu(0);
@@ -205,7 +206,7 @@ public class HypercallTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-SMC64-ONLY
 
-    @TckRule("ARM-SMC64-ONLY")
+    @TckRule(RuleIds.ARM_SMC64_ONLY)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_SMC64_ONLY_smc32FormsAreNotSupported() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);

@@ -1,5 +1,6 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.GuestMemory;
@@ -79,7 +80,7 @@ public class MigrationTests extends Arm64TckTest {
      * value and grew by no more than the destination vCPU's own involuntary wait (its host measure
      * from its start); a preemption then adds what it should.
      */
-    @TckRule("ARM-MIGRATION-CONTINUES")
+    @TckRule(RuleIds.ARM_MIGRATION_CONTINUES)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_MIGRATION_CONTINUES_stolenTimeContinuesFromTheTransferredValue() {
         Duration d = millis(3);
@@ -115,7 +116,7 @@ public class MigrationTests extends Arm64TckTest {
      * The stopped source writes nothing once the VMM took its copy and saved the IPA: not while the
      * destination runs, not until it is closed; and closing it changes nothing in the destination.
      */
-    @TckRule("ARM-MIGRATION-SOURCE-QUIET")
+    @TckRule(RuleIds.ARM_MIGRATION_SOURCE_QUIET)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_MIGRATION_SOURCE_QUIET_stoppedSourceWritesNothing() {
         long ipa = low(6);
@@ -155,7 +156,7 @@ public class MigrationTests extends Arm64TckTest {
      * runs) and judged whenever the structure changed since the call before, so each update must mark
      * the page, not only one of each round's (a hypervisor that misses every second one shows).
      */
-    @TckRule("ARM-DIRTY-LOGGED")
+    @TckRule(RuleIds.ARM_DIRTY_LOGGED)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
         PvTimeVcpu v = enabledAndLogged(low(8));
@@ -189,7 +190,7 @@ public class MigrationTests extends Arm64TckTest {
         }
     }
 
-    @TckRule("ARM-DIRTY-ONLY-STRUCTURE")
+    @TckRule(RuleIds.ARM_DIRTY_ONLY_STRUCTURE)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
         PvTimeVcpu v = enabledAndLogged(low(10) + 0x1000 - SIZE);   // the last 64 bytes of its page
@@ -216,7 +217,7 @@ public class MigrationTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- memory that moves
 
-    @TckRule("ARM-MEMORY-MOVES")
+    @TckRule(RuleIds.ARM_MEMORY_MOVES)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_MEMORY_MOVES_updatesLandInTheNewBacking() {
         require(Capability.MOVABLE_MEMORY);

@@ -1,5 +1,6 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.Snapshot;
@@ -33,7 +34,7 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
         return vm;
     }
 
-    @TckRule("ARM-PER-VCPU")
+    @TckRule(RuleIds.ARM_PER_VCPU)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_PER_VCPU_preemptingOneVcpuChangesNoOtherVcpusStructure() {
         PvTimeVm vm = threeVcpusBackToBack();
@@ -65,7 +66,7 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
         }
     }
 
-    @TckRule("ARM-PER-VCPU")
+    @TckRule(RuleIds.ARM_PER_VCPU)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_PER_VCPU_pvTimeStOnOneVcpuResetsNoOtherVcpusStructure() {
         PvTimeVm vm = threeVcpusBackToBack();

@@ -1,10 +1,13 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Snapshot;
 import dev.stealtime.tck.support.race.Carries;
+import dev.stealtime.tck.support.race.Outcome;
+import dev.stealtime.tck.support.race.OutcomeTable;
 import dev.stealtime.tck.support.race.RaceResult;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
@@ -32,7 +35,23 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ATOMIC-UPDATE
 
-    @TckRule("ARM-ATOMIC-UPDATE")
+    /**
+     * The outcome table of the {@code ARM-ATOMIC-UPDATE} race ({@link StolenTimeRace}'s reader returns
+     * its indices): a value outside the floor and ceiling the writer published, or below the reader's
+     * previous one, is forbidden.
+     */
+    static final List<Outcome> ATOMIC_UPDATE_OUTCOMES = OutcomeTable.rows()
+            .acceptable(StolenTimeRace.UNCHANGED, "unchanged", "the same value as this reader's previous sample")
+            .acceptable(StolenTimeRace.ADVANCED, "advanced", "a larger value, within the floor and ceiling the writer published")
+            .acceptable(StolenTimeRace.CROSSED, "advanced into a higher upper word",
+                    "a value past a 32-bit carry: the words the race is about changed together")
+            .forbidden(StolenTimeRace.BELOW_FLOOR, "torn: below the floor",
+                    "lower than the value in memory before the update began (e.g. old upper word + new lower word)")
+            .forbidden(StolenTimeRace.ABOVE_CEILING, "torn: above the ceiling", "more than the host measured (e.g. new upper word + old lower word)")
+            .forbidden(StolenTimeRace.BACKWARDS, "went backwards", "lower than a value this reader had already seen")
+            .build();
+
+    @TckRule(RuleIds.ARM_ATOMIC_UPDATE)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATOMIC_UPDATE_oneSixtyFourBitLoadNeverSeesATornStolenTime() {
         PvTimeVm vm = openPvTimeVm(1);
@@ -46,10 +65,10 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         Evidence.parameter("race budget", budget);
         Evidence.parameter("reader threads", readers);
         RaceResult result = Evidence.step("race: readers load stolen_time while preempt/run cycles update it",
-                () -> race.run(readers, budget));
+                () -> race.run(ATOMIC_UPDATE_OUTCOMES, readers, budget));
         assertThatRace(result).hasNoForbiddenObservation().racedAtLeast(100, 10_000);
         // the rule is exercised only by updates that change both 32-bit words: never PASS without them
-        assertThat(race.carries().crossings()).as("ARM-ATOMIC-UPDATE not exercised: updates that carried into the upper 32-bit word "
+        assertThat(race.carries().crossings()).as(RuleIds.ARM_ATOMIC_UPDATE + " not exercised: updates that carried into the upper 32-bit word "
                         + "(the race must see at least %d, %s)%n%s", race.carries().minimum(),
                 race.carries().mode() == Carries.Mode.DRIVEN ? "driven by long preemptions within " + Carries.drivenBound(budget).toSeconds() + " s"
                         : "as nearly every update carries", race.summary())
@@ -58,7 +77,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-MONOTONIC
 
-    @TckRule("ARM-MONOTONIC")
+    @TckRule(RuleIds.ARM_MONOTONIC)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_MONOTONIC_neverDecreasesBetweenPvTimeStCalls() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -104,7 +123,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         return new Object[][]{{0.5}, {2.0}, {5.0}};
     }
 
-    @TckRule("ARM-STEAL-ACCOUNTS")
+    @TckRule(RuleIds.ARM_STEAL_ACCOUNTS)
     @Test(groups = REQUIRED_GROUP, dataProvider = "preemptions")
     public void ARM_STEAL_ACCOUNTS_growsByTheInducedWaitAndNoMoreThanTheHostMeasured(double ms) {
         Duration d = measurable(ms);
@@ -115,7 +134,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
         preemptAndCheck(vcpu, d, "preempt(" + d.toNanos() + " ns)", "the induced wait");
     }
 
-    @TckRule("ARM-STEAL-ACCOUNTS")
+    @TckRule(RuleIds.ARM_STEAL_ACCOUNTS)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_STEAL_ACCOUNTS_countsNanoseconds() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -126,7 +145,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
                 d.toNanos(), d.toNanos(), d.toNanos() / 1000, d.toMillis()));
     }
 
-    @TckRule("ARM-STEAL-ACCOUNTS")
+    @TckRule(RuleIds.ARM_STEAL_ACCOUNTS)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_STEAL_ACCOUNTS_consecutivePreemptionsAddUp() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -170,7 +189,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
      * guest would, with the source's total), upwards and downwards: the next update adds the
      * preemption to the value found there, never to a total the hypervisor kept itself.
      */
-    @TckRule("ARM-ACCUMULATES-IN-MEMORY")
+    @TckRule(RuleIds.ARM_ACCUMULATES_IN_MEMORY)
     @Test(groups = dev.stealtime.tck.rules.Level.LINUX_ABI_GROUP)
     public void ARM_ACCUMULATES_IN_MEMORY_updatesAddToTheStolenTimeInGuestMemory() {
         PvTimeVm vm = openPvTimeVm(1);
@@ -205,7 +224,7 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-IDLE-EXCLUDED
 
-    @TckRule("ARM-IDLE-EXCLUDED")
+    @TckRule(RuleIds.ARM_IDLE_EXCLUDED)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_IDLE_EXCLUDED_wfiWhileTheHostIsContendedAddsNoStolenTime() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -226,20 +245,20 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-UPDATED-BEFORE-RUN
 
-    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @TckRule(RuleIds.ARM_UPDATED_BEFORE_RUN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_UPDATED_BEFORE_RUN_theHypercallRightAfterAPreemptionAlreadySeesIt() {
         firstEntryAfterPreemptionSeesIt("an SMCCC call (PV_TIME_FEATURES)", v -> v.features(PvTime.PV_TIME_ST));
     }
 
-    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @TckRule(RuleIds.ARM_UPDATED_BEFORE_RUN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_UPDATED_BEFORE_RUN_theRunRightAfterAPreemptionAlreadySeesIt() {
         firstEntryAfterPreemptionSeesIt("a short run", PvTimeVcpu::runBriefly);
     }
 
     /** The guest's first entry after the preemption is one that halts at once (WFI): it was scheduled in, so it was updated. */
-    @TckRule("ARM-UPDATED-BEFORE-RUN")
+    @TckRule(RuleIds.ARM_UPDATED_BEFORE_RUN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_UPDATED_BEFORE_RUN_theEntryThatWaitsRightAfterAPreemptionAlreadySeesIt() {
         firstEntryAfterPreemptionSeesIt("an entry that executes WFI at once (idle 1 ms)", v -> v.idle(millis(1)));

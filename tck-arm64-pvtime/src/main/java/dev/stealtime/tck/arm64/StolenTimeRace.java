@@ -44,20 +44,14 @@ final class StolenTimeRace {
     /** Exact mode: each preemption carries into the upper word and lowers the lower word by 64 Ki. */
     static final long EXACT_STEP = WORD - 0x10000;
 
+    // what a reader's sample returns: the rows of the outcome table beside the test that judges it
+    // (StolenTimeAccountingTests.ATOMIC_UPDATE_OUTCOMES), which names each row at its index
     static final int UNCHANGED = 0;
     static final int ADVANCED = 1;
     static final int CROSSED = 2;
     static final int BELOW_FLOOR = 3;
     static final int ABOVE_CEILING = 4;
     static final int BACKWARDS = 5;
-
-    static final List<Outcome> OUTCOMES = List.of(
-            Outcome.acceptable("unchanged", "the same value as this reader's previous sample"),
-            Outcome.acceptable("advanced", "a larger value, within the floor and ceiling the writer published"),
-            Outcome.acceptable("advanced into a higher upper word", "a value past a 32-bit carry: the words the race is about changed together"),
-            Outcome.forbidden("torn: below the floor", "lower than the value in memory before the update began (e.g. old upper word + new lower word)"),
-            Outcome.forbidden("torn: above the ceiling", "more than the host measured (e.g. new upper word + old lower word)"),
-            Outcome.forbidden("went backwards", "lower than a value this reader had already seen"));
 
     /** What the readers judge against; replaced (never mutated) by the writer. */
     record Bounds(long floor, long ceiling, long sinceNanos) {
@@ -179,10 +173,11 @@ final class StolenTimeRace {
         }
     }
 
-    RaceResult run(int readers, Duration budget) {
+    /** Races for {@code budget} (stretched until the carries are in), grading every sample by {@code outcomes}, a table over this race's outcome indices. */
+    RaceResult run(List<Outcome> outcomes, int readers, Duration budget) {
         String name = String.format("arm64 stolen_time, one 64-bit load (vCPU %d, structure at 0x%x)", vcpu.index(), vcpu.ipa());
         Duration bound = carries.mode() == Carries.Mode.DRIVEN ? Carries.drivenBound(budget) : budget.multipliedBy(RaceSpec.MAX_STRETCH);
-        RaceResult result = Race.run(new RaceSpec(name, OUTCOMES, this::update, Reader::new, readers, budget)
+        RaceResult result = Race.run(new RaceSpec(name, outcomes, this::update, Reader::new, readers, budget)
                 .sampledThrough(live.memory(), GuestLayout.raceScratch(live.gpa()))
                 .until(new RaceSpec.Minimum(carries::minimumReached, bound))
                 .servedWhen(() -> carries.crossings() >= RaceSpec.ENOUGH_CHANCES));

@@ -1,5 +1,6 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuardBytes;
@@ -40,7 +41,7 @@ public class StructureLayoutTests extends Arm64TckTest {
      * (a hypervisor that stamps it on every second update shows on one of them). Nothing here relies
      * on PV_TIME_ST zeroing the structure (ARM-ST-REINITIALISES, linux-abi).
      */
-    @TckRule("ARM-REVISION-ZERO")
+    @TckRule(RuleIds.ARM_REVISION_ZERO)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_REVISION_ZERO_readsZeroAfterPvTimeStAndAfterEveryUpdate() {
         stealAndRun(structureInUse(), Observations.of("revision (u32 @0) reads 0", s -> String.format("revision %d", s.u32(PvTime.REVISION)),
@@ -49,7 +50,7 @@ public class StructureLayoutTests extends Arm64TckTest {
     }
 
     /** As ARM-REVISION-ZERO, for {@code attributes}. */
-    @TckRule("ARM-ATTRIBUTES-ZERO")
+    @TckRule(RuleIds.ARM_ATTRIBUTES_ZERO)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATTRIBUTES_ZERO_readsZeroAfterPvTimeStAndAfterEveryUpdate() {
         stealAndRun(structureInUse(), Observations.of("attributes (u32 @4) reads 0", s -> String.format("attributes 0x%08x", s.u32(PvTime.ATTRIBUTES)),
@@ -105,7 +106,7 @@ public class StructureLayoutTests extends Arm64TckTest {
      * updates between two preemptions are both odd and even in number, and the structure is read
      * after every call: each read must hold the value in its low-order bytes.
      */
-    @TckRule("ARM-LITTLE-ENDIAN")
+    @TckRule(RuleIds.ARM_LITTLE_ENDIAN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_LITTLE_ENDIAN_everyUpdateStoresStolenTimeLeastSignificantFirst() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -178,7 +179,7 @@ public class StructureLayoutTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-WRITES-IN-BOUNDS
 
-    @TckRule("ARM-WRITES-IN-BOUNDS")
+    @TckRule(RuleIds.ARM_WRITES_IN_BOUNDS)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_WRITES_IN_BOUNDS_nothingOutsideTheSixtyFourBytesIsEverWritten() {
         PvTimeVm vm = openPvTimeVm(1);
@@ -216,7 +217,7 @@ public class StructureLayoutTests extends Arm64TckTest {
      * After PV_TIME_ST the VMM plants canaries in bytes 16..63 (only 16 bytes are "meaningfully
      * filled by the hypervisor"); updates over a mixed workload must leave them as they are.
      */
-    @TckRule("ARM-RESERVED-UNTOUCHED")
+    @TckRule(RuleIds.ARM_RESERVED_UNTOUCHED)
     @Test(groups = ADVISORY_GROUP)
     public void ARM_RESERVED_UNTOUCHED_updatesNeverWriteBytes16To63() {
         PvTimeVcpu vcpu = structureInUse();
@@ -236,7 +237,7 @@ public class StructureLayoutTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ST-REINITIALISES
 
-    @TckRule("ARM-ST-REINITIALISES")
+    @TckRule(RuleIds.ARM_ST_REINITIALISES)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_ST_REINITIALISES_pvTimeStZeroesAllSixtyFourBytes() {
         PvTimeVm vm = openPvTimeVm(1);
@@ -258,7 +259,7 @@ public class StructureLayoutTests extends Arm64TckTest {
                 .hasStolenTimeAtMost((h1 - h0) + tolerance());
     }
 
-    @TckRule("ARM-ST-REINITIALISES")
+    @TckRule(RuleIds.ARM_ST_REINITIALISES)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_ST_REINITIALISES_pvTimeStRestartsCounting() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);

@@ -1,5 +1,6 @@
 package dev.stealtime.tck.arm64;
 
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.MemoryRegion;
@@ -43,7 +44,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-HAS-ATTR
 
-    @TckRule("ARM-HAS-ATTR")
+    @TckRule(RuleIds.ARM_HAS_ATTR)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_HAS_ATTR_zeroWhenStolenTimeIsImplemented() {
         PvTimeVm vm = openPvTimeVm(1);
@@ -55,7 +56,7 @@ public class VmmAttributeTests extends Arm64TckTest {
                 () -> assertThatAttr(vcpu.has()).succeeded());
     }
 
-    @TckRule("ARM-HAS-ATTR")
+    @TckRule(RuleIds.ARM_HAS_ATTR)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_HAS_ATTR_enxioWhenStolenTimeIsNotImplemented() {
         PvTimeVcpu vcpu = openVmWithoutPvTime(1).vcpu(0);
@@ -65,7 +66,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ENXIO-UNSUPPORTED
 
-    @TckRule("ARM-ENXIO-UNSUPPORTED")
+    @TckRule(RuleIds.ARM_ENXIO_UNSUPPORTED)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ENXIO_UNSUPPORTED_setAndGetWithoutStolenTime() {
         PvTimeVcpu vcpu = openVmWithoutPvTime(1).vcpu(0);
@@ -82,7 +83,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ENXIO-UNKNOWN-ATTR
 
-    @TckRule("ARM-ENXIO-UNKNOWN-ATTR")
+    @TckRule(RuleIds.ARM_ENXIO_UNKNOWN_ATTR)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_ENXIO_UNKNOWN_ATTR_hasSetGetOfEveryOtherAttribute() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -113,13 +114,13 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-EINVAL-ALIGN
 
-    @TckRule("ARM-EINVAL-ALIGN")
+    @TckRule(RuleIds.ARM_EINVAL_ALIGN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EINVAL_ALIGN_everyMisalignmentAtLowIpas() {
         everyMisalignmentIsRejected(new long[]{low(0), LOW_EDGE}, low(0));
     }
 
-    @TckRule("ARM-EINVAL-ALIGN")
+    @TckRule(RuleIds.ARM_EINVAL_ALIGN)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EINVAL_ALIGN_everyMisalignmentAtHighIpas() {
         require(Capability.HIGH_MEMORY);
@@ -150,14 +151,14 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-EINVAL-OUTSIDE-MEMORY
 
-    @TckRule("ARM-EINVAL-OUTSIDE-MEMORY")
+    @TckRule(RuleIds.ARM_EINVAL_OUTSIDE_MEMORY)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EINVAL_OUTSIDE_MEMORY_alignedIpaInARamHole() {
         require(Capability.MEMORY_HOLES);
         outsideMemoryIsRejected(new long[]{IN_HOLE, LOW.end(), MID.gpa() - 64});
     }
 
-    @TckRule("ARM-EINVAL-OUTSIDE-MEMORY")
+    @TckRule(RuleIds.ARM_EINVAL_OUTSIDE_MEMORY)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EINVAL_OUTSIDE_MEMORY_alignedIpaBeyondRam() {
         List<MemoryRegion> ram = layout().regions();
@@ -185,7 +186,7 @@ public class VmmAttributeTests extends Arm64TckTest {
         });
     }
 
-    @TckRule("ARM-EINVAL-OUTSIDE-MEMORY")
+    @TckRule(RuleIds.ARM_EINVAL_OUTSIDE_MEMORY)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EINVAL_OUTSIDE_MEMORY_lastSixtyFourBytesOfEachRegionAreInside() {
         List<AttrCall> calls = new ArrayList<>();
@@ -201,7 +202,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-EEXIST
 
-    @TckRule("ARM-EEXIST")
+    @TckRule(RuleIds.ARM_EEXIST)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_EEXIST_secondSetKeepsFirstIpa() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -221,7 +222,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-ERROR-PRECEDENCE
 
-    @TckRule("ARM-ERROR-PRECEDENCE")
+    @TckRule(RuleIds.ARM_ERROR_PRECEDENCE)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_ERROR_PRECEDENCE_misalignedOnAConfiguredVcpuIsEinvalNotEexist() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
@@ -240,7 +241,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-PER-VCPU-IPA
 
-    @TckRule("ARM-PER-VCPU-IPA")
+    @TckRule(RuleIds.ARM_PER_VCPU_IPA)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_PER_VCPU_IPA_settingOneVcpuLeavesTheOthersFree() {
         PvTimeVm vm = openPvTimeVm(3);
@@ -253,7 +254,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-GET-ATTR
 
-    @TckRule("ARM-GET-ATTR")
+    @TckRule(RuleIds.ARM_GET_ATTR)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_GET_ATTR_allOnesBeforeSetThenTheIpaThatWasSet() {
         List<Long> ipas = new ArrayList<>(List.of(low(3), low(3) + 64 * 5));
@@ -280,7 +281,7 @@ public class VmmAttributeTests extends Arm64TckTest {
 
     // ---------------------------------------------------------------- ARM-IPA-PERMANENT
 
-    @TckRule("ARM-IPA-PERMANENT")
+    @TckRule(RuleIds.ARM_IPA_PERMANENT)
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_IPA_PERMANENT_cannotBeChangedOrUnset() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);

@@ -1,13 +1,11 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuardBytes;
-import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
@@ -31,37 +29,37 @@ public class AlignmentTests extends X86TckTest {
      * reserved bit set are rejected and change nothing (the MSR still reads the previous value, no
      * byte near the target changes), the 2 values without one (the control) are accepted.
      */
+    @TckRule(RuleIds.X86_ALIGN_REJECT)
     @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "placesAndPaths")
-    @TckRule("X86-ALIGN-REJECT")
     public void X86_ALIGN_REJECT_everyReservedBitPatternFaults(Place place, Path path) {
         requireCase(place, path);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long previous = layout().slot(1);
         long target = place.gpa(layout());
         // canaries over the target structure and the 128 bytes before it (and after it, unless RAM ends there)
         long guardFrom = target - 128;
         int guardLength = place == Place.EDGE ? 128 + SIZE : 128 + SIZE + 128;
 
-        GuardBytes guard = step("configure: registered structure at " + hex(previous) + ", canaries at "
+        GuardBytes guard = Evidence.step("configure: registered structure at " + hex(previous) + ", canaries at "
                 + hex(guardFrom) + ".." + hex(guardFrom + guardLength), () -> {
-            zeroStructure(vm, previous);
+            vm.zeroStructure(previous);
             GuardBytes g = GuardBytes.plant(vm.memory(), guardFrom, guardLength);
-            enable(cpu, previous);
-            cpu.run(shortRun());
+            cpu.enable(previous);
+            cpu.runBriefly();
             return g;
         });
         long before = path.read(cpu);   // what "unchanged" means below (whether it reads back exactly is X86-RDMSR-READBACK)
 
         List<String> problems = new ArrayList<>();
         StringBuilder table = new StringBuilder(String.format("%-8s %-7s %-20s %-10s %s%n", "bits5:1", "enable", "value", "result", "read back"));
-        step("run: " + path + " of 62 reserved-bit values, each followed by a read-back and a guest entry", () -> {
+        Evidence.step("run: " + path + " of 62 reserved-bit values, each followed by a read-back and a guest entry", () -> {
             for (int pattern = 1; pattern < RESERVED_PATTERNS; pattern++) {
                 for (boolean enable : new boolean[]{false, true}) {
                     long value = KvmStealTime.value(target, pattern, enable);
                     boolean accepted = path.write(cpu, value);
                     if (path == Path.HOST) {
-                        cpu.run(shortRun());   // the guest runs: a hypervisor that took the value would update now
+                        cpu.runBriefly();   // the guest runs: a hypervisor that took the value would update now
                     }
                     long readBack = path.read(cpu);   // the guest RDMSR also enters the guest
                     String changed = guard.checkAndFlip();   // the canaries alternate between complementary passes
@@ -81,7 +79,7 @@ public class AlignmentTests extends X86TckTest {
                 }
             }
         });
-        step("control: bits 5:1 clear (" + hex(target) + " and " + hex(target | ENABLE) + ") are accepted", () -> {
+        Evidence.step("control: bits 5:1 clear (" + hex(target) + " and " + hex(target | ENABLE) + ") are accepted", () -> {
             for (boolean enable : new boolean[]{false, true}) {
                 long value = KvmStealTime.value(target, 0, enable);
                 boolean accepted = path.write(cpu, value);
@@ -109,18 +107,18 @@ public class AlignmentTests extends X86TckTest {
      * clear) are written here: what a hypervisor does with a value that has a reserved bit set is
      * {@code X86-ALIGN-REJECT} (linux-abi), never this required rule.
      */
+    @TckRule(RuleIds.X86_ALIGN_NO_STRAY_WRITE)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-ALIGN-NO-STRAY-WRITE")
     public void X86_ALIGN_NO_STRAY_WRITE_updatesLandOnlyOnTheRegistered64Bytes() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long area = layout().slot(19);
         int areaLength = 4 * 0x1000;
         long first = layout().slot(20);
         long moved = layout().slot(22) + 0x40;
         Duration p = preemption(Duration.ofMillis(2));
 
-        GuardBytes guard = step("configure: canaries over " + hex(area) + ".." + hex(area + areaLength)
+        GuardBytes guard = Evidence.step("configure: canaries over " + hex(area) + ".." + hex(area + areaLength)
                 + ", structures at " + hex(first) + " and " + hex(moved) + " (each zeroed before it is registered)", () ->
                 GuardBytes.plant(vm.memory(), area, areaLength).except(first, SIZE).except(moved, SIZE));
         List<Path> paths = new ArrayList<>(List.of(Path.GUEST));
@@ -130,16 +128,16 @@ public class AlignmentTests extends X86TckTest {
         StringBuilder registrations = new StringBuilder();
         for (Path path : paths) {
             for (long gpa : new long[]{first, moved}) {
-                step("zero " + hex(gpa) + " and register " + hex(gpa | ENABLE) + " through " + path + ", preempt/run/idle until the steal shows", () -> {
-                    zeroStructure(vm, gpa);   // before every registration, as the guest must
-                    Snapshot start = record(vm, cpu, gpa, "zeroed, before registering through " + path);
+                Evidence.step("zero " + hex(gpa) + " and register " + hex(gpa | ENABLE) + " through " + path + ", preempt/run/idle until the steal shows", () -> {
+                    vm.zeroStructure(gpa);   // before every registration, as the guest must
+                    Snapshot start = cpu.snapshot(gpa, "zeroed, before registering through " + path);
                     assertThat(path.write(cpu, gpa | ENABLE)).as("%s %s (aligned, in RAM, enabled) was rejected", path, hex(gpa | ENABLE)).isTrue();
                     for (int i = 0; i < 3; i++) {
-                        preemptThenRun(cpu, p);
+                        cpu.preemptThenRun(p);
                     }
                     cpu.idle(timing().scaled(Duration.ofMillis(2)));
                     cpu.preempt(p);
-                    Snapshot end = runUntilStealAbove(vm, cpu, gpa, start, "after registering through " + path + " and preempt/run/idle");
+                    Snapshot end = cpu.runUntilStealAbove(gpa, start, "after registering through " + path + " and preempt/run/idle");
                     registrations.append(String.format("%s %s: steal %,d -> %,d%n", path, hex(gpa | ENABLE),
                             StealTimeRecordAssert.steal(start), StealTimeRecordAssert.steal(end)));
                     assertThatRecord(end).hasStealAbove(start, "the registered structure must be updated, or stray writes could not show");

@@ -1,12 +1,11 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.CpuidResult;
 import dev.stealtime.tck.spi.MsrResult;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
@@ -19,7 +18,6 @@ import java.util.List;
 import static dev.stealtime.tck.x86.KvmStealTime.CPUID_KVM_FEATURES;
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.FEATURE_STEAL_TIME_BIT;
-import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,18 +40,18 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         return v;
     }
 
+    @TckRule(RuleIds.X86_MSR_ACCESS)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-MSR-ACCESS")
     public void X86_MSR_ACCESS_wrmsrAndRdmsrOfValidValuesNeverFault() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         List<String> problems = new ArrayList<>();
         StringBuilder table = new StringBuilder("value               WRMSR     RDMSR\n");
         for (long value : validValues()) {
             Evidence.step("guest WRMSR " + hex(value) + ", then RDMSR", () -> {
-                zeroIfRegistering(vm, value);
-                MsrResult w = cpu.guestWrmsr(MSR, value);
-                MsrResult r = cpu.guestRdmsr(MSR);
+                vm.zeroIfRegistering(value);
+                MsrResult w = cpu.guestWrmsr(value);
+                MsrResult r = cpu.guestRdmsr();
                 table.append(String.format("%-19s %-9s %s%n", hex(value), w, r));
                 if (w.faulted()) {
                     problems.add("guest WRMSR(MSR_KVM_STEAL_TIME, " + hex(value) + ") faulted with steal time offered");
@@ -72,23 +70,23 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         return new Object[][]{{"offered"}, {"withheld"}};
     }
 
+    @TckRule(RuleIds.X86_FEATURE_BIT)
     @Test(groups = Level.LINUX_ABI_GROUP, dataProvider = "offering")
-    @TckRule("X86-FEATURE-BIT")
     public void X86_FEATURE_BIT_cpuidBit5IsSetExactlyWhenTheMsrIsUsable(String stealTime) {
         Evidence.parameter("steal time", stealTime);
         boolean offered = stealTime.equals("offered");
         if (!offered) {
             require(Capability.WITHHOLD_STEAL_TIME);
         }
-        Vm vm = openVm(layout().spec(architecture(), 1).withStealTimeOffered(offered));
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm(layout().spec(architecture(), 1).withStealTimeOffered(offered));
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(0);
-        zeroStructure(vm, gpa);
-        Snapshot zeroed = record(vm, cpu, gpa, "zeroed by the guest");
-        CpuidResult leaf = step("CPUID 0x40000001", () -> cpu.cpuid(CPUID_KVM_FEATURES));
+        vm.zeroStructure(gpa);
+        Snapshot zeroed = cpu.snapshot(gpa, "zeroed by the guest");
+        CpuidResult leaf = Evidence.step("CPUID 0x40000001", () -> cpu.cpuid(CPUID_KVM_FEATURES));
         boolean bit = (leaf.eax() >>> FEATURE_STEAL_TIME_BIT & 1) != 0;
-        MsrResult w = step("guest WRMSR " + hex(gpa | ENABLE), () -> cpu.guestWrmsr(MSR, gpa | ENABLE));
-        MsrResult r = step("guest RDMSR", () -> cpu.guestRdmsr(MSR));
+        MsrResult w = Evidence.step("guest WRMSR " + hex(gpa | ENABLE), () -> cpu.guestWrmsr(gpa | ENABLE));
+        MsrResult r = Evidence.step("guest RDMSR", () -> cpu.guestRdmsr());
         Evidence.text("discovery", String.format("steal time %s: CPUID 0x40000001 = %s; WRMSR %s -> %s; RDMSR -> %s%n",
                 stealTime, leaf, hex(gpa | ENABLE), w, r));
         if (offered) {
@@ -101,12 +99,12 @@ public class DiscoveryAndAccessTests extends X86TckTest {
             assertThat(r.faulted()).as("RDMSR with the feature bit withheld and PV CPUID enforced must #GP").isTrue();
             if (provider().capabilities().contains(Capability.HOST_MSR_ACCESS)) {
                 // Linux checks the feature for the VMM's KVM_SET_MSRS as for the guest's WRMSR (x86.c: guest_pv_has)
-                boolean accepted = step("host KVM_SET_MSRS " + hex(gpa | ENABLE) + " with the feature withheld",
-                        () -> cpu.hostSetMsr(MSR, gpa | ENABLE));
-                cpu.run(shortRun());
+                boolean accepted = Evidence.step("host KVM_SET_MSRS " + hex(gpa | ENABLE) + " with the feature withheld",
+                        () -> cpu.hostSetMsr(gpa | ENABLE));
+                cpu.runBriefly();
                 assertThat(accepted).as("host KVM_SET_MSRS(MSR_KVM_STEAL_TIME, %s) with the feature bit withheld and PV CPUID "
                         + "enforced must write 0 MSRs", hex(gpa | ENABLE)).isFalse();
-                assertThatRecord(record(vm, cpu, gpa, "after the refused host write and a run"))
+                assertThatRecord(cpu.snapshot(gpa, "after the refused host write and a run"))
                         .wasNotWrittenSince(zeroed, "steal time is withheld from this VM");
             }
         }
@@ -117,12 +115,12 @@ public class DiscoveryAndAccessTests extends X86TckTest {
      * answers "KVMKVMKVM\0\0\0" in EBX, ECX, EDX and the highest hypervisor leaf in EAX, which must
      * reach 0x40000001 (Documentation/virt/kvm/x86/cpuid.rst: KVM_CPUID_SIGNATURE).
      */
+    @TckRule(RuleIds.X86_FEATURE_BIT)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-FEATURE-BIT")
     public void X86_FEATURE_BIT_signatureLeafLeadsToTheFeatureLeaf() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
-        CpuidResult sig = step("CPUID 0x40000000", () -> cpu.cpuid(KvmStealTime.CPUID_KVM_SIGNATURE));
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
+        CpuidResult sig = Evidence.step("CPUID 0x40000000", () -> cpu.cpuid(KvmStealTime.CPUID_KVM_SIGNATURE));
         Evidence.text("CPUID 0x40000000", sig.toString());
         byte[] name = java.nio.ByteBuffer.allocate(12).order(java.nio.ByteOrder.LITTLE_ENDIAN)
                 .putInt(sig.ebx()).putInt(sig.ecx()).putInt(sig.edx()).array();
@@ -132,11 +130,11 @@ public class DiscoveryAndAccessTests extends X86TckTest {
                 + "0x40000001 (KVM_CPUID_FEATURES) (%s)", sig).isGreaterThanOrEqualTo(KvmStealTime.CPUID_KVM_FEATURES);
     }
 
+    @TckRule(RuleIds.X86_RDMSR_READBACK)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-RDMSR-READBACK")
     public void X86_RDMSR_READBACK_returnsExactlyTheLastValueWritten() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         boolean host = provider().capabilities().contains(Capability.HOST_MSR_ACCESS);
         List<Long> values = List.of(
                 layout().slot(2) | ENABLE,
@@ -150,11 +148,11 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         List<String> problems = new ArrayList<>();
         StringBuilder table = new StringBuilder("path                written             guest RDMSR         host GET\n");
         for (long value : values) {
-            step("guest WRMSR " + hex(value) + ", read back", () -> {
-                zeroIfRegistering(vm, value);
-                writeValid(cpu, value);
-                MsrResult r = cpu.guestRdmsr(MSR);
-                String hostRead = host ? hex(cpu.hostGetMsr(MSR)) : "-";
+            Evidence.step("guest WRMSR " + hex(value) + ", read back", () -> {
+                vm.zeroIfRegistering(value);
+                cpu.writeValid(value);
+                MsrResult r = cpu.guestRdmsr();
+                String hostRead = host ? hex(cpu.hostGetMsr()) : "-";
                 table.append(String.format("%-19s %-19s %-19s %s%n", "guest WRMSR", hex(value), r, hostRead));
                 if (r.faulted() || r.value() != value) {
                     problems.add("guest RDMSR after guest WRMSR " + hex(value) + " returned " + r);
@@ -166,12 +164,12 @@ public class DiscoveryAndAccessTests extends X86TckTest {
         }
         if (host) {
             for (long value : values) {
-                step("host KVM_SET_MSRS " + hex(value) + ", read back", () -> {
-                    zeroIfRegistering(vm, value);
-                    boolean ok = cpu.hostSetMsr(MSR, value);
+                Evidence.step("host KVM_SET_MSRS " + hex(value) + ", read back", () -> {
+                    vm.zeroIfRegistering(value);
+                    boolean ok = cpu.hostSetMsr(value);
                     assertThat(ok).as("host KVM_SET_MSRS(MSR_KVM_STEAL_TIME, %s), a valid value, was rejected", hex(value)).isTrue();
-                    MsrResult r = cpu.guestRdmsr(MSR);
-                    long h = cpu.hostGetMsr(MSR);
+                    MsrResult r = cpu.guestRdmsr();
+                    long h = cpu.hostGetMsr();
                     table.append(String.format("%-19s %-19s %-19s %s%n", "host SET", hex(value), r, hex(h)));
                     if (r.faulted() || r.value() != value) {
                         problems.add("guest RDMSR after host set " + hex(value) + " returned " + r);

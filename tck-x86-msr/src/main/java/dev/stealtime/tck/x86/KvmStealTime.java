@@ -2,6 +2,8 @@ package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.spi.X86Vcpu;
 
+import java.time.Duration;
+
 /**
  * The x86 interface as the MSR document (000, docs/sources.md) and Linux KVM define it:
  * <pre>
@@ -42,6 +44,11 @@ public final class KvmStealTime {
 
     public static String hex(long v) {
         return "0x" + Long.toHexString(v);
+    }
+
+    /** A duration in milliseconds as the messages state it: "3 ms", or "0.250 ms" for a fraction. */
+    public static String ms(Duration d) {
+        return d.toNanos() % 1_000_000 == 0 ? d.toMillis() + " ms" : String.format("%.3f ms", d.toNanos() / 1e6);
     }
 
     /** The version as the unsigned number it is. */

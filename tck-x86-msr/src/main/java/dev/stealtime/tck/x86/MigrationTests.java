@@ -1,23 +1,21 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.GuestMemory;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.DirtyLog;
 import dev.stealtime.tck.support.Evidence;
-import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Migration;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
 import java.time.Duration;
 
-import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.KvmStealTime.ms;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.version;
@@ -34,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 public class MigrationTests extends X86TckTest {
 
     /** The source after a guest with accumulated steal was stopped: its VM, the saved registration and the page copy. */
-    private record Source(Vm vm, X86Vcpu cpu, long gpa, long msrValue, Migration.Saved page, Snapshot structure) {
+    private record Source(StealTimeVm vm, StealTimeVcpu cpu, long gpa, long msrValue, Migration.Saved page, Snapshot structure) {
     }
 
     /**
@@ -45,23 +43,23 @@ public class MigrationTests extends X86TckTest {
      */
     private Source stoppedSource(long gpa) {
         require(Capability.HOST_MSR_ACCESS);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         Duration d = preemption(Duration.ofMillis(3));
-        step("source: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt " + ms(d) + ")", () -> {
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
-            settle(vm, cpu, gpa, "source: after registering");
+        Evidence.step("source: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt " + ms(d) + ")", () -> {
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
+            cpu.settle(gpa, "source: after registering");
             for (int i = 1; i <= 3; i++) {
-                Snapshot before = record(vm, cpu, gpa, "source: before preempt #" + i);
+                Snapshot before = cpu.snapshot(gpa, "source: before preempt #" + i);
                 cpu.preempt(d);
-                Snapshot s = runUntilUpdated(vm, cpu, gpa, before, "source: after preempt #" + i);
+                Snapshot s = cpu.runUntilUpdated(gpa, before, "source: after preempt #" + i);
                 assertThatRecord(s).wasUpdatedSince(before, "the source must publish steal before the move can be judged");
             }
             cpu.preempt(d);   // stopped while kept off its CPU: the last call enters the guest no more
         });
-        Migration.Saved page = step("source: the VMM copies the structure's page", () -> Migration.save(vm.memory(), gpa));
-        long value = step("source: the VMM saves MSR_KVM_STEAL_TIME (host MSR get)", () -> cpu.hostGetMsr(MSR));
+        Migration.Saved page = Evidence.step("source: the VMM copies the structure's page", () -> Migration.save(vm.memory(), gpa));
+        long value = Evidence.step("source: the VMM saves MSR_KVM_STEAL_TIME (host MSR get)", () -> cpu.hostGetMsr());
         assertThat(value).as("the saved MSR_KVM_STEAL_TIME of the source (host MSR get) must be the registration %s", hex(gpa | KvmStealTime.ENABLE))
                 .isEqualTo(gpa | KvmStealTime.ENABLE);
         Snapshot structure = new Snapshot("transferred from the source", 0, gpa, java.util.Arrays.copyOfRange(page.bytes(),
@@ -71,14 +69,13 @@ public class MigrationTests extends X86TckTest {
     }
 
     /** A destination VM restored from {@code src} in {@code order}; the source is closed afterwards. */
-    private X86Vcpu migrate(Source src, Migration.Order order, Vm[] destination) {
-        Vm dst = openVm();
-        X86Vcpu cpu = x86(dst, 0);
-        order.restore(() -> assertThat(cpu.hostSetMsr(MSR, src.msrValue()))
+    private StealTimeVcpu migrate(Source src, Migration.Order order) {
+        StealTimeVm dst = openStealTimeVm();
+        StealTimeVcpu cpu = dst.vcpu(0);
+        order.restore(() -> assertThat(cpu.hostSetMsr(src.msrValue()))
                         .as("destination: host MSR set of the saved MSR_KVM_STEAL_TIME %s must be accepted", hex(src.msrValue())).isTrue(),
                 () -> src.page().copyTo(dst.memory()));
         closeVm(src.vm());
-        destination[0] = dst;
         return cpu;
     }
 
@@ -88,8 +85,8 @@ public class MigrationTests extends X86TckTest {
      * preemption on the destination then adds what it should; nothing published goes below the
      * transferred value.
      */
+    @TckRule(RuleIds.X86_MIGRATION_CONTINUES)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-CONTINUES")
     public void X86_MIGRATION_CONTINUES_stealContinuesFromTheTransferredValue() {
         long tol = tolerance();
         Duration d = preemption(Duration.ofMillis(3));
@@ -98,18 +95,17 @@ public class MigrationTests extends X86TckTest {
             int n = 0;
             for (Migration.Order order : Migration.Order.values()) {
                 long gpa = layout().slot(52 + 2 * n++);
-                step("move the vCPU: " + order, () -> {
+                Evidence.step("move the vCPU: " + order, () -> {
                     Source src = stoppedSource(gpa);
-                    Vm[] dst = new Vm[1];
-                    X86Vcpu cpu = migrate(src, order, dst);
-                    Snapshot first = runUntilUpdated(dst[0], cpu, gpa, src.structure(), "destination: first update");
-                    long own = cpu.hostStealMeasureNanos();
+                    StealTimeVcpu cpu = migrate(src, order);
+                    Snapshot first = cpu.runUntilUpdated(gpa, src.structure(), "destination: first update");
+                    long own = cpu.hostSteal();
                     assertThatRecord(first).hasStealDeltaBetween(src.structure(), 0, own + tol,
                             "the destination continues from the transferred steal (" + order + "), adding only its own vCPU's run delay ("
                                     + String.format("%,d", own) + " ns measured since it started, tolerance " + String.format("%,d", tol) + " ns)");
-                    Snapshot before = record(dst[0], cpu, gpa, "destination: before preempt " + ms(d));
+                    Snapshot before = cpu.snapshot(gpa, "destination: before preempt " + ms(d));
                     cpu.preempt(d);
-                    Snapshot after = runUntilStealAbove(dst[0], cpu, gpa, before, "destination: after preempt " + ms(d));
+                    Snapshot after = cpu.runUntilStealAbove(gpa, before, "destination: after preempt " + ms(d));
                     assertThatRecord(after).hasStealNotBelow(src.structure());
                     assertThatRecord(after).hasStealAbove(before, "a preemption on the destination adds to the continued total (" + order + ")");
                     table.append(String.format("%-44s transferred %,d -> first %,d -> after preempt %,d ns%n", order,
@@ -122,22 +118,21 @@ public class MigrationTests extends X86TckTest {
     }
 
     /** Both orders: every destination update leaves an even version strictly above the transferred one. */
+    @TckRule(RuleIds.X86_MIGRATION_VERSION)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-VERSION")
     public void X86_MIGRATION_VERSION_versionProtocolContinuesOnTheDestination() {
         Duration d = preemption(Duration.ofMillis(2));
         int n = 0;
         for (Migration.Order order : Migration.Order.values()) {
             long gpa = layout().slot(57 + 2 * n++);
-            step("move the vCPU: " + order, () -> {
+            Evidence.step("move the vCPU: " + order, () -> {
                 Source src = stoppedSource(gpa);
-                Vm[] dst = new Vm[1];
-                X86Vcpu cpu = migrate(src, order, dst);
+                StealTimeVcpu cpu = migrate(src, order);
                 Snapshot previous = src.structure();
                 StringBuilder seq = new StringBuilder("transferred version " + KvmStealTime.version(version(previous)) + "\n");
                 try {
                     for (int i = 1; i <= 3; i++) {
-                        Snapshot s = runUntilUpdated(dst[0], cpu, gpa, previous, "destination: update #" + i);
+                        Snapshot s = cpu.runUntilUpdated(gpa, previous, "destination: update #" + i);
                         seq.append("update #").append(i).append(": version ").append(KvmStealTime.version(version(s))).append('\n');
                         assertThatRecord(s).wasUpdatedSince(previous, "the destination must keep updating (" + order + ")");
                         assertThatRecord(s).hasEvenVersion();
@@ -157,64 +152,64 @@ public class MigrationTests extends X86TckTest {
      * while the destination runs (with preemptions, time passes), not until the source is closed;
      * and closing it changes nothing in the destination's memory.
      */
+    @TckRule(RuleIds.X86_MIGRATION_SOURCE_QUIET)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MIGRATION-SOURCE-QUIET")
     public void X86_MIGRATION_SOURCE_QUIET_stoppedSourceWritesNothing() {
         long gpa = layout().slot(62);
         Source src = stoppedSource(gpa);
-        Vm dst = openVm();
-        X86Vcpu cpu = x86(dst, 0);
-        Migration.Order.MEMORY_BEFORE_REGISTRATION.restore(() -> assertThat(cpu.hostSetMsr(MSR, src.msrValue()))
+        StealTimeVm dst = openStealTimeVm();
+        StealTimeVcpu cpu = dst.vcpu(0);
+        Migration.Order.MEMORY_BEFORE_REGISTRATION.restore(() -> assertThat(cpu.hostSetMsr(src.msrValue()))
                 .as("destination: host MSR set of %s", hex(src.msrValue())).isTrue(), () -> src.page().copyTo(dst.memory()));
         Duration d = preemption(Duration.ofMillis(2));
-        step("destination runs: 3 × preempt " + ms(d) + " + run; the source stays stopped", () -> {
+        Evidence.step("destination runs: 3 × preempt " + ms(d) + " + run; the source stays stopped", () -> {
             for (int i = 0; i < 3; i++) {
-                preemptThenRun(cpu, d);
+                cpu.preemptThenRun(d);
             }
         });
-        step("the source's page still holds the VMM's copy", () -> src.page().assertUnchangedIn(src.vm().memory(),
+        Evidence.step("the source's page still holds the VMM's copy", () -> src.page().assertUnchangedIn(src.vm().memory(),
                 "after the VMM copied it and saved the registration, while the source's vCPU made no guest entry"));
         Migration.Saved dstPage = Migration.save(dst.memory(), gpa);
         closeVm(src.vm());
-        step("closing the source leaves the destination's memory alone", () -> dstPage.assertUnchangedIn(dst.memory(),
+        Evidence.step("closing the source leaves the destination's memory alone", () -> dstPage.assertUnchangedIn(dst.memory(),
                 "in the destination, while the source was closed (no call on the destination meanwhile)"));
     }
 
     // ---- dirty logging ------------------------------------------------------------------------
 
     /** A VM whose structure at {@code gpa} is registered and settled, with dirty logging started. */
-    private record Logged(Vm vm, X86Vcpu cpu, long gpa, DirtyLog log) {
+    private record Logged(StealTimeVm vm, StealTimeVcpu cpu, long gpa, DirtyLog log) {
     }
 
     private Logged registeredAndLogged(long gpa) {
         require(Capability.DIRTY_LOG);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
-        zeroStructure(vm, gpa);
-        enable(cpu, gpa);
-        settle(vm, cpu, gpa, "after registering");
-        step("start dirty logging", vm.memory()::startDirtyLog);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
+        vm.zeroStructure(gpa);
+        cpu.enable(gpa);
+        cpu.settle(gpa, "after registering");
+        Evidence.step("start dirty logging", vm.memory()::startDirtyLog);
         return new Logged(vm, cpu, gpa, DirtyLog.forStructure(vm.memory(), gpa, SIZE));
     }
 
     /** With the dirty log on, each of five preemptions' updates marks the structure's page dirty. */
+    @TckRule(RuleIds.X86_DIRTY_LOGGED)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-DIRTY-LOGGED")
     public void X86_DIRTY_LOGGED_everyUpdateMarksTheStructurePage() {
         Logged l = registeredAndLogged(layout().slot(64));
-        Vm vm = l.vm();
-        X86Vcpu cpu = l.cpu();
+        StealTimeVm vm = l.vm();
+        StealTimeVcpu cpu = l.cpu();
         long gpa = l.gpa();
         GuestMemory mem = vm.memory();
         DirtyLog log = l.log();
         Duration d = preemption(Duration.ofMillis(2));
         for (int i = 1; i <= 5; i++) {
             int round = i;
-            step("preempt " + ms(d) + " #" + i + ", run until published, take the dirty log", () -> {
+            Evidence.step("preempt " + ms(d) + " #" + i + ", run until published, take the dirty log", () -> {
                 mem.takeDirtyPages();
-                Snapshot before = record(vm, cpu, gpa, "before preempt #" + round);
+                Snapshot before = cpu.snapshot(gpa, "before preempt #" + round);
                 cpu.preempt(d);
-                Snapshot after = runUntilUpdated(vm, cpu, gpa, before, "after preempt #" + round);
+                Snapshot after = cpu.runUntilUpdated(gpa, before, "after preempt #" + round);
                 assertThatRecord(after).wasUpdatedSince(before, "an update is needed to judge the log");
                 long[] dirty = mem.takeDirtyPages();
                 Evidence.text("dirty log #" + round, log.describe(dirty));
@@ -228,17 +223,17 @@ public class MigrationTests extends X86TckTest {
      * page of the TCK's RAM but the structure's: the hypervisor writes nothing else on its own account.
      * The structure is the last 64 bytes of its page, so a log that rounds its end up shows.
      */
+    @TckRule(RuleIds.X86_DIRTY_ONLY_STRUCTURE)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-DIRTY-ONLY-STRUCTURE")
     public void X86_DIRTY_ONLY_STRUCTURE_nothingElseIsDirtied() {
         Logged l = registeredAndLogged(layout().slot(66) + 0x1000 - SIZE);
-        Vm vm = l.vm();
-        X86Vcpu cpu = l.cpu();
+        StealTimeVm vm = l.vm();
+        StealTimeVcpu cpu = l.cpu();
         long gpa = l.gpa();
         GuestMemory mem = vm.memory();
         DirtyLog log = l.log();
         for (Op op : mixedWorkload(2)) {
-            step(op.name() + ", take the dirty log", () -> {
+            Evidence.step(op.name() + ", take the dirty log", () -> {
                 op.on(cpu);
                 long[] dirty = mem.takeDirtyPages();
                 log.assertOnlyStructure(dirty, op.name());
@@ -253,28 +248,28 @@ public class MigrationTests extends X86TckTest {
      * updates show in the new backing (steal grows there, three times) and the old backing is never
      * written again.
      */
+    @TckRule(RuleIds.X86_MEMORY_MOVES)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-MEMORY-MOVES")
     public void X86_MEMORY_MOVES_updatesLandInTheNewBacking() {
         require(Capability.MOVABLE_MEMORY);
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(68);
         Duration d = preemption(Duration.ofMillis(2));
-        zeroStructure(vm, gpa);
-        enable(cpu, gpa);
-        settle(vm, cpu, gpa, "after registering");
-        preemptThenRunUntilPublished(vm, cpu, gpa, d, "preempt before the move");
+        vm.zeroStructure(gpa);
+        cpu.enable(gpa);
+        cpu.settle(gpa, "after registering");
+        cpu.preemptThenRunUntilPublished(gpa, d, "preempt before the move");
         GuestMemory mem = vm.memory();
-        step("the VMM moves the RAM region holding " + hex(gpa) + " to new backing", () -> mem.replaceBacking(gpa));
+        Evidence.step("the VMM moves the RAM region holding " + hex(gpa) + " to new backing", () -> mem.replaceBacking(gpa));
         Snapshot old = new Snapshot("old backing right after the move", 0, gpa, mem.readRetired(gpa, SIZE));
-        Snapshot moved = record(vm, cpu, gpa, "new backing right after the move");
+        Snapshot moved = cpu.snapshot(gpa, "new backing right after the move");
         assertThatRecord(moved).as("the new backing must hold a copy of the old (GuestMemory.replaceBacking copies the region)")
                 .wasNotWrittenSince(old, "a move copies the contents");
         for (int i = 1; i <= 3; i++) {
-            Snapshot before = record(vm, cpu, gpa, "new backing before preempt #" + i);
+            Snapshot before = cpu.snapshot(gpa, "new backing before preempt #" + i);
             cpu.preempt(d);
-            Snapshot after = runUntilUpdated(vm, cpu, gpa, before, "new backing after preempt #" + i);
+            Snapshot after = cpu.runUntilUpdated(gpa, before, "new backing after preempt #" + i);
             assertThatRecord(after).wasUpdatedSince(before, "updates after the move must land in the new backing (preemption #" + i + ")");
             Snapshot stale = new Snapshot("old backing after preempt #" + i, 0, gpa, mem.readRetired(gpa, SIZE));
             assertThatRecord(stale).wasNotWrittenSince(old, "the hypervisor wrote the old backing after the move (a stale mapping)");

@@ -1,13 +1,11 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
 import dev.stealtime.tck.spi.Capability;
 import dev.stealtime.tck.spi.MsrResult;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
-import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.BeforeMethod;
 import org.testng.annotations.Test;
@@ -15,8 +13,8 @@ import org.testng.annotations.Test;
 import java.time.Duration;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
-import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.KvmStealTime.ms;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -35,8 +33,8 @@ public class PerVcpuIsolationTests extends X86TckTest {
         return layout().slot(40 + 2 * vcpu);
     }
 
-    private static long rdmsr(X86Vcpu cpu) {
-        MsrResult r = cpu.guestRdmsr(MSR);
+    private static long rdmsr(StealTimeVcpu cpu) {
+        MsrResult r = cpu.guestRdmsr();
         assertThat(r.faulted()).as("guest RDMSR(MSR_KVM_STEAL_TIME) on vCPU %d", cpu.index()).isFalse();
         return r.value();
     }
@@ -47,27 +45,27 @@ public class PerVcpuIsolationTests extends X86TckTest {
      * more than their own host measure); disabling one leaves the others'
      * MSRs and updates as they were.
      */
+    @TckRule(RuleIds.X86_PER_VCPU)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-PER-VCPU")
     public void X86_PER_VCPU_eachStructureReflectsOnlyItsOwnVcpu() {
-        Vm vm = openVm(VCPUS);
-        X86Vcpu[] cpus = new X86Vcpu[VCPUS];
+        StealTimeVm vm = openStealTimeVm(VCPUS);
+        StealTimeVcpu[] cpus = new StealTimeVcpu[VCPUS];
         for (int i = 0; i < VCPUS; i++) {
-            cpus[i] = x86(vm, i);
-            zeroStructure(vm, slot(i));
+            cpus[i] = vm.vcpu(i);
+            vm.zeroStructure(slot(i));
         }
         Duration[] induced = new Duration[VCPUS];
         for (int i = 0; i < VCPUS; i++) {
             induced[i] = preemption(Duration.ofMillis(3L * (i + 1)));
         }
 
-        step("configure: each vCPU registers its own structure; the others' MSRs do not change", () -> {
+        Evidence.step("configure: each vCPU registers its own structure; the others' MSRs do not change", () -> {
             for (int i = 0; i < VCPUS; i++) {
                 long[] before = new long[VCPUS];
                 for (int j = 0; j < VCPUS; j++) {
                     before[j] = rdmsr(cpus[j]);
                 }
-                enable(cpus[i], slot(i));
+                cpus[i].enable(slot(i));
                 for (int j = 0; j < VCPUS; j++) {
                     if (j != i) {
                         assertThat(rdmsr(cpus[j])).as("vCPU %d's MSR after vCPU %d registered %s", j, i, hex(slot(i) | ENABLE))
@@ -76,33 +74,33 @@ public class PerVcpuIsolationTests extends X86TckTest {
                 }
             }
             for (int i = 0; i < VCPUS; i++) {
-                settle(vm, cpus[i], slot(i), "vCPU " + i + " registered and ran");
+                cpus[i].settle(slot(i), "vCPU " + i + " registered and ran");
             }
         });
 
         StringBuilder table = new StringBuilder("driven   induced    steal delta per vCPU\n");
         for (int i = 0; i < VCPUS; i++) {
             int driven = i;
-            step("run: only vCPU " + driven + " is preempted " + ms(induced[driven]) + " and runs", () -> {
+            Evidence.step("run: only vCPU " + driven + " is preempted " + ms(induced[driven]) + " and runs", () -> {
                 Snapshot[] before = new Snapshot[VCPUS];
                 long[] host = new long[VCPUS];
                 for (int j = 0; j < VCPUS; j++) {
-                    host[j] = cpus[j].hostStealMeasureNanos();
-                    before[j] = record(vm, cpus[j], slot(j), "before vCPU " + driven + " was driven");
+                    host[j] = cpus[j].hostSteal();
+                    before[j] = cpus[j].snapshot(slot(j), "before vCPU " + driven + " was driven");
                 }
                 cpus[driven].preempt(induced[driven]);
-                Snapshot own = runUntilStealAbove(vm, cpus[driven], slot(driven), before[driven],
+                Snapshot own = cpus[driven].runUntilStealAbove(slot(driven), before[driven],
                         "after only vCPU " + driven + " was preempted and ran");
                 StringBuilder row = new StringBuilder(String.format("vCPU %d   %-9s ", driven, ms(induced[driven])));
                 for (int j = 0; j < VCPUS; j++) {
-                    Snapshot after = j == driven ? own : record(vm, cpus[j], slot(j), "after only vCPU " + driven + " was preempted and ran");
+                    Snapshot after = j == driven ? own : cpus[j].snapshot(slot(j), "after only vCPU " + driven + " was preempted and ran");
                     row.append(String.format(" %,d", StealTimeRecordAssert.steal(after) - StealTimeRecordAssert.steal(before[j])));
                     if (j == driven) {
                         assertThatRecord(after).hasStealAbove(before[j], "vCPU " + driven + "'s own preemption must show in its own structure");
                     } else {
                         // the hypervisor may update any structure at any time (seed 000), but vCPU j's steal
                         // may grow only by vCPU j's own run delay
-                        long hostDelta = cpus[j].hostStealMeasureNanos() - host[j];
+                        long hostDelta = cpus[j].hostSteal() - host[j];
                         assertThatRecord(after).hasVersionNotBelow(before[j]).hasStealDeltaBetween(before[j], 0, hostDelta + tolerance(),
                                 String.format("vCPU %d did not run (its host measure grew %,d ns); only vCPU %d was preempted and ran",
                                         j, hostDelta, driven));
@@ -112,25 +110,25 @@ public class PerVcpuIsolationTests extends X86TckTest {
             });
         }
 
-        step("disable vCPU 1: the others keep their MSRs and keep being updated", () -> {
+        Evidence.step("disable vCPU 1: the others keep their MSRs and keep being updated", () -> {
             long[] msrs = new long[VCPUS];
             for (int j = 0; j < VCPUS; j++) {
                 msrs[j] = rdmsr(cpus[j]);
             }
-            writeValid(cpus[1], slot(1));
+            cpus[1].writeValid(slot(1));
             Snapshot[] before = new Snapshot[VCPUS];
             for (int j = 0; j < VCPUS; j++) {
                 if (j != 1) {
                     assertThat(rdmsr(cpus[j])).as("vCPU %d's MSR after vCPU 1 disabled", j).isEqualTo(msrs[j]);
                 }
-                before[j] = record(vm, cpus[j], slot(j), "after vCPU 1 disabled");
+                before[j] = cpus[j].snapshot(slot(j), "after vCPU 1 disabled");
             }
             for (int j = 0; j < VCPUS; j++) {
                 if (j == 1) {   // (that vCPU 1's own structure stays still is the rule X86-DISABLE)
-                    preemptThenRun(cpus[j], induced[j]);
+                    cpus[j].preemptThenRun(induced[j]);
                 } else {
                     cpus[j].preempt(induced[j]);
-                    Snapshot after = runUntilStealAbove(vm, cpus[j], slot(j), before[j], "after vCPU " + j + " was preempted and ran");
+                    Snapshot after = cpus[j].runUntilStealAbove(slot(j), before[j], "after vCPU " + j + " was preempted and ran");
                     assertThatRecord(after).hasStealAbove(before[j], "vCPU " + j + " is still registered after vCPU 1 disabled");
                 }
             }

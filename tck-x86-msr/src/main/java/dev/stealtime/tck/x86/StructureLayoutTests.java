@@ -1,18 +1,15 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.GuardBytes;
-import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Observations;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
 import java.time.Duration;
-import java.util.Arrays;
 import java.util.List;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
@@ -21,6 +18,7 @@ import static dev.stealtime.tck.x86.KvmStealTime.SIZE;
 import static dev.stealtime.tck.x86.KvmStealTime.STEAL;
 import static dev.stealtime.tck.x86.KvmStealTime.VERSION;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.KvmStealTime.ms;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.version;
@@ -29,31 +27,31 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** Rule area "Structure layout": where the hypervisor writes, and what the fields hold. */
 public class StructureLayoutTests extends X86TckTest {
 
+    @TckRule(RuleIds.X86_LAYOUT)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-LAYOUT")
     public void X86_LAYOUT_writesOnlyInside64BytesWithStealAtOffset0() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(6);
         Duration p = preemption(Duration.ofMillis(3));
-        GuardBytes guard = step("configure: canaries 256 bytes either side of " + hex(gpa) + ", structure zeroed and registered", () -> {
+        GuardBytes guard = Evidence.step("configure: canaries 256 bytes either side of " + hex(gpa) + ", structure zeroed and registered", () -> {
             GuardBytes g = GuardBytes.plant(vm.memory(), gpa - 256, 256 + SIZE + 256).except(gpa, SIZE);
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
             return g;
         });
         // two complementary passes of the canaries (GuardBytes), so a write of any value shows
         for (int pass = 1; pass <= 2; pass++) {
             int n = pass;
-            Snapshot start = settle(vm, cpu, gpa, "pass " + n + ": after registering and running");
-            Snapshot end = step("pass " + n + " of 2: 3 x preempt " + ms(p) + " + run, idle, runs until the steal shows", () -> {
+            Snapshot start = cpu.settle(gpa, "pass " + n + ": after registering and running");
+            Snapshot end = Evidence.step("pass " + n + " of 2: 3 x preempt " + ms(p) + " + run, idle, runs until the steal shows", () -> {
                 for (int i = 0; i < 3; i++) {
-                    preemptThenRun(cpu, p);
+                    cpu.preemptThenRun(p);
                 }
                 cpu.idle(preemption(Duration.ofMillis(2)));
-                return runUntilStealAbove(vm, cpu, gpa, start, "after 3 preemptions (pass " + n + ")");
+                return cpu.runUntilStealAbove(gpa, start, "after 3 preemptions (pass " + n + ")");
             });
-            step("observe: nothing outside the 64 bytes, steal grew in the u64 at offset 0", () -> {
+            Evidence.step("observe: nothing outside the 64 bytes, steal grew in the u64 at offset 0", () -> {
                 assertThat(guard.checkAndFlip()).as("guest memory around the structure at %s (canary pass %d of 2)", hex(gpa), n).isEmpty();
                 assertThatRecord(end)
                         .hasStealAbove(start, "3 preemptions of " + ms(p) + " must show in the u64 at offset 0");
@@ -61,47 +59,47 @@ public class StructureLayoutTests extends X86TckTest {
         }
     }
 
+    @TckRule(RuleIds.X86_FLAGS_ZERO)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-FLAGS-ZERO")
     public void X86_FLAGS_ZERO_flagsStaysZeroAcrossUpdates() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(8);
-        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
+        Evidence.step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
         });
-        assertThatRecord(record(vm, cpu, gpa, "after registering")).hasFlags(0);
+        assertThatRecord(cpu.snapshot(gpa, "after registering")).hasFlags(0);
         for (Op op : mixedWorkload(3)) {
             op.on(cpu);
-            assertThatRecord(record(vm, cpu, gpa, "after " + op.name())).hasFlags(0);
+            assertThatRecord(cpu.snapshot(gpa, "after " + op.name())).hasFlags(0);
         }
     }
 
+    @TckRule(RuleIds.X86_PAD_UNTOUCHED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PAD-UNTOUCHED")
     public void X86_PAD_UNTOUCHED_paddingBytes20To63AreNeverWritten() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(10);
         GuardBytes pad = GuardBytes.plant(vm.memory(), gpa + PAD_FROM, SIZE - PAD_FROM);
-        Snapshot planted = step("configure: bytes 0..19 zero, canaries in bytes 20..63, register", () -> {
+        Snapshot planted = Evidence.step("configure: bytes 0..19 zero, canaries in bytes 20..63, register", () -> {
             vm.memory().write(gpa, new byte[PAD_FROM]);
-            Snapshot s = record(vm, cpu, gpa, "as planted");
-            enable(cpu, gpa);
+            Snapshot s = cpu.snapshot(gpa, "as planted");
+            cpu.enable(gpa);
             return s;
         });
-        assertThatRecord(record(vm, cpu, gpa, "after registering")).hasPadUnchangedFrom(planted);
+        assertThatRecord(cpu.snapshot(gpa, "after registering")).hasPadUnchangedFrom(planted);
         for (Op op : mixedWorkload(3)) {
             op.on(cpu);
-            assertThatRecord(record(vm, cpu, gpa, "after " + op.name())).hasPadUnchangedFrom(planted);
+            assertThatRecord(cpu.snapshot(gpa, "after " + op.name())).hasPadUnchangedFrom(planted);
         }
         // the second of two complementary passes, so a write of any value (the canary's own too) shows
         pad.flip();
-        Snapshot complemented = record(vm, cpu, gpa, "padding canaries complemented");
+        Snapshot complemented = cpu.snapshot(gpa, "padding canaries complemented");
         for (Op op : mixedWorkload(2)) {
             op.on(cpu);
-            assertThatRecord(record(vm, cpu, gpa, "after " + op.name() + " (canaries complemented)")).hasPadUnchangedFrom(complemented);
+            assertThatRecord(cpu.snapshot(gpa, "after " + op.name() + " (canaries complemented)")).hasPadUnchangedFrom(complemented);
         }
     }
 
@@ -115,42 +113,42 @@ public class StructureLayoutTests extends X86TckTest {
      * count with its high byte at offset 11 zero). At the end steal, read as a little-endian u64 at
      * offset 0, grew by a plausible number of nanoseconds.
      */
+    @TckRule(RuleIds.X86_LITTLE_ENDIAN)
     @Test(groups = Level.REQUIRED_GROUP)
-    @TckRule("X86-LITTLE-ENDIAN")
     public void X86_LITTLE_ENDIAN_everyObservationDecodesLittleEndian() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(12);
         Duration p = preemption(Duration.ofMillis(3));
         Observations seen = littleEndianObservations();
         Snapshot after;
         try {
-            step("configure: zero and register " + hex(gpa | ENABLE), () -> {
-                zeroStructure(vm, gpa);
-                enable(cpu, gpa);
-                seen.observe(record(vm, cpu, gpa, "after registering"));
+            Evidence.step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+                vm.zeroStructure(gpa);
+                cpu.enable(gpa);
+                seen.observe(cpu.snapshot(gpa, "after registering"));
             });
             List<Op> entries = entryKinds();
             for (int round = 1; round <= 4; round++) {
                 int r = round;
-                step("round " + r + ": preempt " + ms(p) + ", then " + r + " guest entries, the structure read after each call", () -> {
+                Evidence.step("round " + r + ": preempt " + ms(p) + ", then " + r + " guest entries, the structure read after each call", () -> {
                     cpu.preempt(p);
-                    seen.observe(record(vm, cpu, gpa, "after preempt #" + r));
+                    seen.observe(cpu.snapshot(gpa, "after preempt #" + r));
                     for (int e = 0; e < r; e++) {
                         Op op = entries.get((r + e) % entries.size());
                         op.on(cpu);
-                        seen.observe(record(vm, cpu, gpa, "after " + op.name() + " (round " + r + ")"));
+                        seen.observe(cpu.snapshot(gpa, "after " + op.name() + " (round " + r + ")"));
                     }
                 });
             }
-            after = step("run until the steal of the four preemptions shows, every entry read", () ->
-                    runUntil(vm, cpu, gpa, "after the last round", s -> steal(s) - steal(seen.first()) >= p.toNanos() - tolerance(),
+            after = Evidence.step("run until the steal of the four preemptions shows, every entry read", () ->
+                    cpu.runUntil(gpa, "after the last round", s -> steal(s) - steal(seen.first()) >= p.toNanos() - tolerance(),
                             seen::observe));
         } finally {
             seen.attach("steal and version at every observation");
         }
         Snapshot before = seen.first();
-        step("observe: steal decodes little-endian and grew", () -> assertThatRecord(after).comparedTo(before)
+        Evidence.step("observe: steal decodes little-endian and grew", () -> assertThatRecord(after).comparedTo(before)
                 .hasStealDeltaBetween(before, 1, 1L << 40,
                         "four preemptions of " + ms(p) + " read as a little-endian u64 at offset 0 must add a plausible number of ns"));
     }
@@ -158,9 +156,9 @@ public class StructureLayoutTests extends X86TckTest {
     /** One guest entry of each kind; the rounds of X86-LITTLE-ENDIAN take them in turn. */
     private List<Op> entryKinds() {
         Duration idle = preemption(Duration.ofMillis(1));
-        return List.of(new Op("run", c -> c.run(shortRun())),
+        return List.of(new Op("run", c -> c.runBriefly()),
                 new Op("CPUID", c -> c.cpuid(KvmStealTime.CPUID_KVM_FEATURES)),
-                new Op("RDMSR", c -> c.guestRdmsr(KvmStealTime.MSR)),
+                new Op("RDMSR", c -> c.guestRdmsr()),
                 new Op("idle " + ms(idle), c -> c.idle(idle)));
     }
 
@@ -183,38 +181,38 @@ public class StructureLayoutTests extends X86TckTest {
                         Integer.toUnsignedString(version(now)), Integer.toUnsignedString(Integer.reverseBytes(version(now)))));
     }
 
+    @TckRule(RuleIds.X86_PREEMPTED_CLEARED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PREEMPTED-CLEARED")
     public void X86_PREEMPTED_CLEARED_preemptedIsZeroWhileTheGuestRuns() {
-        preemptedStaysZeroWhileTheGuestRuns(openVm());
+        preemptedStaysZeroWhileTheGuestRuns(openStealTimeVm());
     }
 
     /**
      * The same with steal time the guest's only paravirtual feature: Linux then clears {@code preempted}
      * on another path (no PV TLB flush), the one 1eff0ada88b4 fixed.
      */
+    @TckRule(RuleIds.X86_PREEMPTED_CLEARED)
     @Test(groups = Level.ADVISORY_GROUP)
-    @TckRule("X86-PREEMPTED-CLEARED")
     public void X86_PREEMPTED_CLEARED_preemptedIsZeroWhileTheGuestRunsWithStealTimeAlone() {
-        preemptedStaysZeroWhileTheGuestRuns(openVm(layout().spec(architecture(), 1).withOnlyStealTime()));
+        preemptedStaysZeroWhileTheGuestRuns(openStealTimeVm(layout().spec(architecture(), 1).withOnlyStealTime()));
     }
 
-    private void preemptedStaysZeroWhileTheGuestRuns(Vm vm) {
-        X86Vcpu cpu = x86(vm, 0);
+    private void preemptedStaysZeroWhileTheGuestRuns(StealTimeVm vm) {
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(14);
         Duration p = preemption(Duration.ofMillis(2));
-        step("configure: zero and register " + hex(gpa | ENABLE), () -> {
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
+        Evidence.step("configure: zero and register " + hex(gpa | ENABLE), () -> {
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
         });
         for (int i = 1; i <= 3; i++) {
             int round = i;
-            step("round " + round + ": preempt " + ms(p) + ", then the guest runs", () -> {
-                preemptThenRun(cpu, p);
-                assertThatRecord(record(vm, cpu, gpa, "after preempt + run #" + round)).hasPreempted(0);
+            Evidence.step("round " + round + ": preempt " + ms(p) + ", then the guest runs", () -> {
+                cpu.preemptThenRun(p);
+                assertThatRecord(cpu.snapshot(gpa, "after preempt + run #" + round)).hasPreempted(0);
                 cpu.idle(timing().scaled(Duration.ofMillis(1)));
-                cpu.run(shortRun());
-                assertThatRecord(record(vm, cpu, gpa, "after idle + run #" + round)).hasPreempted(0);
+                cpu.runBriefly();
+                assertThatRecord(cpu.snapshot(gpa, "after idle + run #" + round)).hasPreempted(0);
             });
         }
     }

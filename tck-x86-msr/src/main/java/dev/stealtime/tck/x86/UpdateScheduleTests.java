@@ -1,11 +1,9 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.rules.Level;
+import dev.stealtime.tck.rules.RuleIds;
 import dev.stealtime.tck.rules.TckRule;
-import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.Evidence;
-import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.Test;
 
@@ -14,15 +12,15 @@ import java.util.ArrayList;
 import java.util.List;
 
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
-import static dev.stealtime.tck.x86.KvmStealTime.MSR;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.KvmStealTime.ms;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.steal;
 
 /**
  * Rule area "Update schedule": when updates land. Seed 000 leaves the interval between updates to
  * the hypervisor, so every other x86 rule waits for an update within the update bound (see
- * {@link X86TckTest}); Linux KVM updates on every guest entry after the vCPU was scheduled in
+ * {@link StealTimeVcpu}); Linux KVM updates on every guest entry after the vCPU was scheduled in
  * ({@code record_steal_time} on {@code KVM_REQ_STEAL_UPDATE}, set at vCPU load), and this linux-abi
  * rule checks that a KVM drop-in does too.
  */
@@ -45,23 +43,23 @@ public class UpdateScheduleTests extends X86TckTest {
      * them. Whether a WRMSR is accepted is other rules' business (X86-MSR-ACCESS, X86-DISABLE): here
      * it is only an entry, so its result is not looked at.
      */
+    @TckRule(RuleIds.X86_UPDATE_EVERY_ENTRY)
     @Test(groups = Level.LINUX_ABI_GROUP)
-    @TckRule("X86-UPDATE-EVERY-ENTRY")
     public void X86_UPDATE_EVERY_ENTRY_theNextEntryAfterAPreemptionPublishesIt() {
-        Vm vm = openVm();
-        X86Vcpu cpu = x86(vm, 0);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
         long gpa = layout().slot(50);
         Duration d = preemption(Duration.ofMillis(2));
         long tol = tolerance();
-        step("configure: zero and register " + hex(gpa | ENABLE) + ", settle", () -> {
-            zeroStructure(vm, gpa);
-            enable(cpu, gpa);
+        Evidence.step("configure: zero and register " + hex(gpa | ENABLE) + ", settle", () -> {
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
         });
         List<Op> kinds = List.of(
-                new Op("a short run", c -> c.run(shortRun())),
+                new Op("a short run", c -> c.runBriefly()),
                 new Op("CPUID 0x40000001", c -> c.cpuid(0x40000001)),
-                new Op("RDMSR", c -> c.guestRdmsr(MSR)),
-                new Op("WRMSR " + hex(gpa | ENABLE) + " (the registered value again)", c -> c.guestWrmsr(MSR, gpa | ENABLE)));
+                new Op("RDMSR", c -> c.guestRdmsr()),
+                new Op("WRMSR " + hex(gpa | ENABLE) + " (the registered value again)", c -> c.guestWrmsr(gpa | ENABLE)));
         List<Op> entries = new ArrayList<>();
         List<Integer> fillers = new ArrayList<>();
         for (int f : FILLERS) {
@@ -70,22 +68,22 @@ public class UpdateScheduleTests extends X86TckTest {
                 fillers.add(f);
             }
         }
-        entries.add(new Op("WRMSR 0 (disable)", c -> c.guestWrmsr(MSR, 0)));
+        entries.add(new Op("WRMSR 0 (disable)", c -> c.guestWrmsr(0)));
         fillers.add(1);
-        settle(vm, cpu, gpa, "after registering");
+        cpu.settle(gpa, "after registering");
         StringBuilder seq = new StringBuilder(String.format("%-8s %-60s %14s%n", "fillers", "entry after preempt " + ms(d), "steal delta"));
         try {
             for (int i = 0; i < entries.size(); i++) {
                 Op entry = entries.get(i);
                 int filler = fillers.get(i);
-                Snapshot now = step(filler + " filler run(s), preempt " + ms(d) + ", then exactly one guest entry: " + entry.name(), () -> {
+                Snapshot now = Evidence.step(filler + " filler run(s), preempt " + ms(d) + ", then exactly one guest entry: " + entry.name(), () -> {
                     for (int k = 0; k < filler; k++) {
-                        cpu.run(shortRun());
+                        cpu.runBriefly();
                     }
-                    Snapshot before = record(vm, cpu, gpa, "before the preemption");
+                    Snapshot before = cpu.snapshot(gpa, "before the preemption");
                     cpu.preempt(d);
                     entry.action().accept(cpu);
-                    Snapshot after = record(vm, cpu, gpa, "after " + filler + " filler run(s), preempt " + ms(d)
+                    Snapshot after = cpu.snapshot(gpa, "after " + filler + " filler run(s), preempt " + ms(d)
                             + " and one entry (" + entry.name() + ")");
                     seq.append(String.format("%-8d %-60s %,14d%n", filler, entry.name(), steal(after) - steal(before)));
                     assertThatRecord(after).hasStealDeltaBetween(before, d.toNanos() - tol, Long.MAX_VALUE,

@@ -1,7 +1,6 @@
 package dev.stealtime.tck.x86;
 
 import dev.stealtime.tck.spi.GuestMemory;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.LiveMemory;
 import dev.stealtime.tck.support.Timing;
@@ -15,7 +14,6 @@ import dev.stealtime.tck.support.race.RaceResult;
 import dev.stealtime.tck.support.race.RaceSpec;
 
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 
@@ -63,7 +61,8 @@ public final class VersionProtocolRace {
                          long consistentReads, String writerLog) {
     }
 
-    // outcome indices; the order is that of outcomes(focus)
+    // what a reader's sample returns: the rows of the outcome tables beside the tests that judge them
+    // (VersionProtocolTests.TORN_READ_OUTCOMES, VERSION_ADVANCES_OUTCOMES), which name each row at its index
     static final int ADVANCED = 0;
     static final int UNCHANGED = 1;
     static final int AFTER_RETRY = 2;
@@ -97,45 +96,28 @@ public final class VersionProtocolRace {
     private VersionProtocolRace() {
     }
 
-    public static List<Outcome> outcomes(Focus focus) {
-        Grade torn = focus == Focus.TORN_VALUES ? Grade.FORBIDDEN : Grade.ACCEPTABLE;
-        Grade version = focus == Focus.VERSION_COVERS_UPDATES ? Grade.FORBIDDEN : Grade.ACCEPTABLE;
-        List<Outcome> o = new ArrayList<>();
-        o.add(Outcome.acceptable("consistent, steal advanced", "first read, or a newer value than this reader saw before"));
-        o.add(Outcome.acceptable("consistent, unchanged", "the same value and version as this reader's previous read"));
-        o.add(Outcome.acceptable("consistent after retry", "saw an update in progress (odd or changed version), then a consistent value"));
-        o.add(Outcome.acceptable("no consistent read", "retries for " + GIVE_UP_NANOS / 1000 + " µs (at least " + MAX_RETRIES
-                + " of them) all saw an odd or changing version"));
-        o.add(new Outcome("torn: below the floor", torn, "accepted steal lower than the value in place before this read (old upper half, new lower half)"));
-        o.add(new Outcome("torn: above the ceiling", torn, "accepted steal above the value in place plus all the steal measured and not yet published (new upper half, old lower half)"));
-        o.add(new Outcome("went backwards", torn, "accepted steal lower than this reader's previous accepted value"));
-        o.add(new Outcome("steal changed, version did not", version, "two accepted reads with the same even version but different steal: the update was not covered by an odd version"));
-        o.add(new Outcome("version went backwards", version, "accepted version lower than this reader's previous one"));
-        return o;
-    }
-
     /**
      * Races the structure at {@code gpa}, which the caller registered on {@code cpu} and let the vCPU
-     * run once (so it is filled and stable).
+     * run once (so it is filled and stable), grading every sample by {@code outcomes}: a table over
+     * this race's outcome indices that forbids what {@code focus} is about.
      *
      * @param seed seed the accumulator below a 32-bit boundary before each step (measured providers
      *             that accumulate in guest memory; ignored with an exact provider, which does not need it)
      */
-    public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
+    public static Report run(Focus focus, List<Outcome> outcomes, StealTimeVcpu cpu, GuestMemory memory, long gpa, Timing timing,
                              Duration budget, int readers, boolean seed) {
-        return run(focus, cpu, memory, gpa, timing, budget, readers, seed, 0);
+        return run(focus, outcomes, cpu, memory, gpa, timing, budget, readers, seed, 0);
     }
 
     /**
      * As above, and the race goes on past its budget (up to {@link RaceSpec#MAX_STRETCH} times it, or
      * the driven-carry bound) until at least {@code minUpdates} writer steps brought a hypervisor update.
      */
-    public static Report run(Focus focus, X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing,
+    public static Report run(Focus focus, List<Outcome> outcomes, StealTimeVcpu cpu, GuestMemory memory, long gpa, Timing timing,
                              Duration budget, int readers, boolean seed, long minUpdates) {
         Writer writer = new Writer(cpu, memory, gpa, timing, seed && !timing.exact(), focus == Focus.TORN_VALUES);
         String name = String.format("x86 version protocol, %s (vCPU %d, structure at 0x%x)",
                 focus == Focus.TORN_VALUES ? "torn steal values" : "version covers every update", cpu.index(), gpa);
-        List<Outcome> outcomes = outcomes(focus);
         Duration stretched = budget.multipliedBy(RaceSpec.MAX_STRETCH);
         if (minUpdates > 0 && stretched.compareTo(MIN_UPDATES_BOUND) < 0) {
             stretched = MIN_UPDATES_BOUND;     // an adapter's round trips make updates slow
@@ -162,7 +144,7 @@ public final class VersionProtocolRace {
     /** One step: (seed,) preempt, run; then publish the new floor. Runs on the calling thread. */
     static final class Writer implements Runnable {
         final Bounds bounds = new Bounds();
-        private final X86Vcpu cpu;
+        private final StealTimeVcpu cpu;
         private final LiveMemory view;
         private final boolean exact;
         private final boolean seed;
@@ -190,7 +172,7 @@ public final class VersionProtocolRace {
          * @param driveCarries when steal can be neither seeded nor moved by exact time, drive it to
          *                     32-bit boundaries with long preemptions ({@link Carries}); else only count carries
          */
-        Writer(X86Vcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed, boolean driveCarries) {
+        Writer(StealTimeVcpu cpu, GuestMemory memory, long gpa, Timing timing, boolean seed, boolean driveCarries) {
             this.cpu = cpu;
             this.view = new LiveMemory(memory, gpa, SIZE);
             this.exact = timing.exact();
@@ -200,7 +182,7 @@ public final class VersionProtocolRace {
             // the provider's tolerance, and with exact timing the run's length: the suite's accounting
             // rules judge the amounts, this race only what no complete update could have written
             this.tolerance = timing.toleranceNanos() + (exact ? run.toNanos() : 0);
-            this.hostSeen = exact ? cpu.hostStealMeasureNanos() : 0;
+            this.hostSeen = exact ? cpu.hostSteal() : 0;
             this.carries = new Carries(!driveCarries ? Carries.Mode.COUNTED : exact ? Carries.Mode.EXACT : seed ? Carries.Mode.SEEDED
                     : Carries.Mode.DRIVEN,
                     4 * preempt.toNanos() + 2 * timing.toleranceNanos());
@@ -281,7 +263,7 @@ public final class VersionProtocolRace {
 
         /** Adds the host's measure since the last reading to the unpublished steal. */
         private void hostMeasured() {
-            long h = cpu.hostStealMeasureNanos();
+            long h = cpu.hostSteal();
             unpublished += h - hostSeen;
             hostSeen = h;
         }

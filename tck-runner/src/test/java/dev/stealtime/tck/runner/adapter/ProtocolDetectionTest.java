@@ -6,7 +6,7 @@ import dev.stealtime.tck.runner.run.Suite;
 import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.runner.selftest.DetectionTable;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
-import dev.stealtime.tck.runner.selftest.arm64.Arm64Variants;
+import dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants;
 import dev.stealtime.tck.runner.selftest.x86.X86FaultyVariants;
 import dev.stealtime.tck.support.TckConfig;
 import org.testng.annotations.Test;
@@ -55,7 +55,7 @@ public class ProtocolDetectionTest {
         StringBuilder table = new StringBuilder(String.format("%-36s %-6s %-8s %s%n", "VARIANT", "SUITE", "MEMORY", "RULES FAILED THROUGH THE PROTOCOL"));
         int runs = 0;
         for (Suite suite : List.of(Suite.X86, Suite.ARM64)) {
-            List<FaultyVariant> variants = suite == Suite.X86 ? X86FaultyVariants.all() : Arm64Variants.all();
+            List<FaultyVariant> variants = suite == Suite.X86 ? X86FaultyVariants.all() : Arm64FaultyVariants.all();
             for (FaultyVariant v : variants) {
                 List<Boolean> modes = new ArrayList<>(List.of(false));
                 if (v.mustFail().stream().anyMatch(RACES::contains)) {

@@ -1,7 +1,7 @@
 package dev.stealtime.tck.runner.selftest;
 
 import dev.stealtime.tck.runner.run.Suite;
-import dev.stealtime.tck.runner.selftest.arm64.Arm64Variants;
+import dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants;
 import dev.stealtime.tck.runner.selftest.x86.X86FaultyVariants;
 
 import java.io.IOException;
@@ -46,7 +46,7 @@ public final class DetectionRepeat {
         }
         int problems = 0;
         for (Suite suite : suites) {
-            List<FaultyVariant> variants = new ArrayList<>(suite == Suite.X86 ? X86FaultyVariants.all() : Arm64Variants.all());
+            List<FaultyVariant> variants = new ArrayList<>(suite == Suite.X86 ? X86FaultyVariants.all() : Arm64FaultyVariants.all());
             if (!only.isEmpty()) {
                 List<String> names = only;
                 variants.removeIf(v -> !names.contains(v.name()));

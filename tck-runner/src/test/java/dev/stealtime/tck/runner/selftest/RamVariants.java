@@ -15,7 +15,7 @@ import java.util.function.Function;
 
 /**
  * Hypervisors whose guest RAM handling differs from the reference — the dirty log and memory that
- * moves — shared by both suites' variant lists ({@code X86FaultyVariants}, {@code Arm64Variants} and
+ * moves — shared by both suites' variant lists ({@code X86FaultyVariants}, {@code Arm64FaultyVariants} and
  * the legal ones): one {@link GuestRam} subclass each, the steal-time code untouched.
  */
 public final class RamVariants {

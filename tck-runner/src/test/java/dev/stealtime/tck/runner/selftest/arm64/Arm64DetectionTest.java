@@ -31,7 +31,7 @@ public class Arm64DetectionTest {
 
     @Test
     public void everyVariantIsCaughtByItsRuleAndEveryArm64RuleCatchesOne() throws IOException {
-        List<FaultyVariant> variants = Arm64Variants.all();
+        List<FaultyVariant> variants = Arm64FaultyVariants.all();
         DetectionTable table = DetectionTable.bothHalves(Suite.ARM64, variants, Arm64LegalVariants.all());
 
         Map<String, List<String>> catches = table.catchesByRule();

@@ -17,13 +17,13 @@ import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_FEATUR
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_ST;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SUCCESS;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SMCCC_ARCH_FEATURES;
-import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.attribute;
-import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.hypercalls;
-import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.stolenTime;
-import static dev.stealtime.tck.runner.selftest.arm64.Arm64Variants.vcpu;
+import static dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants.attribute;
+import static dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants.hypercalls;
+import static dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants.stolenTime;
+import static dev.stealtime.tck.runner.selftest.arm64.Arm64FaultyVariants.vcpu;
 
 /**
- * The arm64 legal hypervisors, the mirror of {@link Arm64Variants}: each is the reference using
+ * The arm64 legal hypervisors, the mirror of {@link Arm64FaultyVariants}: each is the reference using
  * one freedom seed 002 leaves open, with the sentence that allows it, and the levels at which it is
  * legal. Every rule of those levels must PASS against each.
  */
@@ -41,7 +41,7 @@ public final class Arm64LegalVariants {
      * (ARM-ACCUMULATES-IN-MEMORY: Linux before v5.9 did this and lost stolen time on migration).
      */
     static dev.stealtime.tck.runner.reference.ReferenceParts ownAccumulator() {
-        return stolenTime(Arm64Variants.OwnTotal::new);
+        return stolenTime(Arm64FaultyVariants.OwnTotal::new);
     }
 
     public static List<LegalVariant> all() {
@@ -49,7 +49,7 @@ public final class Arm64LegalVariants {
         v.add(LegalVariant.of("reserved-bytes-used", "every update also stores the hypervisor's own update count in bytes 16..23; "
                         + "ARM-RESERVED-UNTOUCHED (advisory) asks otherwise",
                 "A total of 16 bytes from the IPA returned are guaranteed to be meaningfully filled by the hypervisor",
-                Arm64Variants.stampsReservedBytes()).legalAt(Level.REQUIRED_GROUP, Level.LINUX_ABI_GROUP));
+                Arm64FaultyVariants.stampsReservedBytes()).legalAt(Level.REQUIRED_GROUP, Level.LINUX_ABI_GROUP));
         v.add(LegalVariant.of("st-only-answers", "PV_TIME_ST only returns the IPA: it neither zeroes the structure nor restarts "
                         + "counting (Linux does both: ARM-ST-REINITIALISES, linux-abi)",
                 "PV_TIME_ST ... Return value: (int64) IPA of the stolen time data structure for this VCPU.",

@@ -56,7 +56,7 @@ public class Arm64MeasuredTimingTest {
     public void defectsAreStillCaughtByTheirRuleWithMeasuredTiming() {
         for (String name : List.of("torn-32-bit-halves", "torn-halves-own-total", "stolen-time-in-microseconds", "stolen-time-double-counted",
                 "idle-counted", "update-one-scheduling-late", "steal-charged-vm-wide", "st-counts-from-vcpu-start", "wfi-wake-reinitialises")) {
-            FaultyVariant v = Arm64Variants.all().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
+            FaultyVariant v = Arm64FaultyVariants.all().stream().filter(x -> x.name().equals(name)).findFirst().orElseThrow();
             // an own total cannot be seeded: the race drives its carries, at least 3 and more while the budget
             // lasts; at tck run's default budget (2 s) a virtual-time provider gets dozens, as many as it needs
             RunResult run = name.contains("own-total")

@@ -55,8 +55,22 @@ public final class X86FaultyVariants {
 
     public static List<FaultyVariant> all() {
         List<FaultyVariant> v = new ArrayList<>();
+        discoveryAndAccess(v);
+        alignment(v);
+        registration(v);
+        structureLayout(v);
+        alternating(v);
+        versionProtocol(v);
+        stealAccounting(v);
+        migration(v);
+        updateSchedule(v);
+        perVcpu(v);
+        return v;
+    }
 
-        // ---- discovery and access -----------------------------------------------------------
+    // ------------------------------------------------------------------ discovery and access
+
+    private static void discoveryAndAccess(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("cpuid-bit-missing", "CPUID 0x40000001 EAX lacks bit 5 although steal time is offered",
                 vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
                     @Override
@@ -111,8 +125,11 @@ public final class X86FaultyVariants {
                 }), "X86-RDMSR-READBACK")
                 // a VMM restores what the host MSR read gave it: without the enable bit the destination never updates
                 .mayAlsoFail("X86-MIGRATION-CONTINUES", "X86-MIGRATION-VERSION", "X86-MIGRATION-SOURCE-QUIET"));
+    }
 
-        // ---- alignment ------------------------------------------------------------------------
+    // ------------------------------------------------------------------ alignment
+
+    private static void alignment(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("accepts-reserved-bit-3", "bit 3 is not treated as reserved (mask 0x36 instead of 0x3E)",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -145,8 +162,11 @@ public final class X86FaultyVariants {
                         return super.hostSetMsr(index, value & ~StealTimeMsr.RESERVED_BITS);
                     }
                 }), "X86-ALIGN-REJECT"));
+    }
 
-        // ---- registration ---------------------------------------------------------------------
+    // ------------------------------------------------------------------ registration
+
+    private static void registration(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("ignores-structure-at-end-of-ram", "off by one: a structure in the last 64 bytes of a RAM region is never written",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -214,8 +234,11 @@ public final class X86FaultyVariants {
                         return ram.contains(gpa, SIZE) ? gpa : gpa & ((1L << 20) - 1);
                     }
                 }), "X86-OUTSIDE-RAM"));
+    }
 
-        // ---- structure layout -----------------------------------------------------------------
+    // ------------------------------------------------------------------ structure layout
+
+    private static void structureLayout(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("spills-past-64-bytes", "each update also stores steal in the 8 bytes after the structure",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -299,7 +322,12 @@ public final class X86FaultyVariants {
                         "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU", "X86-UPDATE-EVERY-ENTRY")
                 // the transferred little-endian steal is read as big-endian: the destination does not continue from it
                 .mayAlsoFail("X86-MIGRATION-CONTINUES"));
-        // ---- defects that alternate (issue 27): each shows on every second update only, so a test judging two
+    }
+
+    // ------------------------------------------------------------------ defects that alternate
+
+    private static void alternating(List<FaultyVariant> v) {
+        // defects that alternate (issue 27): each shows on every second update only, so a test judging two
         // snapshots with an even number of updates between them passes it; the rule must judge every update
         v.add(FaultyVariant.of("steal-swapped-every-update", "steal is read back little-endian but stored byte-swapped, accumulating in "
                         + "guest memory: each update swaps the bytes again, so after an update with nothing to add it reads right",
@@ -344,8 +372,11 @@ public final class X86FaultyVariants {
                         }
                     }
                 }), "X86-PREEMPTED-CLEARED"));
+    }
 
-        // ---- version protocol -----------------------------------------------------------------
+    // ------------------------------------------------------------------ version protocol
+
+    private static void versionProtocol(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("version-never-advances", "the version is never written",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -460,8 +491,11 @@ public final class X86FaultyVariants {
         v.add(FaultyVariant.of("steal-halves-high-first", "as steal-halves-outside-protocol, the high half first",
                 stealHalvesAfterTheVersion(true, false), "X86-TORN-READ")
                 .mayAlsoFail("X86-VERSION-ADVANCES"));
+    }
 
-        // ---- steal accounting -----------------------------------------------------------------
+    // ------------------------------------------------------------------ steal accounting
+
+    private static void stealAccounting(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("counts-idle-as-steal", "time the vCPU spends halted is reported as steal",
                 vcpu((i, m, offered) -> new X86ReferenceVcpu(i, m, offered) {
                     @Override
@@ -521,8 +555,11 @@ public final class X86FaultyVariants {
                 }), "X86-ACCUMULATES-IN-MEMORY")
                 // the destination's own total starts again from zero: below the transferred steal
                 .mayAlsoFail("X86-MIGRATION-CONTINUES"));
+    }
 
-        // ---- migration, dirty logging, memory that moves -------------------------------------
+    // ------------------------------------------------------------------ migration, dirty logging, memory that moves
+
+    private static void migration(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("registration-zeroes-structure", "accepting an enabling MSR write zeroes the 64 bytes at the address "
                         + "(harmless for a guest's first registration; a restored registration wipes the migrated steal)",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
@@ -557,8 +594,11 @@ public final class X86FaultyVariants {
                 RamVariants.logsTheNextPageToo(), "X86-DIRTY-ONLY-STRUCTURE"));
         v.add(FaultyVariant.of("stale-mapping", "the guest-physical to host translation of the structure is cached and never "
                 + "revalidated: after the memory slot moved, updates still go to the old backing", RamVariants.staleMapping(), "X86-MEMORY-MOVES"));
+    }
 
-        // ---- update schedule ------------------------------------------------------------------
+    // ------------------------------------------------------------------ update schedule
+
+    private static void updateSchedule(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("update-one-entry-late", "each update publishes the run delay sampled at the previous entry: a preemption shows only on the second entry after it",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     private long previousSample;
@@ -574,13 +614,15 @@ public final class X86FaultyVariants {
         v.add(FaultyVariant.of("updates-every-third-entry", "the structure is updated on every third guest entry only (legal at "
                         + "required, see X86LegalVariants; Linux updates on every entry)",
                 X86LegalVariants.everyThirdEntry(), "X86-UPDATE-EVERY-ENTRY"));
+    }
 
-        // ---- per-vCPU isolation ---------------------------------------------------------------
+    // ------------------------------------------------------------------ per-vCPU isolation
+
+    private static void perVcpu(List<FaultyVariant> v) {
         v.add(FaultyVariant.of("one-structure-per-vm", "every vCPU's updates go to the structure the first registering vCPU set",
                 sharedStructure(), "X86-PER-VCPU"));
         v.add(FaultyVariant.of("msr-per-vm", "the MSR is kept per VM, not per vCPU: all vCPUs share one value and one accumulator",
                 sharedMsr(), "X86-PER-VCPU"));
-        return v;
     }
 
     /** Each update is the reference's, then {@code stamp}s the structure, told whether it is an even-numbered update. */

@@ -9,11 +9,13 @@ import dev.stealtime.tck.runner.run.TckRun;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.HypervisorProvider;
 import dev.stealtime.tck.spi.Vm;
-import dev.stealtime.tck.spi.X86Vcpu;
 import dev.stealtime.tck.support.GuestLayout;
 import dev.stealtime.tck.support.TckConfig;
 import dev.stealtime.tck.support.Timing;
+import dev.stealtime.tck.x86.StealTimeVcpu;
+import dev.stealtime.tck.x86.StealTimeVm;
 import dev.stealtime.tck.x86.VersionProtocolRace;
+import dev.stealtime.tck.x86.VersionProtocolTests;
 
 import java.time.Duration;
 import java.util.List;
@@ -38,12 +40,13 @@ public final class X86SuiteBenchmark {
         Duration budget = config.raceBudget();
         int readers = Math.max(1, Math.min(3, Runtime.getRuntime().availableProcessors() - 1));
         try (Vm vm = provider.open(GuestLayout.forProvider(provider).spec(Architecture.X86_64, 1))) {
-            X86Vcpu cpu = (X86Vcpu) vm.vcpu(0);
+            Timing timing = new Timing(provider.timing(), config.timingMultiplier());
+            StealTimeVcpu cpu = StealTimeVm.of(vm, timing).vcpu(0);
             long gpa = GuestLayout.low(0);
-            cpu.guestWrmsr(X86Vcpu.MSR_KVM_STEAL_TIME, gpa | 1);
+            cpu.guestWrmsr(gpa | 1);
             cpu.run(Duration.ofMillis(1));
-            VersionProtocolRace.Report report = VersionProtocolRace.run(VersionProtocolRace.Focus.TORN_VALUES, cpu,
-                    vm.memory(), gpa, new Timing(provider.timing(), config.timingMultiplier()), budget, readers, false);
+            VersionProtocolRace.Report report = VersionProtocolRace.run(VersionProtocolRace.Focus.TORN_VALUES, VersionProtocolTests.TORN_READ_OUTCOMES, cpu,
+                    vm.memory(), gpa, timing, budget, readers, false);
             var result = report.result();
             return String.format("%,d graded samples by %d reader(s) in %d ms = %,.1f M samples/s; "
                             + "%,d writer steps (%,.0f/s), %,d crossing a 32-bit boundary, %,d forbidden",

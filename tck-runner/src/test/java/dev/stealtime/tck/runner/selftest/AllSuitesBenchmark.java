@@ -1,4 +1,4 @@
-package dev.stealtime.tck.runner.selftest.arm64;
+package dev.stealtime.tck.runner.selftest;
 
 import dev.stealtime.tck.runner.reference.ReferenceProvider;
 import dev.stealtime.tck.runner.result.Outcome;
@@ -19,7 +19,7 @@ import java.util.Set;
  * races take (they run for their budget by design; everything else is the suites' own cost).
  * <pre>
  * ./mvnw -B -q -pl tck-runner test-compile exec:java -Dexec.classpathScope=test \
- *     -Dexec.mainClass=dev.stealtime.tck.runner.selftest.arm64.AllSuitesBenchmark
+ *     -Dexec.mainClass=dev.stealtime.tck.runner.selftest.AllSuitesBenchmark
  * </pre>
  */
 public final class AllSuitesBenchmark {

@@ -14,7 +14,7 @@ import java.util.List;
 import static org.assertj.core.api.Assertions.assertThat;
 
 /** The reference hypervisor is the executable form of the rules: the arm64 suite passes against it, every rule, every test. */
-public class Arm64ReferenceConformanceTest {
+public class Arm64ReferenceConformsTest {
 
     @Test
     public void everyArm64RulePassesAgainstTheReference() {

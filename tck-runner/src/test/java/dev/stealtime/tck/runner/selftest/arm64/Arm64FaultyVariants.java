@@ -29,7 +29,7 @@ import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SUCCESS;
  * one method. {@code mustFail} names the rule the defect violates; {@code mayAlsoFail} lists the
  * rules that legitimately fail too, because the same defect also breaks what they state.
  */
-public final class Arm64Variants {
+public final class Arm64FaultyVariants {
 
     private static final int CTRL = Arm64Vcpu.PVTIME_CTRL;
     private static final long IPA = Arm64Vcpu.PVTIME_IPA;
@@ -37,7 +37,7 @@ public final class Arm64Variants {
     private static final int EINVAL = Errno.EINVAL.negative();
     private static final int EEXIST = Errno.EEXIST.negative();
 
-    private Arm64Variants() {
+    private Arm64FaultyVariants() {
     }
 
     public static List<FaultyVariant> all() {
