@@ -159,9 +159,12 @@ public final class ReplayCommand implements Callable<Integer> {
                     timingMultiplier);
             // every patch checked (it applies) and its build decided before anything is built
             java.util.Map<KernelPatch, BuildPlan> plans = new java.util.LinkedHashMap<>();
+            long tp = System.nanoTime();
             for (KernelPatch p : todo) {
                 plans.put(p, replay.plan(p));
             }
+            con.printf("checked %d replay(s) against linux-source-%s: every patch applies (%d ms)%n", todo.size(), version,
+                    (System.nanoTime() - tp) / 1_000_000);
             List<Replay.Result> results = new ArrayList<>();
             long t0 = System.nanoTime();
             int i = 0;
