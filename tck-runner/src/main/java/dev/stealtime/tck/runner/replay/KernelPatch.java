@@ -170,11 +170,14 @@ public record KernelPatch(String name, Path file, String arch, String kind, Stri
 
     /**
      * Is this file one part of a {@code git format-patch} series ({@code [PATCH n/m]}, m > 1): its
-     * n and m, or null. The first mail of the file decides.
+     * n and m, or null (also for a file of several mails, which is a series by itself).
      */
     public static int[] seriesPart(Path file) {
         try {
             List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+            if (lines.stream().filter(l -> MBOX_FROM.matcher(l).matches()).count() > 1) {
+                return null;                          // several mails in one file: a whole series by itself
+            }
             boolean mail = false;
             for (String l : lines) {
                 if (l.isEmpty() && mail) {

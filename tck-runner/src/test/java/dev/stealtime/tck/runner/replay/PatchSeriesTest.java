@@ -94,6 +94,7 @@ public class PatchSeriesTest {
     public void severalCommitsInOneFileAreAppliedOneByOne() throws IOException {
         Path p = write("series.mbox", mail(1, 2, "KVM: x86: add a field", "one", "arch/x86/include/asm/kvm_host.h", HUNK)
                 + mail(2, 2, "KVM: x86: use it", "two", "arch/x86/kvm/x86.c", HUNK));
+        assertThat(KernelPatch.seriesPart(p)).as("a whole series in one file is not waiting for its other parts").isNull();
         KernelPatch k = KernelPatch.read(p, null);
         assertThat(k.subjects()).containsExactly("KVM: x86: add a field", "KVM: x86: use it");
         assertThat(k.files()).containsExactly("arch/x86/include/asm/kvm_host.h", "arch/x86/kvm/x86.c");
