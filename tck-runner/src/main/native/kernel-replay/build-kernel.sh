@@ -57,10 +57,11 @@ else key=$(sed -n '/^diff \|^--- \|^+++ \|^@@\|^[-+ ]/p' "$PATCH" | sha256sum | 
 ROOT=$CACHE/linux-$VERSION
 OUT=$ROOT/builds/$ARCH-$recipe-$key
 mkdir -p "$ROOT/builds" "$CACHE/debs"
+cached() { [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; }   # x86-image: both
+# a build is published whole (mv), so a cached one is served without waiting for another build's lock
+if [ "$MODE" = build ] && cached; then say "cached: $OUT"; echo "$OUT"; exit 0; fi
 if [ "$MODE" = build ]; then exec 9>"$ROOT/.lock-$ARCH"; flock 9; fi     # one build per tree at a time
-if [ "$MODE" = build ] && [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; then   # x86-image: both
-  say "cached: $OUT"; echo "$OUT"; exit 0
-fi
+if [ "$MODE" = build ] && cached; then say "cached: $OUT"; echo "$OUT"; exit 0; fi
 
 # ---- sources (once) --------------------------------------------------------------------------
 srcdeb=$(ls "$CACHE"/debs/linux-source-"$VERSION"_*_all.deb 2>/dev/null | tail -1 || true)
