@@ -22,6 +22,7 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tck-runner
 PV = "arch/arm64/kvm/pvtime.c"
 HC = "arch/arm64/kvm/hypercalls.c"
 KH = "include/linux/kvm_host.h"
+KHA = "arch/arm64/include/asm/kvm_host.h"
 X86 = "arch/x86/kvm/x86.c"
 CPUID = "arch/x86/kvm/cpuid.c"
 
@@ -35,17 +36,19 @@ def add(name, arch, kind, edits, fix="", breaks="", rule="", racy="", equivalent
 
 # ------------------------------------------------------------------ arm64: Linux's own history
 add("arm64-undo-53f985584e3c-migration", "arm64", "history",
-    [(KH, "\tstruct kvm_vcpu_arch arch;\n",
-      "\tstruct kvm_vcpu_arch arch;\n\tu64 replay_stolen_copy;\t/* pre-5.9: stolen time kept in the kernel */\n"),
+    # the fix's own form: the running total is a field of the vCPU's steal struct in
+    # arch/arm64/include/asm/kvm_host.h (the fix removed it), summed there and copied out
+    [(KHA, "\tstruct {\n\t\tu64 last_steal;\n\t\tgpa_t base;\n\t} steal;\n",
+      "\tstruct {\n\t\tu64 steal;\n\t\tu64 last_steal;\n\t\tgpa_t base;\n\t} steal;\n"),
      (PV, "\t\tsteal = le64_to_cpu(steal);\n\t\tvcpu->arch.steal.last_steal = READ_ONCE(current->sched_info.run_delay);\n"
           "\t\tsteal += vcpu->arch.steal.last_steal - last_steal;\n",
-      "\t\tsteal = vcpu->replay_stolen_copy;\n\t\tvcpu->arch.steal.last_steal = READ_ONCE(current->sched_info.run_delay);\n"
-      "\t\tsteal += vcpu->arch.steal.last_steal - last_steal;\n\t\tvcpu->replay_stolen_copy = steal;\n"),
+      "\t\tvcpu->arch.steal.last_steal = READ_ONCE(current->sched_info.run_delay);\n"
+      "\t\tvcpu->arch.steal.steal += vcpu->arch.steal.last_steal - last_steal;\n\t\tsteal = vcpu->arch.steal.steal;\n"),
      (PV, "\tvcpu->arch.steal.last_steal = current->sched_info.run_delay;\n\tkvm_write_guest_lock",
-      "\tvcpu->arch.steal.last_steal = current->sched_info.run_delay;\n\tvcpu->replay_stolen_copy = 0;\n\tkvm_write_guest_lock")],
+      "\tvcpu->arch.steal.steal = 0;\n\tvcpu->arch.steal.last_steal = current->sched_info.run_delay;\n\tkvm_write_guest_lock")],
     fix='53f985584e3c "KVM: arm64: pvtime: Fix stolen time accounting across migration" (v5.9)',
-    breaks="stolen time is summed in a per-vCPU kernel copy and written over guest memory: a VMM that restores "
-           "the guest's memory (migration, save/restore) sees stolen_time restart from the destination's copy (0)",
+    breaks="stolen time is summed in the vCPU's kernel struct (vcpu->arch.steal.steal) and written over guest memory: a VMM "
+           "that restores the guest's memory (migration, save/restore) sees stolen_time restart from the destination's copy (0)",
     rule="ARM-ACCUMULATES-IN-MEMORY")
 
 add("arm64-undo-pvtime-only-when-configured", "arm64", "history",

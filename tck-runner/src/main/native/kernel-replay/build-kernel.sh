@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the Linux KVM a replay runs on, from Debian's linux-source package, cached by patch hash.
 #
-#   build-kernel.sh CACHE ARCH VERSION PATCH|- SRC
+#   build-kernel.sh CACHE ARCH VERSION PATCH|- SRC [plan]
 #     CACHE    cache root (~/.cache/stealtime-tck/kernels)
 #     ARCH     arm64: a minimal Image (allnoconfig + arm64-kvm.config: virt, PL011, virtio, initramfs, KVM)
 #              x86:   kvm.ko + kvm-amd.ko for Debian's stock cloud-amd64 kernel of the same version
@@ -9,8 +9,14 @@
 #              x86-image: a kernel of one's own, bzImage + irqbypass.ko kvm.ko kvm-amd.ko (allnoconfig +
 #                     x86-kvm.config), for kvm-x86-emulated --kernel DIR/bzImage --kvm-modules DIR
 #     VERSION  the linux-source-VERSION package (6.1 by default)
-#     PATCH    a unified diff (-p1) under arch/x86/kvm, arch/arm64/kvm, virt/kvm or include/; '-' = stock
+#     PATCH    a unified diff (-p1) of any file of the tree, or a directory of them applied in the
+#              order of their names (a series, one commit a file); '-' = stock. Which recipe a patch
+#              needs (x86 or x86-image) is the caller's decision (KernelPatch.java, BuildPlan.java).
 #     SRC      this directory (the config fragment)
+#     plan     build nothing: unpack the tree if needed, check that PATCH applies (patch's own words,
+#              exit 3 when not) and print "tree DIR", "source DEBVER" and, for x86, "packaged yes" when
+#              Debian's cloud-amd64 headers are the same kernel as the source (the modules' fast path),
+#              else "packaged no: WHY".
 #   Prints the build directory last: Image (arm64), kvm.ko kvm-amd.ko kernel-release (x86), bzImage and
 #   the three modules (x86-image), plus
 #   steal_time (the upstream selftest tools/testing/selftests/kvm/steal_time.c of the same tree,
@@ -30,23 +36,32 @@ case $ARCH in arm64|x86|x86-image) ;; *) die "unknown architecture '$ARCH' (arm6
 [[ $VERSION =~ ^[0-9]+\.[0-9]+$ ]] || die "bad source version '$VERSION' (e.g. 6.1)"
 
 # ---- the patch: only KVM code, named by its hash ---------------------------------------------
+MODE=${6:-build}
+case $MODE in build|plan) ;; *) die "unknown mode '$MODE' (plan)";; esac
+PARTS=()
 if [ "$PATCH" != - ]; then
-  [ -s "$PATCH" ] || die "no such patch (or empty): $PATCH"
-  bad=$(grep -E '^(\+\+\+|---) ' "$PATCH" | awk '{print $2}' | grep -v '^/dev/null$' \
-        | sed -E 's#^[ab]/##' | grep -vE '^(arch/x86/kvm|arch/arm64/kvm|virt/kvm|include)/' || true)
-  [ -z "$bad" ] || die "the patch touches files outside arch/x86/kvm, arch/arm64/kvm, virt/kvm, include/: $(echo $bad)"
-  grep -qE '^\+\+\+ ' "$PATCH" || die "not a unified diff: $PATCH"
+  if [ -d "$PATCH" ]; then
+    mapfile -t PARTS < <(find "$PATCH" -maxdepth 1 -type f -name '*.patch' | LC_ALL=C sort)
+    [ ${#PARTS[@]} -gt 0 ] || die "no *.patch in the series $PATCH"
+  else
+    [ -s "$PATCH" ] || die "no such patch (or empty): $PATCH"
+    PARTS=("$PATCH")
+  fi
+  for f in "${PARTS[@]}"; do grep -qE '^\+\+\+ ' "$f" || die "not a unified diff: $f"; done
 fi
 case $ARCH in arm64) frag=$SRC/arm64-kvm.config ;; x86-image) frag=$SRC/x86-kvm.config ;; *) frag= ;; esac
 recipe=$( { echo "$ARCH $VERSION"; [ -z "$frag" ] || cat "$frag"; } | sha256sum | cut -c1-12)
-if [ "$PATCH" = - ]; then key=stock; else key=$(sed -n '/^diff \|^--- \|^+++ \|^@@\|^[-+ ]/p' "$PATCH" | sha256sum | cut -c1-16); fi
+if [ "$PATCH" = - ]; then key=stock
+elif [ -d "$PATCH" ]; then key=$(for f in "${PARTS[@]}"; do echo "series part"; sed -n '/^diff \|^--- \|^+++ \|^@@\|^[-+ ]/p' "$f"; done | sha256sum | cut -c1-16)
+else key=$(sed -n '/^diff \|^--- \|^+++ \|^@@\|^[-+ ]/p' "$PATCH" | sha256sum | cut -c1-16); fi
 ROOT=$CACHE/linux-$VERSION
 OUT=$ROOT/builds/$ARCH-$recipe-$key
 mkdir -p "$ROOT/builds" "$CACHE/debs"
-exec 9>"$ROOT/.lock-$ARCH"; flock 9           # one build per tree at a time
-if [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; then   # x86-image: both
-  say "cached: $OUT"; echo "$OUT"; exit 0
-fi
+cached() { [ -s "$OUT/steal_time" ] && { [ -s "$OUT/Image" ] || [ -s "$OUT/kvm-amd.ko" ]; }; }   # x86-image: both
+# a build is published whole (mv), so a cached one is served without waiting for another build's lock
+if [ "$MODE" = build ] && cached; then say "cached: $OUT"; echo "$OUT"; exit 0; fi
+if [ "$MODE" = build ]; then exec 9>"$ROOT/.lock-$ARCH"; flock 9; fi     # one build per tree at a time
+if [ "$MODE" = build ] && cached; then say "cached: $OUT"; echo "$OUT"; exit 0; fi
 
 # ---- sources (once) --------------------------------------------------------------------------
 srcdeb=$(ls "$CACHE"/debs/linux-source-"$VERSION"_*_all.deb 2>/dev/null | tail -1 || true)
@@ -56,6 +71,22 @@ if [ -z "$srcdeb" ]; then
   srcdeb=$(ls "$CACHE"/debs/linux-source-"$VERSION"_*_all.deb | tail -1)
 fi
 debver=$(dpkg-deb -f "$srcdeb" Version)
+if [ "$MODE" = plan ]; then
+  # x86: the modules' fast path needs Debian's cloud-amd64 kernel of the very same source
+  if [ "$ARCH" = x86 ]; then
+    if [ -f "$ROOT/x86-headers/kernel-release" ]; then
+      packaged="packaged yes"
+    else
+      meta=$(apt-cache depends linux-headers-cloud-amd64 2>/dev/null | awk '/Depends: linux-headers-[0-9]/{print $2; exit}')
+      hv=$( [ -z "$meta" ] || apt-cache show --no-all-versions "$meta" 2>/dev/null | awk '/^Version:/{print $2; exit}')
+      if [ -z "$meta" ] || [ -z "$hv" ]; then packaged="packaged no: linux-headers-cloud-amd64 is not in the archive"
+      elif [ "$hv" = "$debver" ]; then packaged="packaged yes"
+      else packaged="packaged no: Debian's cloud-amd64 kernel ($meta) is $hv, the source is $debver"; fi
+    fi
+    [ "$packaged" = "packaged yes" ] || ARCH=x86-image   # the tree the build will use
+  fi
+  exec 9>"$ROOT/.lock-$ARCH"; flock 9         # the tree is read while no build has it patched
+fi
 TREE=$ROOT/$ARCH/linux-source-$VERSION
 if [ ! -f "$TREE/Makefile" ]; then
   say "unpacking $(basename "$srcdeb") for $ARCH"
@@ -67,11 +98,46 @@ if [ ! -f "$TREE/Makefile" ]; then
 fi
 cd "$TREE"
 
-# ---- a tree left patched is reversed ---------------------------------------------------------
+# ---- a tree left patched is reversed (a series part by part, the last first) ------------------
 if [ -f .replay-applied.patch ]; then
   say "reversing the patch an interrupted build left applied"
   patch -p1 -R --batch --silent < .replay-applied.patch >&2 || die "cannot reverse .replay-applied.patch in $TREE: remove the tree"
   rm -f .replay-applied.patch
+fi
+if [ -d .replay-applied ]; then
+  say "reversing the series an interrupted build left applied"
+  for f in $(ls .replay-applied | LC_ALL=C sort -r); do
+    patch -p1 -R --batch --silent < ".replay-applied/$f" >&2 || die "cannot reverse .replay-applied/$f in $TREE: remove the tree"
+    rm -f ".replay-applied/$f"
+  done
+  rmdir .replay-applied
+fi
+
+# ---- plan: does it apply, and which x86 recipe can serve it ---------------------------------
+# The check applies the parts in order to private copies of the files they touch (the tree is
+# never changed), so a part that needs the one before it is checked as it will be built.
+if [ "$MODE" = plan ]; then
+  echo "tree $TREE"
+  echo "source $debver"
+  [ -z "${packaged:-}" ] || echo "$packaged"
+  if [ ${#PARTS[@]} -gt 0 ]; then
+    umask 077
+    CHK=$(mktemp -d "${TMPDIR:-/tmp}/tck-patch-check.XXXXXX"); trap 'rm -rf "$CHK"' EXIT
+    for f in "${PARTS[@]}"; do
+      sed -n 's#^\(---\|+++\) [ab]/\([^\t]*\).*#\2#p' "$f"
+    done | LC_ALL=C sort -u | while read -r t; do
+      if [ -f "$t" ] && [ ! -f "$CHK/$t" ]; then mkdir -p "$CHK/$(dirname "$t")"; cp "$t" "$CHK/$t"; fi
+    done
+    for f in "${PARTS[@]}"; do
+      if ! out=$(cd "$CHK" && patch -p1 --batch --forward --fuzz=0 --no-backup-if-mismatch -r - < "$f" 2>&1); then
+        why=$(echo "$out" | grep -vE '^(patching file|checking file)' | grep -m2 . | tr '\n' ' ' | sed 's/ *$//' || true)
+        file=$(echo "$out" | grep -m1 -E '^(patching|checking) file' | sed -E 's/^(patching|checking) file //' || true)
+        echo "$(basename "$f") does not apply to linux-source-$VERSION $debver${file:+ ($file)}: ${why:-patch exit status}" >&2
+        exit 3
+      fi
+    done
+  fi
+  exit 0
 fi
 
 # ---- configuration (once per tree) -----------------------------------------------------------
@@ -118,20 +184,40 @@ fi
 
 # ---- patch, build, copy, reverse --------------------------------------------------------------
 TMP=$(mktemp -d "$ROOT/builds/.tmp.XXXXXX")
-cleanup() {
+unapply() {   # the patch, or the series' parts from the last to the first
   if [ -f "$TREE/.replay-applied.patch" ]; then
-    (cd "$TREE" && patch -p1 -R --batch --silent < .replay-applied.patch >&2 && rm -f .replay-applied.patch) || true
+    (cd "$TREE" && patch -p1 -R --batch --silent < .replay-applied.patch >&2 && rm -f .replay-applied.patch) || return 1
   fi
+  if [ -d "$TREE/.replay-applied" ]; then
+    (cd "$TREE" && for f in $(ls .replay-applied | LC_ALL=C sort -r); do
+       patch -p1 -R --batch --silent < ".replay-applied/$f" >&2 && rm -f ".replay-applied/$f" || exit 1
+     done && rmdir .replay-applied) || return 1
+  fi
+}
+cleanup() {
+  unapply || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT
 LOG=$TMP/build.log
-if [ "$PATCH" != - ]; then
+if [ -f "$PATCH" ]; then
   cp "$PATCH" "$TMP/patch"
-  patch -p1 --dry-run --batch --forward < "$TMP/patch" > "$TMP/dry" 2>&1 \
+  patch -p1 --dry-run --batch --forward --fuzz=0 < "$TMP/patch" > "$TMP/dry" 2>&1 \
     || die "the patch does not apply to linux-source-$VERSION $debver: $(grep -m2 -iE 'fail|reject|can.t find' "$TMP/dry" | tr '\n' ' ')"
   cp "$TMP/patch" .replay-applied.patch
-  patch -p1 --batch --forward --silent < "$TMP/patch" >&2
+  patch -p1 --batch --forward --fuzz=0 --silent < "$TMP/patch" >&2
+elif [ -d "$PATCH" ]; then
+  # a series: each part applied in order (recorded first, so an interruption reverses it)
+  mkdir -p .replay-applied
+  for f in "${PARTS[@]}"; do
+    cp "$f" ".replay-applied/$(basename "$f")"
+    if ! patch -p1 --batch --forward --fuzz=0 --silent < "$f" > "$TMP/dry" 2>&1; then
+      patch -p1 -R --batch --silent < "$f" >/dev/null 2>&1 || true
+      rm -f ".replay-applied/$(basename "$f")"
+      die "$(basename "$f") does not apply to linux-source-$VERSION $debver: $(grep -m2 -iE 'fail|reject|can.t find' "$TMP/dry" | tr '\n' ' ')"
+    fi
+  done
+  cat "${PARTS[@]}" > "$TMP/patch"
 fi
 start=$(date +%s)
 if [ "$ARCH" = arm64 ]; then
@@ -151,12 +237,19 @@ else
   echo "$KREL" > "$TMP/kernel-release"
 fi
 echo "kernel build: $(( $(date +%s) - start )) s" >> "$LOG"
+echo "$(( $(date +%s) - start ))" > "$TMP/build-seconds"
+# the touched C files this configuration compiles none of (said in the replay's row)
+if [ -s "$TMP/patch" ]; then
+  sed -n 's#^+++ b/\(.*\.c\)\(\t.*\)\{0,1\}$#\1#p' "$TMP/patch" | LC_ALL=C sort -u | while read -r c; do
+    [ -f "${c%.c}.o" ] || echo "$c"
+  done > "$TMP/not-compiled"
+fi
 
 # ---- the upstream selftest, from the same tree ------------------------------------------------
 stock=$ROOT/builds/$ARCH-$recipe-stock
-if [ "$PATCH" != - ] && ! grep -qE '^\+\+\+ b/include/uapi/' "$TMP/patch" && [ -s "$stock/steal_time" ]; then
+if [ "$PATCH" != - ] && ! grep -qE '^\+\+\+ b/(include/uapi/|arch/[^/]+/include/uapi/|tools/)' "$TMP/patch" && [ -s "$stock/steal_time" ]; then
   cp "$stock/steal_time" "$TMP/steal_time"
-  echo "selftest: the stock tree's steal_time (the patch touches no include/uapi header)" >> "$LOG"
+  echo "selftest: the stock tree's steal_time (the patch touches no uapi header and nothing under tools/)" >> "$LOG"
 else
   say "selftest: tools/testing/selftests/kvm/steal_time"
   so=$TMP/selftest
@@ -180,10 +273,7 @@ else
 fi
 
 # ---- publish ----------------------------------------------------------------------------------
-if [ -f .replay-applied.patch ]; then
-  patch -p1 -R --batch --silent < .replay-applied.patch >&2
-  rm -f .replay-applied.patch
-fi
+unapply || die "cannot reverse the patch in $TREE: remove the tree"
 rm -f "$TMP/dry"
 echo "linux-source-$VERSION $debver" > "$TMP/source"
 rm -rf "$OUT"

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.stealtime.tck.runner.exit.UsageException;
 import dev.stealtime.tck.runner.host.NativeSources;
 import dev.stealtime.tck.runner.host.PrivateFiles;
+import dev.stealtime.tck.runner.replay.BuildPlan;
 import dev.stealtime.tck.runner.replay.KernelPatch;
 import dev.stealtime.tck.runner.replay.Replay;
 import dev.stealtime.tck.runner.replay.ReplayTable;
@@ -27,23 +28,29 @@ import java.util.stream.Stream;
 
 /** {@code tck replay}: Linux KVM patched, built, and judged by the suite and by the upstream selftest. */
 @Command(name = "replay", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Replay a patch of Linux KVM: build Debian's linux-source (default 6.1) with it — the x86 KVM",
-                "modules (kvm.ko, kvm-amd.ko for Debian's cloud-amd64 kernel) or a minimal arm64 Image — cached",
-                "by patch hash under ~/.cache/stealtime-tck/kernels (the unpatched build once); run the suite",
-                "of its architecture on it through the emulated provider (kvm-x86-emulated, kvm-arm64); boot",
-                "the same machine with the upstream selftest tools/testing/selftests/kvm/steal_time built from",
-                "the same tree; record both. Only patches under arch/x86/kvm, arch/arm64/kvm, virt/kvm and",
-                "include/ are accepted. Writes DIR/NAME/{build.log,tck/,tck.log,selftest-console.log} and",
-                "DIR/replays.md (the table), DIR/replays.json.",
-                "PATCH is a file, a directory of *.patch files, or stock:arm64 / stock:x86 (the unpatched kernel).",
+        description = {"Replay a patch of Linux KVM: build Debian's linux-source (default 6.1) with it, cached by patch",
+                "hash under ~/.cache/stealtime-tck/kernels (the unpatched build once) — x86: the KVM modules",
+                "(kvm.ko, kvm-amd.ko for Debian's cloud-amd64 kernel) when the patch reaches only them, else a",
+                "bzImage with its own modules (a header the kernel image also includes, any other kernel file,",
+                "or a source no packaged kernel matches, e.g. --source 6.12); arm64: a minimal Image. Then run",
+                "the suite of its architecture on it through the emulated provider (kvm-x86-emulated,",
+                "kvm-arm64), boot the same machine with the upstream selftest",
+                "tools/testing/selftests/kvm/steal_time built from the same tree, and record both. Writes",
+                "DIR/NAME/{build.log,tck/,tck.log,selftest-console.log} and DIR/replays.md (the table), DIR/replays.json.",
+                "PATCH is a diff of any file of the tree, git format-patch output (mail headers, several commits",
+                "in one file), a series as several files in order ([PATCH n/m] files are one replay; --series",
+                "makes all PATCH files one), a directory (of format-patch files: one series; else one replay",
+                "per *.patch), or stock:arm64 / stock:x86 (the unpatched kernel). A patch that does not apply",
+                "is exit 2 with patch's own words, before anything is built.",
                 "--all replays the shipped set: both stock kernels, Linux's own fixed bugs re-introduced and",
                 "the mutants of its steal-time code (tck-runner/src/main/native/kernel-patches)."},
         footer = {"", "Exit: 0 every replay ran; 1 a stock kernel did not conform or failed the selftest, or (--check)",
                 "a replay did not show what it expects: a fairness case failed a required rule, a deterministic defect",
-                "was not failed by a rule its header names, a patch did not build; 2 usage error (a bad patch: one",
-                "line); 3 internal error.",
+                "was not failed by a rule its header names, a patch did not build; 2 usage error (a bad patch or one",
+                "that does not apply: one line); 3 internal error.",
                 "", "Examples:",
                 "  tck replay my-fix.patch                       does my patch keep KVM conforming?",
+                "  tck replay 0001-*.patch 0002-*.patch          a git format-patch series, in order",
                 "  tck replay stock:arm64 --out /tmp/r",
                 "  tck replay --all --out /tmp/table             the table of docs/kvm-developers.md"})
 public final class ReplayCommand implements Callable<Integer> {
@@ -59,6 +66,9 @@ public final class ReplayCommand implements Callable<Integer> {
 
     @Option(names = "--all", description = "Replay the shipped set (stock kernels, history, mutants).")
     boolean all;
+
+    @Option(names = "--series", description = "All PATCH files are one series, applied in the order given (one replay).")
+    boolean series;
 
     @Option(names = "--arch", paramLabel = "arm64|x86", description = "The architecture of every PATCH (default: from its header or its files).")
     String arch;
@@ -138,24 +148,44 @@ public final class ReplayCommand implements Callable<Integer> {
                     }
                 }
             }
-            for (String s : patches) {
-                todo.addAll(resolve(s));
+            if (series) {
+                todo.add(seriesOf(patches));
+            } else {
+                todo.addAll(grouped(patches));
             }
             Files.createDirectories(out);
-            Replay replay = new Replay(cache != null ? cache.toAbsolutePath() : cacheDir(), version, scripts, raceBudget == null ? List.of("--call-timeout", callTimeout)
+            Replay replay = new Replay(cache != null ? cache.toAbsolutePath() : cacheDir(), version, scripts, work, raceBudget == null ? List.of("--call-timeout", callTimeout)
                     : List.of("--race-budget", raceBudget, "--call-timeout", callTimeout),
                     timingMultiplier);
+            // every patch checked (it applies) and its build decided before anything is built
+            java.util.Map<KernelPatch, BuildPlan> plans = new java.util.LinkedHashMap<>();
+            long tp = System.nanoTime();
+            for (KernelPatch p : todo) {
+                plans.put(p, replay.plan(p));
+            }
+            con.printf("checked %d replay(s) against linux-source-%s: every patch applies (%d ms)%n", todo.size(), version,
+                    (System.nanoTime() - tp) / 1_000_000);
             List<Replay.Result> results = new ArrayList<>();
             long t0 = System.nanoTime();
             int i = 0;
             for (KernelPatch p : todo) {
                 i++;
-                con.printf("replay %d/%d %s (%s, %s)%n", i, todo.size(), p.name(), p.arch(), p.kind());
+                BuildPlan plan = plans.get(p);
+                con.printf("replay %d/%d %s (%s, %s; build: %s)%n", i, todo.size(), p.name(), p.arch(), p.kind(), plan.kind());
+                for (int k = 0; k < p.subjects().size(); k++) {
+                    con.printf("  %d/%d %s%n", k + 1, p.subjects().size(), p.subjects().get(k));
+                }
+                if (!plan.why().isEmpty()) {
+                    con.printf("  %s%n", plan.why());
+                }
+                if (plan.nothing()) {
+                    con.printf("  the patch touches nothing this build uses (%s): replayed on the stock build%n", String.join(", ", plan.unused()));
+                }
                 con.flush();
-                Replay.Result r = replay.run(p, out.resolve(p.name()), !noSelftest, repeat);
+                Replay.Result r = replay.run(p, plan, out.resolve(p.name()), !noSelftest, repeat);
                 results.add(r);
-                con.printf("  build %s in %d s; suite: %s%s in %d s; selftest: %s%n",
-                        r.built() ? "ok" : "FAILED (" + r.buildError() + ")", r.buildMillis() / 1000, r.verdict(),
+                con.printf("  build %s (%s); suite: %s%s in %d s; selftest: %s%n",
+                        r.built() ? "ok" : "FAILED (" + r.buildError() + ")", r.buildNote().isEmpty() ? r.buildMillis() / 1000 + " s" : r.buildNote(), r.verdict(),
                         r.failing().isEmpty() && r.failingAdvisory().isEmpty() ? ""
                                 : " " + String.join(",", r.failing()) + (r.failingAdvisory().isEmpty() ? "" : " advisory " + String.join(",", r.failingAdvisory())),
                         r.suiteMillis() / 1000,
@@ -186,6 +216,56 @@ public final class ReplayCommand implements Callable<Integer> {
                 .writeValueAsString(results.stream().map(Replay.Result::toMap).toList()), StandardCharsets.UTF_8);
     }
 
+    /**
+     * The PATCH arguments as replays: consecutive {@code git format-patch} files {@code [PATCH 1/m]}
+     * ... {@code [PATCH m/m]} are one series (a cover letter {@code [PATCH 0/m]} is read with it);
+     * every other argument is resolved alone.
+     */
+    private List<KernelPatch> grouped(List<String> args) {
+        List<KernelPatch> out = new ArrayList<>();
+        List<Path> run = new ArrayList<>();
+        int expect = 0;
+        for (String s : args) {
+            Path p = Path.of(s);
+            int[] part = !s.startsWith("stock:") && Files.isRegularFile(p) ? KernelPatch.seriesPart(p) : null;
+            if (part != null && (part[0] == expect + 1 || part[0] == 0 && run.isEmpty() || part[0] == 1 && run.isEmpty())) {
+                run.add(p);
+                expect = part[0];
+                if (part[0] == part[1]) {
+                    out.add(KernelPatch.read(List.copyOf(run), null, arch));
+                    run.clear();
+                    expect = 0;
+                }
+                continue;
+            }
+            if (!run.isEmpty()) {
+                throw new UsageException("series " + run.get(0) + ": part " + (expect + 1) + " is missing (got " + s
+                        + "); give a series' files in order, or --series");
+            }
+            out.addAll(resolve(s));
+        }
+        if (!run.isEmpty()) {
+            throw new UsageException("series " + run.get(0) + ": it ends at part " + expect + "; give every part, in order, or --series");
+        }
+        return out;
+    }
+
+    /** --series: every PATCH file, in the order given, one replay. */
+    private KernelPatch seriesOf(List<String> args) {
+        if (args.isEmpty()) {
+            throw new UsageException("--series needs the series' PATCH files");
+        }
+        List<Path> files = new ArrayList<>();
+        for (String s : args) {
+            Path p = Path.of(s);
+            if (!Files.isRegularFile(p)) {
+                throw new UsageException("--series: no such patch file: " + s);
+            }
+            files.add(p);
+        }
+        return KernelPatch.read(files, null, arch);
+    }
+
     private List<KernelPatch> resolve(String s) {
         if (s.startsWith("stock:")) {
             String a = s.substring("stock:".length());
@@ -196,12 +276,27 @@ public final class ReplayCommand implements Callable<Integer> {
         }
         Path p = Path.of(s);
         if (Files.isDirectory(p)) {
-            return directory(p);
+            return seriesOrEach(p);
         }
         if (!Files.isRegularFile(p)) {
             throw new UsageException("no such patch file or directory: " + s);
         }
         return List.of(KernelPatch.read(p, arch));
+    }
+
+    /** A directory of format-patch files ([PATCH n/m]) is one series, named by the directory; else one replay per *.patch. */
+    private List<KernelPatch> seriesOrEach(Path dir) {
+        List<Path> files;
+        try (Stream<Path> s = Files.list(dir)) {
+            files = s.filter(f -> f.getFileName().toString().endsWith(".patch")).sorted().toList();
+        } catch (IOException e) {
+            throw new UsageException("cannot list " + dir + ": " + e.getMessage());
+        }
+        if (!files.isEmpty() && files.stream().allMatch(f -> KernelPatch.seriesPart(f) != null)) {
+            List<Path> parts = files.stream().sorted(Comparator.comparingInt((Path f) -> KernelPatch.seriesPart(f)[0])).toList();
+            return List.of(KernelPatch.read(parts, dir.toAbsolutePath().normalize().getFileName().toString(), arch));
+        }
+        return directory(dir);
     }
 
     private List<KernelPatch> directory(Path dir) {

@@ -32,10 +32,33 @@ public final class Replay {
      */
     public record Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
                   List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
-                  long suiteMillis, SelftestResult selftest, int repeats, Map<String, Integer> failCounts) {
+                  long suiteMillis, SelftestResult selftest, int repeats, Map<String, Integer> failCounts,
+                  BuildPlan plan, String buildNote) {
 
         public Result {
             failCounts = java.util.Collections.unmodifiableMap(new java.util.TreeMap<>(failCounts));   // sorted by rule id
+        }
+
+        /** Without a build plan (the tests' form). */
+        public Result(KernelPatch patch, String build, String buildError, long buildMillis, String verdict, int exit,
+                      List<String> failing, List<String> failingAdvisory, List<String> failingRequired, String tckDir,
+                      long suiteMillis, SelftestResult selftest, int repeats, Map<String, Integer> failCounts) {
+            this(patch, build, buildError, buildMillis, verdict, exit, failing, failingAdvisory, failingRequired, tckDir,
+                    suiteMillis, selftest, repeats, failCounts, null, "");
+        }
+
+        /** "image, built in 6 min 40 s: WHY", "modules, cached (built in 19 s)": the row's build cell. */
+        public String buildCell() {
+            if (plan == null) {
+                return buildNote == null ? "" : buildNote;
+            }
+            String s = plan.kind() + (buildNote == null || buildNote.isEmpty() ? "" : ", " + buildNote);
+            if (plan.nothing()) {
+                s += "; the patch touches nothing this build uses (" + String.join(", ", plan.unused()) + "): the stock build";
+            } else if (!plan.unused().isEmpty()) {
+                s += "; not used by this build: " + String.join(", ", plan.unused());
+            }
+            return plan.why().isEmpty() ? s : s + ": " + plan.why();
         }
 
         /** One run of the suite: each failing rule failed once. */
@@ -118,6 +141,8 @@ public final class Replay {
             m.put("arch", patch.arch());
             m.put("kind", patch.kind());
             m.put("patch", patch.file() == null ? KernelPatch.STOCK : patch.file().getFileName().toString());
+            m.put("subjects", patch.subjects());
+            m.put("files", patch.files());
             m.put("fix", patch.fix());
             m.put("breaks", patch.breaks());
             m.put("rules", patch.rules());
@@ -126,6 +151,11 @@ public final class Replay {
             m.put("build", build);
             m.put("buildError", buildError);
             m.put("buildMillis", buildMillis);
+            m.put("buildKind", plan == null ? null : plan.kind());
+            m.put("buildRecipe", plan == null ? null : plan.recipe());
+            m.put("buildWhy", plan == null ? null : plan.why());
+            m.put("unusedFiles", plan == null ? List.of() : plan.unused());
+            m.put("buildNote", buildNote);
             m.put("verdict", verdict);
             m.put("exit", exit);
             m.put("failingRules", failing);
@@ -146,13 +176,19 @@ public final class Replay {
     private final Path cache;
     private final String version;
     private final Path scripts;
+    private final Path work;
     private final List<String> runOptions;
+    private final Map<String, IncludeIndex> indexes = new java.util.HashMap<>();
 
-    /** @param runOptions options of every suite run ({@code --race-budget 10s ...}) */
-    public Replay(Path cache, String version, Path scripts, List<String> runOptions, String timingMultiplier) {
+    /**
+     * @param work       a private (0700) directory for the series' parts, removed by the caller
+     * @param runOptions options of every suite run ({@code --race-budget 10s ...})
+     */
+    public Replay(Path cache, String version, Path scripts, Path work, List<String> runOptions, String timingMultiplier) {
         this.cache = cache;
         this.version = version;
         this.scripts = scripts;
+        this.work = work;
         List<String> o = new ArrayList<>(runOptions);
         if (timingMultiplier != null) {
             o.addAll(List.of("--timing-multiplier", timingMultiplier));
@@ -160,17 +196,61 @@ public final class Replay {
         this.runOptions = List.copyOf(o);
     }
 
-    public Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
-        return run(patch, out, selftest, 1);
+    /**
+     * Before any build: checks that {@code patch} applies to the source (else a {@link
+     * dev.stealtime.tck.runner.exit.UsageException} with {@code patch}'s own words) and decides its
+     * build ({@link BuildPlan}).
+     */
+    public BuildPlan plan(KernelPatch patch) throws IOException {
+        String input = patch.isStock() ? "-" : patch.buildInput(work).toAbsolutePath().toString();
+        List<String> cmd = List.of("bash", scripts.resolve("build-kernel.sh").toString(), cache.toString(),
+                patch.arch(), version, input, scripts.toString(), "plan");
+        Path err = Files.createTempFile(work, "plan-", ".err");
+        String out;
+        int rc;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectError(err.toFile()).start();
+            out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            rc = p.waitFor();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while checking " + patch.name());
+        }
+        List<String> errLines = Files.readAllLines(err);
+        Files.deleteIfExists(err);
+        String last = errLines.isEmpty() ? "exit " + rc : errLines.get(errLines.size() - 1).replaceFirst("^build-kernel: ", "");
+        if (rc == 3) {
+            throw new dev.stealtime.tck.runner.exit.UsageException(patch.name() + ": " + last);
+        }
+        if (rc != 0) {
+            throw new IOException("cannot prepare linux-source-" + version + " for " + patch.name() + ": " + last);
+        }
+        Path tree = null;
+        String packaged = null;
+        for (String l : out.split("\n")) {
+            if (l.startsWith("tree ")) {
+                tree = Path.of(l.substring(5));
+            } else if (l.startsWith("packaged no: ")) {
+                packaged = "no packaged kernel is this source (" + l.substring("packaged no: ".length()) + ")";
+            }
+        }
+        Path t = tree;
+        return BuildPlan.decide(patch.arch(), patch.files(), packaged,
+                h -> indexes.computeIfAbsent(t + " " + patch.arch(), k -> IncludeIndex.of(t, patch.arch())).imageUser(h));
     }
 
-    /** Builds {@code patch} once and runs the suite {@code repeats} times on it (the selftest once). */
-    public Result run(KernelPatch patch, Path out, boolean selftest, int repeats) throws IOException {
+    public Result run(KernelPatch patch, Path out, boolean selftest) throws IOException {
+        return run(patch, plan(patch), out, selftest, 1);
+    }
+
+    /** Builds {@code patch} once as {@code plan} says and runs the suite {@code repeats} times on it (the selftest once). */
+    public Result run(KernelPatch patch, BuildPlan plan, Path out, boolean selftest, int repeats) throws IOException {
         Files.createDirectories(out);
         long t0 = System.nanoTime();
         Path buildLog = out.resolve("build.log");
+        String input = patch.isStock() || plan.nothing() ? "-" : patch.buildInput(work).toAbsolutePath().toString();
         List<String> cmd = List.of("bash", scripts.resolve("build-kernel.sh").toString(), cache.toString(),
-                patch.arch(), version, patch.isStock() ? "-" : patch.file().toAbsolutePath().toString(), scripts.toString());
+                plan.recipe(), version, input, scripts.toString());
         int rc;
         String stdout;
         try {
@@ -185,9 +265,11 @@ public final class Replay {
         if (rc != 0 || stdout.isEmpty()) {
             List<String> log = Files.readAllLines(buildLog);
             String why = log.isEmpty() ? "exit " + rc : log.get(log.size() - 1);
-            return new Result(patch, null, why, buildMillis, "NOT BUILT", -1, List.of(), List.of(), List.of(), null, 0, null);
+            return new Result(patch, null, why, buildMillis, "NOT BUILT", -1, List.of(), List.of(), List.of(), null, 0, null,
+                    1, Map.of(), plan, "");
         }
         Path build = Path.of(stdout.lines().reduce((a, b) -> b).orElseThrow());
+        String note = buildNote(build, buildMillis, Files.readString(buildLog).contains("build-kernel: cached: "));
 
         List<String> failing = new ArrayList<>();
         List<String> advisory = new ArrayList<>();
@@ -223,11 +305,27 @@ public final class Replay {
         SelftestResult st = null;
         if (selftest) {
             boolean arm = patch.arch().equals("arm64");
-            st = EmulatedSelftest.run(patch.arch(), arm ? build.resolve("Image") : null, arm ? null : build,
-                    build.resolve("steal_time"), scripts, out);
+            Path kernel = arm ? build.resolve("Image") : Files.isRegularFile(build.resolve("bzImage")) ? build.resolve("bzImage") : null;
+            st = EmulatedSelftest.run(patch.arch(), kernel, arm ? null : build, build.resolve("steal_time"), scripts, out);
         }
         return new Result(patch, build.toString(), null, buildMillis, verdict, exit, failing, advisory, required,
-                tckOut.toString(), suiteMillis, st, repeats, counts);
+                tckOut.toString(), suiteMillis, st, repeats, counts, plan, note);
+    }
+
+    /** "built in 6 min 40 s", "cached (built in 19 s)", plus the touched C files the configuration does not compile. */
+    private static String buildNote(Path build, long millis, boolean cached) throws IOException {
+        Path secs = build.resolve("build-seconds");
+        String took = Files.isRegularFile(secs) ? duration(Long.parseLong(Files.readString(secs).trim())) : null;
+        String s = cached ? "cached" + (took == null ? "" : " (built in " + took + ")") : "built in " + (took != null ? took : duration(millis / 1000));
+        Path nc = build.resolve("not-compiled");
+        if (Files.isRegularFile(nc) && Files.size(nc) > 0) {
+            s += "; this configuration compiles none of " + String.join(", ", Files.readAllLines(nc));
+        }
+        return s;
+    }
+
+    static String duration(long seconds) {
+        return seconds < 60 ? seconds + " s" : seconds / 60 + " min " + seconds % 60 + " s";
     }
 
     private static void addOnce(List<String> list, String id) {
@@ -247,6 +345,10 @@ public final class Replay {
                 "--out", tckOut.toString()));
         if (patch.arch().equals("arm64")) {
             run.addAll(List.of("--provider", "kvm-arm64", "--suite", "arm64", "--kernel", build.resolve("Image").toString()));
+        } else if (Files.isRegularFile(build.resolve("bzImage"))) {
+            // a kernel of its own (x86-image): its own modules with it
+            run.addAll(List.of("--provider", "kvm-x86-emulated", "--suite", "x86", "--kernel", build.resolve("bzImage").toString(),
+                    "--kvm-modules", build.toString()));
         } else {
             run.addAll(List.of("--provider", "kvm-x86-emulated", "--suite", "x86", "--kvm-modules", build.toString()));
         }

@@ -11,11 +11,16 @@ public final class ReplayTable {
 
     public static String markdown(List<Replay.Result> results, long wallMillis) {
         StringBuilder b = new StringBuilder();
-        b.append("| replay | arch | kind | what it breaks (the fix it undoes) | TCK verdict | failing rules | named rule among them | selftest steal_time |\n");
-        b.append("|---|---|---|---|---|---|---|---|\n");
+        b.append("| replay | arch | kind | what it breaks (the fix it undoes) | build | TCK verdict | failing rules | named rule among them | selftest steal_time |\n");
+        b.append("|---|---|---|---|---|---|---|---|---|\n");
         for (Replay.Result r : results) {
             KernelPatch p = r.patch();
-            String what = p.breaks() + (p.fix().isEmpty() ? "" : " (" + p.fix() + ")")
+            List<String> subjects = p.subjects();
+            String commits = subjects.isEmpty() ? "" : subjects.size() == 1 ? "\"" + subjects.get(0) + "\""
+                    : java.util.stream.IntStream.range(0, subjects.size())
+                    .mapToObj(k -> (k + 1) + "/" + subjects.size() + " \"" + subjects.get(k) + "\"").collect(Collectors.joining("; "));
+            String what = (commits.isEmpty() ? "" : commits + (p.breaks().isEmpty() ? "" : " — ")) + p.breaks()
+                    + (p.fix().isEmpty() ? "" : " (" + p.fix() + ")")
                     + (p.racy().isEmpty() ? "" : " — racy: " + p.racy())
                     + (p.equivalent().isEmpty() ? "" : " — equivalent: " + p.equivalent());
             String failing = r.failing().isEmpty() && r.failingAdvisory().isEmpty() ? "—"
@@ -29,7 +34,7 @@ public final class ReplayTable {
                     + (r.selftest().detail().isEmpty() ? "" : ": " + cell(r.selftest().detail(), 120));
             String verdict = r.built() ? r.verdict() : "NOT BUILT: " + cell(r.buildError(), 100);
             b.append("| `").append(p.name()).append("` | ").append(p.arch()).append(" | ").append(p.kind()).append(" | ")
-                    .append(cell(what, 400)).append(" | ").append(verdict).append(" | ").append(failing).append(" | ")
+                    .append(cell(what, 400)).append(" | ").append(cell(r.buildCell(), 300)).append(" | ").append(verdict).append(" | ").append(failing).append(" | ")
                     .append(namedCell).append(" | ").append(st).append(" |\n");
         }
         b.append('\n').append(totals(results, wallMillis)).append('\n');

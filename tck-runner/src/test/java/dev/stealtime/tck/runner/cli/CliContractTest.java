@@ -176,4 +176,28 @@ public class CliContractTest {
             throw new UncheckedIOException(e);
         }
     }
+
+    /** A series given out of order or with a part missing is a one-line usage error before anything is checked or built. */
+    @Test
+    public void aSeriesMustBeGivenWholeAndInOrder() throws IOException {
+        Path d = Files.createTempDirectory("series-cli");
+        try {
+            String[] parts = new String[3];
+            for (int n = 1; n <= 2; n++) {
+                Path f = d.resolve("000" + n + "-p.patch");
+                Files.writeString(f, "From 0123456789abcdef0123456789abcdef0123456" + n + " Mon Sep 17 00:00:00 2001\n"
+                        + "Subject: [PATCH " + n + "/2] KVM: x86: part " + n + "\n\n---\n"
+                        + "--- a/arch/x86/kvm/x86.c\n+++ b/arch/x86/kvm/x86.c\n@@ -1 +1 @@\n-a\n+b\n");
+                parts[n] = f.toString();
+            }
+            Result missing = tck("replay", "--out", d.resolve("out").toString(), parts[1]);
+            assertThat(missing.code()).isEqualTo(2);
+            assertThat(missing.err()).contains("it ends at part 1").doesNotContain("\tat ");
+            Result reversed = tck("replay", "--out", d.resolve("out").toString(), parts[2], parts[1]);
+            assertThat(reversed.code()).isEqualTo(2);
+            assertThat(reversed.err()).contains("ends at part 1");
+        } finally {
+            PrivateFiles.deleteTree(d);
+        }
+    }
 }

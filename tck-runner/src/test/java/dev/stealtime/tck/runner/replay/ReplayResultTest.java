@@ -92,4 +92,20 @@ public class ReplayResultTest {
                 "arm64: CONFORMS, selftest PASS", "Wall time 5 s");
         assertThat(ReplayTable.markdown(rs, 5000)).contains("| `p` | arm64 | history |", "yes (ARM-EEXIST)");
     }
+
+    @Test
+    public void theRowShowsTheSubjectsAndTheBuild() {
+        KernelPatch p = new KernelPatch("s", Path.of("0001-a.patch"), "x86", "patch", "", "", List.of(), "", "",
+                List.of("arch/x86/include/asm/kvm_host.h", "arch/x86/kvm/x86.c", "Documentation/x.rst"),
+                List.of(new KernelPatch.Commit("KVM: x86: add a field", Path.of("0001-a.patch"), "", List.of("arch/x86/include/asm/kvm_host.h")),
+                        new KernelPatch.Commit("KVM: x86: use it", Path.of("0002-b.patch"), "", List.of("arch/x86/kvm/x86.c"))));
+        BuildPlan plan = new BuildPlan("x86-image", "arch/x86/include/asm/kvm_host.h is also compiled into the kernel image", List.of("Documentation/x.rst"), false);
+        Replay.Result r = new Replay.Result(p, "/b", null, 1, "CONFORMS", 0, List.of(), List.of(), List.of(), "/t", 1, PASS, 1, java.util.Map.of(),
+                plan, "built in 6 min 40 s");
+        assertThat(r.buildCell()).isEqualTo("image, built in 6 min 40 s; not used by this build: Documentation/x.rst: "
+                + "arch/x86/include/asm/kvm_host.h is also compiled into the kernel image");
+        assertThat(ReplayTable.markdown(List.of(r), 1)).contains("1/2 \"KVM: x86: add a field\"; 2/2 \"KVM: x86: use it\"", "| image, built in 6 min 40 s");
+        assertThat(r.toMap()).containsEntry("subjects", List.of("KVM: x86: add a field", "KVM: x86: use it")).containsEntry("buildKind", "image");
+        assertThat(Replay.duration(400)).isEqualTo("6 min 40 s");
+    }
 }
