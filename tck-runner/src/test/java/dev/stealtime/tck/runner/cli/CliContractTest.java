@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner.cli;
 import dev.stealtime.tck.rules.RuleCatalogue;
 import dev.stealtime.tck.runner.TckCli;
 import dev.stealtime.tck.runner.host.PrivateFiles;
+import org.testng.annotations.AfterClass;
 import org.testng.annotations.Test;
 
 import java.io.IOException;
@@ -12,6 +13,8 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import javax.tools.ToolProvider;
@@ -167,14 +170,23 @@ public class CliContractTest {
         assertThat(tck("run", "--help").out()).contains("--provider-jar", "--race-budget", "TCK_RACE_BUDGET");
     }
 
+    /** Directories the tests gave to {@code --out}: removed after the class (deleteOnExit cannot remove a non-empty one). */
+    private static final List<Path> TEMP_DIRS = new CopyOnWriteArrayList<>();
+
     private static Path tempDir() {
         try {
-            Path d = Files.createTempDirectory("tck-cli");
-            d.toFile().deleteOnExit();
+            Path d = PrivateFiles.tempDir("tck-cli");
+            TEMP_DIRS.add(d);
             return d;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    @AfterClass(alwaysRun = true)
+    public void removeTempDirs() {
+        TEMP_DIRS.forEach(PrivateFiles::deleteTree);
+        TEMP_DIRS.clear();
     }
 
     /** A series given out of order or with a part missing is a one-line usage error before anything is checked or built. */
