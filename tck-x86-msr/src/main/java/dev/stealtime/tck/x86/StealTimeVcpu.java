@@ -112,10 +112,28 @@ public final class StealTimeVcpu {
 
     // ---- the structure in guest memory ----
 
-    /** The 64 bytes at {@code gpa}, as they are now. */
+    /**
+     * The 64 bytes at {@code gpa} as a guest reader takes them: the version read before the copy
+     * equals the copy's, and is even. Where the guest keeps running between calls (the test guest
+     * under QEMU polls its serial port, and any entry may carry an update) a copy can fall inside an
+     * update; it is taken again for up to {@value #CONSISTENT_READ_TOLERANCES} times the provider's
+     * tolerance. A version still odd by then is returned as read: an update that never completed.
+     * With exact timing (nothing runs between calls) one copy is taken.
+     */
     public Snapshot snapshot(long gpa, String when) {
-        return Snapshot.take(vm.memory(), when, index(), gpa, SIZE);
+        long deadline = System.nanoTime() + CONSISTENT_READ_TOLERANCES * timing.get().toleranceNanos();
+        while (true) {
+            int before = timing.get().exact() ? 0 : Snapshot.take(vm.memory(), when, index(), gpa + 8, 4).u32(0);
+            Snapshot s = Snapshot.take(vm.memory(), when, index(), gpa, SIZE);
+            int version = s.u32(8);
+            if (timing.get().exact() || (version == before && (version & 1) == 0) || System.nanoTime() - deadline >= 0) {
+                return s;
+            }
+        }
     }
+
+    /** How long {@link #snapshot} retries a copy caught inside an update, in provider tolerances. */
+    static final int CONSISTENT_READ_TOLERANCES = 10;
 
     // ---- the workload ----
 

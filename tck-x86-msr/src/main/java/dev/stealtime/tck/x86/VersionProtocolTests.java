@@ -104,8 +104,8 @@ public class VersionProtocolTests extends X86TckTest {
                         budget, RaceSpec.READERS, false, VERSION_RACE_UPDATES));
         Evidence.text("writer log", report.writerLog());
         assertThatRace(report.result()).hasNoForbiddenObservation().racedAtLeast(5, 1_000);
-        assertThat(report.hypervisorUpdates()).as(RuleIds.X86_VERSION_ADVANCES + " not exercised: writer steps in which the hypervisor "
-                + "updated the structure (at least %d needed)%n%s", VERSION_RACE_UPDATES, report.writerLog())
+        assertThat(report.hypervisorUpdates()).as(RuleIds.X86_VERSION_ADVANCES + " not exercised: hypervisor updates raced "
+                + "(at least %d needed)%n%s", VERSION_RACE_UPDATES, report.writerLog())
                 .isGreaterThanOrEqualTo(VERSION_RACE_UPDATES);
     }
 
@@ -215,7 +215,7 @@ public class VersionProtocolTests extends X86TckTest {
         Evidence.text("writer log", report.writerLog());
         Evidence.step("observe: no torn value, and the race really raced", () -> {
             assertThatRace(report.result()).hasNoForbiddenObservation().racedAtLeast(10, 10_000);
-            assertThat(report.hypervisorUpdates()).as("writer steps in which the hypervisor updated the structure "
+            assertThat(report.hypervisorUpdates()).as("hypervisor updates raced "
                     + "(a race without updates proves nothing):%n%s", report.writerLog()).isGreaterThanOrEqualTo(10);
             assertThat(report.consistentReads()).as("protocol-accepted reads (the readers must obtain values to judge):%n%s",
                     report.result().histogram()).isGreaterThanOrEqualTo(1_000);
