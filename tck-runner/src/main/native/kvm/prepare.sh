@@ -32,23 +32,8 @@ if [ ! -s "$CACHE/kernel" ] || [ ! -s "$CACHE/busybox" ] || [ ! -s "$CACHE/kerne
    || [ ! -f "$CACHE/modules/order" ]; then
   A=$CACHE/apt
   rm -rf "$A" "$CACHE/debs" "$CACHE/x" "$CACHE/modules" "$CACHE/kvm-modules" "$CACHE/kernel" "$CACHE/Image" "$CACHE/kernel-release"
-  mkdir -p "$A"/etc/apt/sources.list.d "$A"/etc/apt/apt.conf.d "$A"/etc/apt/preferences.d \
-           "$A"/var/lib/apt/lists/partial "$A"/var/cache/apt/archives/partial "$CACHE/debs" "$CACHE/x"
-  : > "$A/status"
-  # the host's own Debian sources, read for the guest's architecture
-  cp /etc/apt/sources.list.d/*.sources "$A"/etc/apt/sources.list.d/ 2>/dev/null || true
-  [ -f /etc/apt/sources.list ] && cp /etc/apt/sources.list "$A"/etc/apt/sources.list
-  cat > "$A/apt.conf" <<CONF
-APT::Architecture "$DEBARCH";
-APT::Architectures { "$DEBARCH"; };
-APT::Sandbox::User "root";
-Dir "$A/";
-Dir::State "var/lib/apt";
-Dir::State::status "$A/status";
-Dir::Cache "var/cache/apt";
-Dir::Etc "etc/apt";
-Dir::Etc::TrustedParts "/etc/apt/trusted.gpg.d";
-CONF
+  mkdir -p "$CACHE/debs" "$CACHE/x"
+  bash "$SRC/private-apt.sh" "$DEBARCH" "$A"     # the host's own Debian sources, read for the guest's architecture
   export APT_CONFIG=$A/apt.conf
   echo "$ARCH: apt-get update (private $DEBARCH configuration)" >&2
   apt-get -q update >&2

@@ -110,7 +110,11 @@ static void spin(uint64_t ns)
 {
 	uint64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
 	while (clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0 < ns)
+#if defined(__x86_64__) || defined(__i386__)
 		__asm__ volatile("pause");
+#elif defined(__aarch64__)
+		__asm__ volatile("yield");
+#endif
 }
 
 int main(void)

@@ -33,6 +33,8 @@ public final class TckConfig {
         KVM_MODULES("tck.kvm.modules", "", "directory of KVM modules the emulated x86 machine loads (default: the kernel's own)"),
         /** How the emulated machines' CPUs run: {@code auto}, {@code kvm} (the host's KVM, nested) or {@code tcg} (QEMU's emulation). */
         ACCEL("tck.accel", "auto", "accelerator of the emulated machines: auto (the host's KVM only where it can nest, else TCG), kvm or tcg"),
+        /** Which KVM the qemu provider's QEMU runs on: {@code auto}, {@code host} ({@code /dev/kvm}) or {@code emulated} (inside an emulated machine). */
+        QEMU_KVM("tck.qemu.kvm", "auto", "KVM of the qemu provider: auto (this host's /dev/kvm where usable, else the KVM inside an emulated machine), host or emulated"),
         /** Only these rules' tests run: ids, globs ({@code ARM-EINVAL-*}) or rule areas, comma-separated; a subset's verdict is PARTIAL. */
         RULES("tck.rules", "", "rules whose tests run: ids, globs (ARM-EINVAL-*) or areas, comma-separated (default: all; a subset's verdict is PARTIAL)");
 
@@ -198,6 +200,15 @@ public final class TckConfig {
         return v;
     }
 
+    /** The qemu provider's KVM as asked: {@code auto}, {@code host} or {@code emulated}. */
+    public String qemuKvm() {
+        String v = raw(Key.QEMU_KVM).trim().toLowerCase(Locale.ROOT);
+        if (!List.of("auto", "host", "emulated").contains(v)) {
+            throw new IllegalArgumentException(Key.QEMU_KVM.property + " must be auto, host or emulated, got '" + raw(Key.QEMU_KVM) + "'");
+        }
+        return v;
+    }
+
     /** The rule patterns asked for ({@link Key#RULES}); empty: every rule of the suites. */
     public List<String> rulePatterns() {
         List<String> out = new ArrayList<>();
@@ -219,6 +230,7 @@ public final class TckConfig {
         kernel();
         kvmModules();
         accel();
+        qemuKvm();
         prepareTimeout();
         return this;
     }

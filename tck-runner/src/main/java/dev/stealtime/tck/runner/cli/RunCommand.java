@@ -69,6 +69,7 @@ import java.util.concurrent.Callable;
                 "  --kernel             tck.kernel             TCK_KERNEL",
                 "  --kvm-modules        tck.kvm.modules        TCK_KVM_MODULES",
                 "  --accel              tck.accel              TCK_ACCEL",
+                "  --qemu-kvm           tck.qemu.kvm           TCK_QEMU_KVM",
                 "  --rule               tck.rules              TCK_RULES   (comma-separated)"},
         footer = {"", "Verdicts and exit codes:",
                 "  0   CONFORMS          every claimed gating (required, linux-abi) rule passed or is not",
@@ -126,6 +127,9 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--accel", paramLabel = "auto|kvm|tcg", description = "How the emulated-machine providers run their machine's CPUs: auto (the host's KVM only where it can nest, else TCG; a QEMU that fails with KVM is retried with TCG), kvm or tcg (forced; an impossible choice is refused). Default: auto.")
     String accel;
 
+    @Option(names = "--qemu-kvm", paramLabel = "auto|host|emulated", description = "Which KVM the qemu provider's QEMU runs on: auto (this host's /dev/kvm where usable, else the KVM inside an emulated machine that QEMU under TCG boots), host or emulated. Default: auto.")
+    String qemuKvm;
+
     @Option(names = "--rule", paramLabel = "RULE", description = "Run only this rule's tests (repeatable): an id (X86-ENABLE), a glob (ARM-EINVAL-*) or an area (Alignment, 'Version protocol'). The other rules are NOT RUN and the verdict is PARTIAL (exit 5) unless a selected rule fails.")
     List<String> rules = new ArrayList<>();
 
@@ -154,6 +158,7 @@ public final class RunCommand implements Callable<Integer> {
         TckConfig config = RunCommand.config(provider, profiles, raceBudget, timingMultiplier).with(TckConfig.Key.CALL_TIMEOUT, callTimeout)
                 .with(TckConfig.Key.PREPARE_TIMEOUT, prepareTimeout)
                 .with(TckConfig.Key.KERNEL, kernel).with(TckConfig.Key.KVM_MODULES, kvmModules).with(TckConfig.Key.ACCEL, accel)
+                .with(TckConfig.Key.QEMU_KVM, qemuKvm)
                 .with(TckConfig.Key.RULES, rules.isEmpty() ? null : String.join(",", rules)).validate();
         RuleSelection selection = RuleSelection.parse(config.rulePatterns(), asked);
         List<Suite> suites = selection.narrow(asked);

@@ -30,9 +30,9 @@ import java.util.regex.Pattern;
  * directory; the serial console (kernel, /init and adapter log) is kept as a tail for fault
  * messages. {@link #stop} kills QEMU and removes the directory.
  */
-final class EmulatedMachine implements AutoCloseable {
+public final class EmulatedMachine implements AutoCloseable {
 
-    static final int CPUS = 2;
+    public static final int CPUS = 2;
     static final int MEMORY_MIB = 1024;
     private static final long BOOT_TIMEOUT_SECONDS = 180;
     private static final int TAIL_LINES = 40;
@@ -68,8 +68,17 @@ final class EmulatedMachine implements AutoCloseable {
      * @throws IllegalStateException with the console's tail when it does not come up
      */
     static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir) {
+        return boot(guest, accel, kernel, initrd, dir, List.of());
+    }
+
+    /**
+     * The same with {@code extra} arguments for QEMU (more devices: the qemu provider's ports and
+     * shared RAM). The machine's {@code /init} must print the same READY line.
+     */
+    public static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir, List<String> extra) {
         Path socket = dir.resolve("adapter.sock");
-        List<String> command = qemuCommand(guest, accel, kernel, initrd, socket);
+        List<String> command = new ArrayList<>(qemuCommand(guest, accel, kernel, initrd, socket));
+        command.addAll(extra);
         Process p;
         try {
             p = new ProcessBuilder(command).redirectErrorStream(true)
@@ -198,26 +207,26 @@ final class EmulatedMachine implements AutoCloseable {
     }
 
     /** The KVM modules /init could not load, each "name: insmod's message" (empty when all loaded). */
-    List<String> moduleFailures() {
+    public List<String> moduleFailures() {
         return List.copyOf(moduleFailures);
     }
 
     /** From starting QEMU to the adapter's READY line, in milliseconds. */
-    long bootMillis() {
+    public long bootMillis() {
         return (readyNanos - bootNanos) / 1_000_000;
     }
 
     /** The Unix socket of the adapter's protocol channel. */
-    Path socket() {
+    public Path socket() {
         return dir.resolve("adapter.sock");
     }
 
     /** What the guest said when the adapter started: kernel release, architecture, CPU, KVM, modules loaded. */
-    Map<String, String> facts() {
+    public Map<String, String> facts() {
         return readyFacts;
     }
 
-    boolean alive() {
+    public boolean alive() {
         return qemu.isAlive();
     }
 
@@ -227,14 +236,14 @@ final class EmulatedMachine implements AutoCloseable {
     }
 
     /** The last lines of the serial console (kernel and adapter log). */
-    String consoleTail() {
+    public String consoleTail() {
         synchronized (tail) {
             return String.join("\n", tail);
         }
     }
 
     /** Kills QEMU and removes the machine's directory. Idempotent, never throws. */
-    void stop() {
+    public void stop() {
         qemu.destroy();
         try {
             if (!qemu.waitFor(5, TimeUnit.SECONDS)) {
@@ -259,7 +268,7 @@ final class EmulatedMachine implements AutoCloseable {
     }
 
     /** {@code qemu-system-* --version}'s first line, or why not. */
-    static String qemuVersion(Guest guest) {
+    public static String qemuVersion(Guest guest) {
         try {
             Process p = new ProcessBuilder(guest.qemu, "--version").redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);

@@ -12,7 +12,7 @@ import java.util.List;
  * adapter's common part, the image preparation, booting, the protocol channel, the summary — is
  * shared by {@link EmulatedKvmProvider}.
  */
-enum Guest {
+public enum Guest {
 
     ARM64("kvm-arm64", Architecture.ARM64, "arm64", "qemu-system-aarch64",
             List.of("-M", "virt,virtualization=on,gic-version=3"),
@@ -24,9 +24,9 @@ enum Guest {
 
     /** The provider id (also the cache directory's name). */
     final String providerId;
-    final Architecture architecture;
+    public final Architecture architecture;
     /** prepare.sh's architecture argument, the adapter's arch-ARCH-* sources. */
-    final String arch;
+    public final String arch;
     final String qemu;
     final List<String> machine;
     /** The CPU model under TCG. */
@@ -61,7 +61,7 @@ enum Guest {
     }
 
     /** {@link #accelerator(HostKvm, String)} for this machine, as {@code tck.accel} asks (property, environment). */
-    Accelerator accelerator() {
+    public Accelerator accelerator() {
         return accelerator(HostKvm.probe(), dev.stealtime.tck.support.TckConfig.fromEnvironment().accel());
     }
 
@@ -103,19 +103,19 @@ enum Guest {
      * @param fallsBack whether a QEMU that fails to start with it is retried once with TCG
      * @param why       why this accelerator (for the summary)
      */
-    record Accelerator(String name, String cpu, boolean fallsBack, String why) {
+    public record Accelerator(String name, String cpu, boolean fallsBack, String why) {
 
         Accelerator because(String reason) {
             return new Accelerator(name, cpu, fallsBack, reason);
         }
 
         /** TCG for {@code guest} after a QEMU with this accelerator failed to start, saying so. */
-        Accelerator fallBack(Guest guest, String failure) {
+        public Accelerator fallBack(Guest guest, String failure) {
             return new Accelerator("tcg", guest.tcgCpu, false, "QEMU with -accel " + name + " failed (" + failure + "); retried with TCG");
         }
 
         /** How the summary says it: {@code tcg (auto: the host's KVM is kvm_pvm ...)}. */
-        String description() {
+        public String description() {
             return name + " (" + why + ")";
         }
     }

@@ -2,6 +2,7 @@ package dev.stealtime.tck.runner.qemu;
 
 import java.io.BufferedReader;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.nio.charset.StandardCharsets;
@@ -16,19 +17,43 @@ import java.util.concurrent.TimeUnit;
  */
 final class Competitor implements AutoCloseable {
 
-    private final Process process;
     private final OutputStream in;
     private final BufferedReader out;
+    private final Runnable stop;
 
-    Competitor(Path binary) throws IOException {
-        process = new ProcessBuilder(binary.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        in = process.getOutputStream();
-        out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.US_ASCII));
+    /**
+     * A helper already started, reached through {@code toHelper} and {@code fromHelper}; waits for its
+     * {@code ready}. {@code stop} ends it (called by {@link #close}).
+     */
+    Competitor(OutputStream toHelper, InputStream fromHelper, Runnable stop) throws IOException {
+        this.in = toHelper;
+        this.out = new BufferedReader(new InputStreamReader(fromHelper, StandardCharsets.US_ASCII));
+        this.stop = stop;
         String first = out.readLine();
         if (!"ready".equals(first)) {
             close();
             throw new IOException("the competitor helper did not start: " + (first == null ? "no answer" : first));
         }
+    }
+
+    /** Starts the helper {@code binary} as a process of this host. */
+    static Competitor start(Path binary) throws IOException {
+        Process process = new ProcessBuilder(binary.toString()).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        return new Competitor(process.getOutputStream(), process.getInputStream(), () -> {
+            try {
+                process.getOutputStream().close();      // it exits at end of input
+            } catch (IOException ignored) {
+                // killed below
+            }
+            try {
+                if (!process.waitFor(2, TimeUnit.SECONDS)) {
+                    process.destroyForcibly().waitFor(2, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                process.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        });
     }
 
     /** Pins thread {@code tid} to {@code cpu}. */
@@ -76,18 +101,6 @@ final class Competitor implements AutoCloseable {
 
     @Override
     public void close() {
-        try {
-            in.close();
-        } catch (IOException ignored) {
-            // it exits at end of input, or is killed below
-        }
-        try {
-            if (!process.waitFor(2, TimeUnit.SECONDS)) {
-                process.destroyForcibly().waitFor(2, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            process.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
+        stop.run();
     }
 }

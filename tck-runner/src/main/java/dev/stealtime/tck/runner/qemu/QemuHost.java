@@ -24,6 +24,8 @@ final class QemuHost {
     static final String KVM = "/dev/kvm";
     /** The provider's group in the host-package list. */
     static final String GROUP = "qemu";
+    /** The emulated x86-64 machine's group (its kernel, static builds, initramfs). */
+    static final String EMULATED_GROUP = "kvm-x86-emulated";
 
     private static volatile String version;
 
@@ -60,10 +62,32 @@ final class QemuHost {
         return null;
     }
 
-    /** The command for the built {@code guest}. */
-    static QemuCommand command(Path guest) {
+    /**
+     * Why QEMU cannot run inside an emulated machine here (its host packages: the {@code qemu} and
+     * {@code kvm-x86-emulated} groups), or null.
+     */
+    static String emulatedProblem() {
+        String os = System.getProperty("os.name", "?");
+        if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return "host OS is " + os + ", the emulated machine needs Linux";
+        }
+        String env = System.getenv(QEMU_ENV);
+        if (env != null && !env.isBlank() && qemu() == null) {
+            return QEMU_ENV + "=" + env + " is not an executable file";
+        }
+        for (String group : List.of(GROUP, EMULATED_GROUP)) {
+            HostPackages.Missing missing = HostPackages.here().missing(group);
+            if (!missing.none()) {
+                return missing.reason();
+            }
+        }
+        return null;
+    }
+
+    /** The arguments for QEMU; {@code bios} as that QEMU finds qboot. */
+    static QemuCommand command(String bios) {
         String cpu = System.getenv(CPU_ENV);
-        return new QemuCommand(qemu(), QBOOT, guest, cpu != null && !cpu.isBlank() ? cpu : QemuCommand.DEFAULT_CPU);
+        return new QemuCommand(bios, cpu != null && !cpu.isBlank() ? cpu : QemuCommand.DEFAULT_CPU);
     }
 
     /** {@code qemu --version}'s first line and the binary, or why it cannot be asked. */
@@ -92,7 +116,8 @@ final class QemuHost {
         }
     }
 
-    private static Path qemu() {
+    /** {@code TCK_QEMU}, else {@code qemu-system-x86_64} on PATH; null when neither is an executable. */
+    static Path qemu() {
         String env = System.getenv(QEMU_ENV);
         if (env != null && !env.isBlank()) {
             Path p = Path.of(env);

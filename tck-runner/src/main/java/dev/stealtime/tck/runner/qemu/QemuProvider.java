@@ -8,6 +8,8 @@ import dev.stealtime.tck.spi.TimingPrecision;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.support.TckConfig;
+import dev.stealtime.tck.runner.emulatedkvm.Guest;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -22,7 +24,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * test guest (docs/test-guest-protocol.md) with {@code -accel kvm}; the guest does CPUID, WRMSR,
  * RDMSR, runs and idles on request over the serial port; guest RAM is a shared file the TCK maps
  * (live races); QMP names the vCPU threads, which the competitor helper pins and preempts and whose
- * schedstat run_delay is the ground truth. See docs/qemu-provider.md.
+ * schedstat run_delay is the ground truth. The KVM is this host's {@code /dev/kvm} where it is
+ * usable ({@link LocalQemu}), else the one inside an emulated machine ({@link MachinePool}); the
+ * {@code tck.qemu.kvm} setting forces either. See docs/qemu-provider.md.
  *
  * <p>Layout: the TCK's windows start at 2 MiB ({@link #layoutBase()}), the start of the guest's
  * free RAM; HIGH RAM is a {@code pc-dimm} at 4 GiB. QEMU's RAM below 4 GiB has no holes, so
@@ -33,18 +37,26 @@ public final class QemuProvider implements HypervisorProvider {
 
     /** Same slack as the kvm provider: the vCPU threads are KVM's, preempted by the same mechanism. */
     static final Duration TOLERANCE = Duration.ofMillis(10);
+    /** Inside an emulated machine, as the kvm-x86-emulated provider: the machine's CPUs are emulated, its scheduler coarser. */
+    static final Duration EMULATED_TOLERANCE = Duration.ofMillis(20);
 
     private static final Set<QemuVm> LIVE = ConcurrentHashMap.newKeySet();
+    /** Providers that may keep emulated machines running: stopped with the JVM. */
+    private static final Set<QemuProvider> PROVIDERS = ConcurrentHashMap.newKeySet();
     private static final Thread HOOK = new Thread(QemuProvider::closeAll, "qemu provider shutdown");
 
     static {
         Runtime.getRuntime().addShutdownHook(HOOK);
     }
 
-    private record Prepared(QemuCommand command, Path competitor, String failure) {
+    private record Prepared(QemuLauncher launcher, String failure) {
     }
 
     private volatile Prepared prepared;
+
+    public QemuProvider() {
+        PROVIDERS.add(this);
+    }
 
     @Override
     public String id() {
@@ -56,9 +68,11 @@ public final class QemuProvider implements HypervisorProvider {
         return "QEMU with KVM, from inside the TCK's test guest (x86-64)";
     }
 
+    /** QEMU's version, and on which KVM it runs. */
     @Override
     public String version() {
-        return QemuHost.qemuVersion();
+        Prepared p = prepared;
+        return QemuHost.qemuVersion() + (p != null && p.launcher() != null ? ", on " + p.launcher().where() : "");
     }
 
     @Override
@@ -77,7 +91,7 @@ public final class QemuProvider implements HypervisorProvider {
 
     @Override
     public TimingPrecision timing() {
-        return TimingPrecision.measured(TOLERANCE);
+        return TimingPrecision.measured(emulated() ? EMULATED_TOLERANCE : TOLERANCE);
     }
 
     /** 2 MiB: the first byte of the test guest's free RAM (its image is at 1 MiB, QEMU's BIOS below). */
@@ -86,13 +100,16 @@ public final class QemuProvider implements HypervisorProvider {
         return 2 * GuestLayout.MIB;
     }
 
-    /** Booting QEMU is part of opening a VM, and a loaded machine slows it. */
+    /** Booting QEMU is part of opening a VM (and, inside emulated machines, maybe booting one), and a loaded machine slows it. */
     @Override
     public Optional<Duration> defaultCallTimeout() {
-        return Optional.of(Duration.ofSeconds(60));
+        return Optional.of(Duration.ofSeconds(emulated() ? 180 : 60));
     }
 
-    /** Builds the test guest and the competitor (first use), then boots QEMU once to see that it works here. */
+    /**
+     * Builds the test guest and the competitor (first use), then boots QEMU once to see that it works
+     * here; inside an emulated machine, prepares and boots that machine first (kept for the run).
+     */
     @Override
     public void prepare() {
         prepare0();
@@ -101,13 +118,16 @@ public final class QemuProvider implements HypervisorProvider {
     @Override
     public Availability availability() {
         try {
-            String why = QemuHost.problem();
+            String why = problem();
             if (why != null) {
                 return Availability.no(why);
             }
             Prepared p = prepared;
             if (p == null) {
-                return Availability.yes("a run builds the test guest (gcc) and boots " + QemuHost.qemuVersion() + " once");
+                return Availability.yes(emulated()
+                        ? "no usable /dev/kvm here (" + QemuHost.problem() + "): a run boots an emulated x86-64 machine (QEMU under TCG) whose KVM runs "
+                            + QemuHost.qemuVersion()
+                        : "a run builds the test guest (gcc) and boots " + QemuHost.qemuVersion() + " once");
             }
             return p.failure() != null ? Availability.no(p.failure()) : Availability.yes();
         } catch (RuntimeException | Error e) { // must never throw
@@ -131,7 +151,7 @@ public final class QemuProvider implements HypervisorProvider {
             throw new IllegalStateException("qemu provider unavailable: " + p.failure());
         }
         try {
-            QemuVm vm = QemuVm.start(p.command(), p.competitor(), spec);
+            QemuVm vm = QemuVm.start(p.launcher(), spec);
             LIVE.add(vm);
             return vm;
         } catch (IOException e) {
@@ -139,24 +159,63 @@ public final class QemuProvider implements HypervisorProvider {
         }
     }
 
+    /** Whether QEMU runs inside an emulated machine: asked so, or asked {@code auto} where {@code /dev/kvm} is not usable. */
+    static boolean emulated() {
+        String mode = TckConfig.fromEnvironment().qemuKvm();
+        return mode.equals("emulated") || (mode.equals("auto") && QemuHost.problem() != null);
+    }
+
+    /** Why the chosen KVM cannot be used here (without building or booting anything), or null. */
+    static String problem() {
+        String mode = TckConfig.fromEnvironment().qemuKvm();
+        String host = QemuHost.problem();
+        if (mode.equals("host")) {
+            return host == null ? null : "tck.qemu.kvm=host: " + host;
+        }
+        if (mode.equals("auto") && host == null) {
+            return null;
+        }
+        String emulated = QemuHost.emulatedProblem();
+        if (emulated == null) {
+            return null;
+        }
+        return mode.equals("auto") ? "no usable /dev/kvm (" + host + "), and no emulated machine: " + emulated
+                : "tck.qemu.kvm=emulated: " + emulated;
+    }
+
     private synchronized Prepared prepare0() {
         if (prepared != null) {
             return prepared;
         }
-        String why = QemuHost.problem();
-        if (why != null) {
-            return prepared = new Prepared(null, null, why);
-        }
+        String why;
         try {
-            QemuCommand command = QemuHost.command(NativeBuild.guest());
+            why = problem();
+        } catch (IllegalArgumentException e) {
+            why = e.getMessage();
+        }
+        if (why != null) {
+            return prepared = new Prepared(null, why);
+        }
+        QemuLauncher launcher = null;
+        try {
+            Path guest = NativeBuild.guest();
             Path competitor = NativeBuild.competitor();
+            if (emulated()) {
+                launcher = MachinePool.start(Guest.X86_64, QemuHost.command("qboot.rom"), QemuHost.qemu());
+            } else {
+                launcher = LocalQemu.launcher(QemuHost.qemu(), QemuHost.command(QemuHost.QBOOT.toString()), guest, competitor);
+            }
             VmSpec probe = new VmSpec(Architecture.X86_64, 1, GuestLayout.forProvider(this).regions(), true);
-            try (QemuVm vm = QemuVm.start(command, competitor, probe)) {
+            try (QemuVm vm = QemuVm.start(launcher, probe)) {
                 vm.vcpu(0).run(Duration.ofMillis(1));
             }
-            return prepared = new Prepared(command, competitor, null);
+            return prepared = new Prepared(launcher, null);
         } catch (IOException | RuntimeException e) {
-            return prepared = new Prepared(null, null, "QEMU with KVM cannot run the test guest here: " + e.getMessage());
+            if (launcher != null) {
+                launcher.close();
+            }
+            return prepared = new Prepared(null, "QEMU with KVM cannot run the test guest here"
+                    + (emulated() ? " (inside an emulated machine)" : "") + ": " + e.getMessage());
         }
     }
 
@@ -167,6 +226,12 @@ public final class QemuProvider implements HypervisorProvider {
     private static void closeAll() {
         for (QemuVm vm : LIVE.toArray(QemuVm[]::new)) {
             vm.close();
+        }
+        for (QemuProvider p : PROVIDERS) {
+            Prepared prep = p.prepared;
+            if (prep != null && prep.launcher() != null) {
+                prep.launcher().close();
+            }
         }
     }
 

@@ -6,8 +6,6 @@ import dev.stealtime.tck.spi.X86Vcpu;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 
 /**
@@ -30,14 +28,12 @@ final class QemuVcpu implements X86Vcpu {
     private final int index;
     private final int tid;
     private final int cpu;
-    private final Path schedstat;
 
     QemuVcpu(QemuVm vm, int index, int tid, int cpu) {
         this.vm = vm;
         this.index = index;
         this.tid = tid;
         this.cpu = cpu;
-        this.schedstat = Path.of("/proc", Long.toString(vm.qemuPid()), "task", Integer.toString(tid), "schedstat");
     }
 
     @Override
@@ -65,17 +61,16 @@ final class QemuVcpu implements X86Vcpu {
 
     @Override
     public void idle(Duration d) {
-        vm.idle(this, "@" + index + " idle " + d.toNanos(), d);
+        vm.idle(this, "@" + index + " idle " + vm.guestIdle(d).toNanos(), d);
     }
 
-    /** Field 2 of {@code /proc/QEMU/task/TID/schedstat}: the vCPU thread's run_delay. */
+    /** Field 2 of the vCPU thread's schedstat: its run_delay (the kernel running QEMU measures it, as its KVM does steal). */
     @Override
     public long hostStealMeasureNanos() {
         try {
-            String[] f = Files.readString(schedstat).trim().split("\\s+");
-            return Long.parseLong(f[1]);
-        } catch (IOException | RuntimeException e) {
-            throw new IllegalStateException("cannot read run_delay of vCPU " + index + " (QEMU thread " + tid + ") from " + schedstat + ": " + e, e);
+            return vm.runDelayNanos(tid);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot read run_delay of vCPU " + index + " (QEMU thread " + tid + "): " + e.getMessage(), e);
         }
     }
 

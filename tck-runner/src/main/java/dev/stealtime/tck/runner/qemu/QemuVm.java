@@ -1,77 +1,54 @@
 package dev.stealtime.tck.runner.qemu;
 
-import dev.stealtime.tck.runner.host.PrivateFiles;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * One QEMU process running the test guest: started in {@link #start}, stopped (killed) in
- * {@link #close}, with its private directory (0700: the RAM file, the QMP socket, QEMU's stderr)
- * removed. One request is in the guest at a time, so every call holds this VM's lock.
+ * One QEMU running the test guest, on this host or inside an emulated machine ({@link QemuProcess}):
+ * started in {@link #start}, stopped in {@link #close}. One request is in the guest at a time, so
+ * every call holds this VM's lock.
  */
 final class QemuVm implements Vm {
 
-    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(30);
+    static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
     private static final Pattern HELLO = Pattern.compile("^ok tck-guest version=1 arch=x86_64 vcpus=(\\d+) .* free=0x([0-9a-f]+)-0x([0-9a-f]+)$");
 
     private final VmSpec spec;
-    private final Path dir;
-    private final Process qemu;
+    private final QemuProcess qemu;
+    private final Duration shortestIdle;
     private final GuestConsole console;
-    private final Competitor competitor;
     private final List<QemuVcpu> vcpus = new ArrayList<>();
     private SharedRam memory;
     private volatile boolean closed;
 
-    private QemuVm(VmSpec spec, Path dir, Process qemu, Competitor competitor) {
+    private QemuVm(VmSpec spec, QemuProcess qemu, Duration shortestIdle) {
         this.spec = spec;
-        this.dir = dir;
         this.qemu = qemu;
-        this.competitor = competitor;
-        this.console = new GuestConsole(qemu.getInputStream(), qemu.getOutputStream(), "qemu " + qemu.pid());
+        this.shortestIdle = shortestIdle;
+        this.console = new GuestConsole(qemu.fromGuest(), qemu.toGuest(), qemu.name());
     }
 
     /** Starts QEMU with the test guest for {@code spec}; on any failure nothing is left running. */
-    static QemuVm start(QemuCommand command, Path competitorBinary, VmSpec spec) throws IOException {
-        Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-qemu-");
-        Competitor competitor = null;
-        Process qemu = null;
-        QemuVm vm = null;
+    static QemuVm start(QemuLauncher launcher, VmSpec spec) throws IOException {
+        QemuProcess qemu = launcher.launch(spec);
+        QemuVm vm = new QemuVm(spec, qemu, launcher.shortestIdle());
         try {
-            competitor = new Competitor(competitorBinary);
-            qemu = new ProcessBuilder(command.args(dir, spec))
-                    .redirectError(dir.resolve("qemu.err").toFile())
-                    .start();
-            vm = new QemuVm(spec, dir, qemu, competitor);
-            vm.boot(command.backings(dir, spec));
+            vm.boot(qemu.backings());
             return vm;
         } catch (IOException | RuntimeException e) {
-            String err = vm != null ? vm.qemuStderr() : "";
-            if (vm != null) {
-                vm.close();
-            } else {
-                if (qemu != null) {
-                    qemu.destroyForcibly();
-                }
-                if (competitor != null) {
-                    competitor.close();
-                }
-                PrivateFiles.deleteTree(dir);
-            }
+            String err = qemu.stderrTail();
+            vm.close();
             throw new IOException(e.getMessage() + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
         }
     }
@@ -98,22 +75,34 @@ final class QemuVm implements Vm {
                         r, freeStart, freeEnd, hello));
             }
         }
-        Map<Integer, Integer> threads = Qmp.vcpuThreads(dir.resolve("qmp"), BOOT_TIMEOUT);
-        int cpus = Runtime.getRuntime().availableProcessors();
+        Map<Integer, Integer> threads = qemu.vcpuThreads(BOOT_TIMEOUT);
+        int cpus = qemu.cpus();
         for (int i = 0; i < spec.vcpus(); i++) {
             Integer tid = threads.get(i);
             if (tid == null) {
                 throw new IOException("QMP query-cpus-fast: expected cpu-index " + i + ", seen " + threads);
             }
             int cpu = i % cpus;
-            competitor.pin(tid, cpu);
+            qemu.competitor().pin(tid, cpu);
             vcpus.add(new QemuVcpu(this, i, tid, cpu));
         }
         memory = new SharedRam(backings, spec);
     }
 
-    long qemuPid() {
-        return qemu.pid();
+    /** The QEMU behind this VM (for self-tests: whether it still runs after {@link #close}). */
+    QemuProcess process() {
+        return qemu;
+    }
+
+    /** The guest's part of {@code idle(d)}: at least {@link QemuLauncher#shortestIdle}, so the competitor sees the halt. */
+    Duration guestIdle(Duration d) {
+        return d.compareTo(shortestIdle) < 0 ? shortestIdle : d;
+    }
+
+    /** The run delay of vCPU thread {@code tid}, as the kernel that runs QEMU measures it. */
+    long runDelayNanos(int tid) throws IOException {
+        checkOpen();
+        return qemu.runDelayNanos(tid);
     }
 
     /** Sends {@code @index request} and returns the answer; {@code d} is how long the guest works on it. */
@@ -132,8 +121,8 @@ final class QemuVm implements Vm {
         checkOpen();
         try {
             console.send(guestRequest);
-            competitor.startPreempt(v.tid(), v.cpu(), hold);
-            competitor.awaitDone();
+            qemu.competitor().startPreempt(v.tid(), v.cpu(), hold);
+            qemu.competitor().awaitDone();
             expectElapsed(guestRequest, console.answer(guestRequest, timeout(hold.multipliedBy(2))));
         } catch (IOException e) {
             throw failure(guestRequest, e);
@@ -144,9 +133,9 @@ final class QemuVm implements Vm {
     synchronized void idle(QemuVcpu v, String guestRequest, Duration hold) {
         checkOpen();
         try {
-            competitor.armIdle(v.tid(), v.cpu(), hold);
+            qemu.competitor().armIdle(v.tid(), v.cpu(), hold);
             console.send(guestRequest);
-            competitor.awaitDone();
+            qemu.competitor().awaitDone();
             expectElapsed(guestRequest, console.answer(guestRequest, timeout(hold.multipliedBy(2))));
         } catch (IOException e) {
             throw failure(guestRequest, e);
@@ -164,28 +153,14 @@ final class QemuVm implements Vm {
     }
 
     private IllegalStateException failure(String request, IOException e) {
-        String err = qemuStderr();
-        return new IllegalStateException("QEMU " + qemu.pid() + ", request '" + request + "': " + e.getMessage()
+        String err = qemu.stderrTail();
+        return new IllegalStateException(qemu.name() + ", request '" + request + "': " + e.getMessage()
                 + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
     }
 
     private void checkOpen() {
         if (closed) {
             throw new IllegalStateException("the VM is closed (QEMU stopped)");
-        }
-    }
-
-    /** The last 400 characters QEMU wrote to stderr, on one line. */
-    String qemuStderr() {
-        try {
-            Path f = dir.resolve("qemu.err");
-            if (!Files.exists(f)) {
-                return "";
-            }
-            String s = Files.readString(f).strip().replace('\n', ' ');
-            return s.substring(Math.max(0, s.length() - 400));
-        } catch (IOException | RuntimeException e) {
-            return "";
         }
     }
 
@@ -205,7 +180,7 @@ final class QemuVm implements Vm {
         return List.copyOf(vcpus);
     }
 
-    /** Kills QEMU and the competitor, and removes the private directory. Idempotent. */
+    /** Stops QEMU and the competitor (and removes what they left). Idempotent. */
     @Override
     public void close() {
         synchronized (this) {
@@ -217,17 +192,7 @@ final class QemuVm implements Vm {
         if (memory != null) {
             memory.close();
         }
-        qemu.destroy();
-        try {
-            if (!qemu.waitFor(3, TimeUnit.SECONDS)) {
-                qemu.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            qemu.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-        competitor.close();
-        PrivateFiles.deleteTree(dir);
+        qemu.close();
         QemuProvider.forget(this);
     }
 }

@@ -13,6 +13,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -39,6 +42,26 @@ final class Qmp {
         }
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(socket));
+            return vcpuThreads(ch, Duration.ofNanos(Math.max(0, deadline - System.nanoTime())));
+        }
+    }
+
+    /**
+     * The same on {@code ch}, a connection to a QEMU monitor that has not yet greeted: waits for the
+     * greeting (lines before it are skipped), asks, and closes {@code ch} should the answers not come
+     * within {@code timeout} (a QEMU inside an emulated machine that died closes nothing here).
+     */
+    static Map<Integer, Integer> vcpuThreads(SocketChannel ch, Duration timeout) throws IOException {
+        AtomicBoolean late = new AtomicBoolean();
+        CompletableFuture<Void> watchdog = CompletableFuture.runAsync(() -> {
+            late.set(true);
+            try {
+                ch.close();
+            } catch (IOException ignored) {
+                // closing is all it does
+            }
+        }, CompletableFuture.delayedExecutor(timeout.toMillis(), TimeUnit.MILLISECONDS));
+        try {
             StringBuilder in = new StringBuilder();
             readUntil(ch, in, "\"QMP\"");
             send(ch, "{\"execute\":\"qmp_capabilities\"}");
@@ -58,6 +81,13 @@ final class Qmp {
                 throw new IOException("QMP query-cpus-fast named no vCPU thread: " + answer);
             }
             return threads;
+        } catch (IOException e) {
+            if (late.get()) {
+                throw new IOException("QEMU's monitor did not answer query-cpus-fast within " + timeout.toSeconds() + " s", e);
+            }
+            throw e;
+        } finally {
+            watchdog.cancel(false);
         }
     }
 

@@ -1,0 +1,198 @@
+package dev.stealtime.tck.runner.qemu;
+
+import dev.stealtime.tck.runner.emulatedkvm.EmulatedMachine;
+import dev.stealtime.tck.runner.emulatedkvm.Guest;
+import dev.stealtime.tck.runner.host.NativeSources;
+import dev.stealtime.tck.runner.host.PrivateFiles;
+import dev.stealtime.tck.spi.VmSpec;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Deque;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * QEMU inside emulated machines ({@link QemuMachine}): the way to a KVM that runs a whole guest on
+ * hosts without {@code /dev/kvm}. The machine image (Debian's cloud kernel; an initramfs with the
+ * inner QEMU, the test guest, the competitor and the agent) comes from {@code native/guest/machine.sh},
+ * cached under {@code ~/.cache/stealtime-tck/qemu-ARCH}. A machine runs one QEMU at a time and is
+ * kept for the next VM; a second VM open at once gets a second machine.
+ */
+final class MachinePool implements QemuLauncher {
+
+    private static final long PREPARE_MINUTES = 20;
+
+    private final Guest guest;
+    private final QemuCommand command;
+    private final Path work;
+    private final Path kernel;
+    private final Path initrd;
+    private final List<QemuMachine> all = new ArrayList<>();
+    private final Deque<QemuMachine> idle = new ArrayDeque<>();
+    private Guest.Accelerator accel;
+    private String described;
+
+    private MachinePool(Guest guest, QemuCommand command, Path work, Path kernel, Path initrd) {
+        this.guest = guest;
+        this.command = command;
+        this.work = work;
+        this.kernel = kernel;
+        this.initrd = initrd;
+        this.accel = guest.accelerator();
+    }
+
+    /**
+     * Prepares the machine image for {@code guest} (builds what changed; the first time also fetches
+     * Debian's kernel) and boots a first machine.
+     *
+     * @param innerQemu another inner QEMU binary (x86-64: a vendor's build), or null for Debian's
+     */
+    static MachinePool start(Guest guest, QemuCommand command, Path innerQemu) throws IOException {
+        Path work = PrivateFiles.tempDir("tck-qemu-machines-");
+        try {
+            Path src = work.resolve("src");
+            for (String part : List.of("guest", "kvm", "qemu")) {
+                NativeSources.extract("/native/" + part, src.resolve(part));
+            }
+            Path log = work.resolve("machine.log");
+            ProcessBuilder pb = new ProcessBuilder("bash", src.resolve("guest/machine.sh").toString(), guest.arch,
+                    NativeSources.cacheDir("qemu-" + guest.arch).toString())
+                    .redirectError(log.toFile());
+            if (innerQemu != null) {
+                pb.environment().put("QEMU", innerQemu.toString());
+            }
+            Process p = pb.start();
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            if (!p.waitFor(PREPARE_MINUTES, TimeUnit.MINUTES)) {
+                p.destroyForcibly();
+                throw new IOException("machine.sh did not finish within " + PREPARE_MINUTES + " minutes");
+            }
+            if (p.exitValue() != 0) {
+                List<String> lines = Files.readAllLines(log);
+                throw new IOException("machine.sh failed (exit " + p.exitValue() + "): "
+                        + String.join(" | ", lines.subList(Math.max(0, lines.size() - 6), lines.size())));
+            }
+            Path kernel = null;
+            Path initrd = null;
+            for (String line : out.split("\n")) {
+                if (line.startsWith("kernel ")) {
+                    kernel = Path.of(line.substring(7).trim());
+                } else if (line.startsWith("initrd ")) {
+                    initrd = Path.of(line.substring(7).trim());
+                }
+            }
+            if (kernel == null || initrd == null) {
+                throw new IOException("machine.sh named no kernel and initramfs: " + out.strip());
+            }
+            PrivateFiles.deleteTree(src);
+            MachinePool pool = new MachinePool(guest, command, work, kernel, initrd);
+            try {
+                pool.release(pool.bootOne());
+            } catch (RuntimeException e) {
+                pool.close();
+                throw e;
+            }
+            return pool;
+        } catch (IOException | RuntimeException e) {
+            PrivateFiles.deleteTree(work);
+            throw e;
+        } catch (InterruptedException e) {
+            PrivateFiles.deleteTree(work);
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while preparing the emulated machine", e);
+        }
+    }
+
+    @Override
+    public QemuProcess launch(VmSpec spec) throws IOException {
+        QemuMachine m = take();
+        try {
+            return m.start(command, spec, () -> release(m));
+        } catch (IOException | RuntimeException e) {
+            release(m);
+            throw e;
+        }
+    }
+
+    /** An idle machine, or a new one. */
+    private QemuMachine take() {
+        synchronized (all) {
+            QemuMachine m = idle.pollFirst();
+            if (m != null) {
+                return m;
+            }
+        }
+        return bootOne();
+    }
+
+    private void release(QemuMachine m) {
+        synchronized (all) {
+            if (all.contains(m)) {
+                idle.addFirst(m);
+            }
+        }
+    }
+
+    private QemuMachine bootOne() {
+        int n;
+        synchronized (all) {
+            n = all.size() + 1;
+        }
+        Path dir = work.resolve("machine-" + System.nanoTime());
+        try {
+            Files.createDirectories(dir);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot create " + dir + ": " + e.getMessage(), e);
+        }
+        QemuMachine m;
+        try {
+            m = QemuMachine.boot(guest, accel, kernel, initrd, dir, n);
+        } catch (RuntimeException e) {
+            if (!accel.fallsBack()) {
+                throw e;
+            }
+            String failure = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
+            accel = accel.fallBack(guest, failure.replaceFirst("; console: .*", ""));
+            m = QemuMachine.boot(guest, accel, kernel, initrd, dir, n);
+        }
+        synchronized (all) {
+            all.add(m);
+        }
+        described = "KVM inside an emulated " + guest.architecture + " machine (" + EmulatedMachine.qemuVersion(guest) + ", -accel "
+                + accel.description() + "; kernel " + m.facts().getOrDefault("kernel", "?") + "; up in " + m.bootMillis() + " ms)";
+        return m;
+    }
+
+    /**
+     * Inside the emulated machine the competitor polls the vCPU thread's state far more slowly, and a
+     * 1 ms halt ended before it was seen (X86-PREEMPTED-CLEARED's idle(1 ms): "did not block in the
+     * guest's HLT within 10 s").
+     */
+    @Override
+    public Duration shortestIdle() {
+        return QemuProvider.EMULATED_TOLERANCE;
+    }
+
+    @Override
+    public String where() {
+        return described != null ? described : "KVM inside an emulated " + guest.architecture + " machine";
+    }
+
+    @Override
+    public void close() {
+        List<QemuMachine> machines;
+        synchronized (all) {
+            machines = new ArrayList<>(all);
+            all.clear();
+            idle.clear();
+        }
+        machines.forEach(QemuMachine::close);
+        PrivateFiles.deleteTree(work);
+    }
+}

@@ -1,0 +1,29 @@
+package dev.stealtime.tck.runner.qemu;
+
+import dev.stealtime.tck.spi.VmSpec;
+
+import java.io.IOException;
+import java.time.Duration;
+
+/**
+ * Where the qemu provider runs QEMU: on this host with its {@code /dev/kvm} ({@link LocalQemu#launcher}),
+ * or inside emulated machines whose own KVM runs it ({@link MachinePool}).
+ */
+interface QemuLauncher extends AutoCloseable {
+
+    /** Starts QEMU with the test guest for {@code spec}; on failure nothing is left running. */
+    QemuProcess launch(VmSpec spec) throws IOException;
+
+    /** Where, for the provider's description: {@code this host's /dev/kvm}, or the emulated machine. */
+    String where();
+
+    /**
+     * The shortest halt the competitor reliably catches (and the provider's timing tolerance): a
+     * shorter {@code idle} is stretched to it, so the CPU is contended while the vCPU thread sleeps.
+     */
+    Duration shortestIdle();
+
+    /** Stops whatever this launcher keeps running between launches. Idempotent. */
+    @Override
+    void close();
+}
