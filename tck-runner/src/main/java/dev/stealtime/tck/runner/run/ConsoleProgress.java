@@ -128,6 +128,11 @@ public final class ConsoleProgress implements ProgressListener, ITestListener, I
             return;
         }
         List<TestOutcome> tests = seen.getOrDefault(id, List.of());
+        if (tests.isEmpty()) {
+            // a rule whose class ran without its tests: not selected (--rule), or a catalogue rule with
+            // no test at all; the summary says which (NOT RUN, or FAIL "no test ran for this rule")
+            return;
+        }
         RuleResult r = TckRun.gradeRule(rule, tests, profiles);
         rulesPrinted++;
         out.printf("%-5s %-4s %-26s %-9s %3d test%s %7d ms%s%n", rule.suite(), mark(r.outcome()), id, rule.level(),
