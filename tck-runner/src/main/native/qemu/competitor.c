@@ -15,15 +15,24 @@
  *                          guest's HLT), then spins NS on CPU
  *
  * Exits at end of input. Needs CAP_SYS_NICE (SCHED_FIFO) and the right to set TID's affinity.
+ *
+ * Inside the qemu provider's emulated machine stdin and stdout are a virtio-serial port whose host
+ * side is a Unix socket: until QEMU has accepted the TCK's connection, what the port sends is
+ * dropped, so "ready" waits until the port stops reporting POLLHUP (the host connected). The same
+ * wait serves the machine's agent: competitor --await-host PATH... opens each port and waits for it
+ * (exit 0), or says which one stayed unconnected (exit 1).
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define FIFO_PRIORITY 10            /* above SCHED_OTHER, below the kernel's migration threads */
 #define START_AFTER_NS 1000000L     /* the vCPU thread is back in the guest when the hold begins */
@@ -117,8 +126,38 @@ static void spin(uint64_t ns)
 #endif
 }
 
-int main(void)
+#define HOST_TIMEOUT_MS 10000
+
+/* Waits until fd's far side is connected (no POLLHUP); 0, or -1 after HOST_TIMEOUT_MS. */
+static int await_host(int fd)
 {
+	for (int waited = 0; waited < HOST_TIMEOUT_MS; waited += 5) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		if (poll(&p, 1, 0) >= 0 && !(p.revents & POLLHUP))
+			return 0;
+		sleep_ns(5000000L);
+	}
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--await-host")) {
+		for (int i = 2; i < argc; i++) {
+			int fd = open(argv[i], O_RDWR | O_NONBLOCK);
+			if (fd < 0 || await_host(fd)) {
+				printf("err %s: no host connection within %d ms%s%s\n", argv[i], HOST_TIMEOUT_MS,
+				       fd < 0 ? ": " : "", fd < 0 ? strerror(errno) : "");
+				return 1;
+			}
+			close(fd);
+		}
+		return 0;
+	}
+	if (await_host(1)) {
+		fprintf(stderr, "competitor: no host connection on stdout within %d ms\n", HOST_TIMEOUT_MS);
+		return 1;
+	}
 	struct sched_param sp = { .sched_priority = FIFO_PRIORITY };
 	if (sched_setscheduler(0, SCHED_FIFO, &sp)) {
 		printf("err SCHED_FIFO: %s\n", strerror(errno));

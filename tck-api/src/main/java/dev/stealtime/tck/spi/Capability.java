@@ -35,6 +35,14 @@ public enum Capability {
      */
     MOVABLE_MEMORY,
     /**
+     * The VMM saves a running VM with its own mechanism and restores it into a new VM
+     * ({@link Vm#saveAndRestore()}), as users snapshot and restore or migrate a guest; what it
+     * carries for steal time is its own business (x86: {@code MSR_KVM_STEAL_TIME}; arm64: each
+     * vCPU's PV-time IPA). QEMU: QMP {@code migrate} to a file, then a new QEMU with
+     * {@code -incoming} from it.
+     */
+    VMM_SAVE_RESTORE,
+    /**
      * x86: a VM can be built whose guest is offered steal time as its <em>only</em> paravirtual
      * feature ({@link VmSpec#onlyStealTime()}): whatever else the hypervisor can offer a guest is
      * withheld, and withheld features are enforced. KVM: {@code KVM_CPUID_FEATURES} (leaf

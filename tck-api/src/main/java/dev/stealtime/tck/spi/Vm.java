@@ -13,6 +13,19 @@ public interface Vm extends AutoCloseable {
     /** Guest-physical memory. */
     GuestMemory memory();
 
+    /**
+     * The VMM saves this VM with its own mechanism and restores it into a new VM, as a user's
+     * snapshot and restore (or a migration) does: this VM stops for good (close it as usual); the
+     * returned VM has the same spec, the guest's memory and vCPU state as saved, and whatever the
+     * VMM carries for steal time. Called between calls on the vCPUs. Only with
+     * {@link Capability#VMM_SAVE_RESTORE}.
+     *
+     * @throws UnsupportedOperationException without {@link Capability#VMM_SAVE_RESTORE}
+     */
+    default Vm saveAndRestore() {
+        throw new UnsupportedOperationException("the VMM cannot save and restore a VM (Capability.VMM_SAVE_RESTORE)");
+    }
+
     /** The vCPUs, index 0..n-1. x86 VMs hand out {@link X86Vcpu}s, arm64 VMs {@link Arm64Vcpu}s. */
     List<? extends Vcpu> vcpus();
 

@@ -21,6 +21,7 @@ public final class RuleSources {
     }
 
     private static final String KERNEL_DOCS = "https://docs.kernel.org/virt/kvm/";
+    private static final String QEMU_TREE = "https://gitlab.com/qemu-project/qemu/-/blob/master/";
     private static final String KERNEL_TREE = "https://github.com/torvalds/linux/blob/master/";
 
     private static final Map<String, Source> KVM = new LinkedHashMap<>();
@@ -65,6 +66,9 @@ public final class RuleSources {
                 Source s = KVM.get(file);
                 out.add(s != null ? new Source(s.name() + note, s.url())
                         : new Source("Linux KVM " + file + note, KERNEL_TREE + "arch"));
+            } else if (lower.startsWith("qemu ")) {
+                String file = p.substring(5).trim();
+                out.add(new Source("QEMU " + file + note, QEMU_TREE + file));
             } else if (!p.isEmpty()) {
                 out.add(new Source(p + note, KERNEL_DOCS));
             }

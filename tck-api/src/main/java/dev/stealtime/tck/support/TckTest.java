@@ -131,6 +131,18 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         return vm;
     }
 
+    /**
+     * The VMM saves {@code vm} and restores it into a new VM ({@link Vm#saveAndRestore()}); the new
+     * VM is closed after the test, {@code vm} at once.
+     */
+    protected Vm saveAndRestore(Vm vm) {
+        require(Capability.VMM_SAVE_RESTORE);
+        Vm restored = Evidence.step("the VMM saves the VM and restores it into a new one", vm::saveAndRestore);
+        open.add(restored);
+        closeVm(vm);
+        return restored;
+    }
+
     /** Closes a VM this test opened before the test ends (a migration's source): it is not closed again. */
     protected void closeVm(Vm vm) {
         if (open.remove(vm)) {

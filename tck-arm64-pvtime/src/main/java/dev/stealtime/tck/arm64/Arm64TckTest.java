@@ -34,6 +34,11 @@ public abstract class Arm64TckTest extends TckTest {
     }
 
     /** {@code millis} scaled by the timing multiplier. */
+    /** The VMM saves {@code vm} and restores it into a new VM ({@link dev.stealtime.tck.spi.Vm#saveAndRestore()}). */
+    protected PvTimeVm saveAndRestore(PvTimeVm vm) {
+        return new PvTimeVm(saveAndRestore(vm.vm()), shortRun());
+    }
+
     protected Duration millis(double millis) {
         return timing().scaled(Duration.ofNanos(Math.round(millis * 1_000_000)));
     }

@@ -14,6 +14,7 @@ import java.time.Duration;
 import java.util.Arrays;
 
 import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
+import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatCall;
 import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatStolenTime;
 import static dev.stealtime.tck.arm64.PvTime.SIZE;
 import static dev.stealtime.tck.arm64.PvTime.STOLEN_TIME;
@@ -73,6 +74,53 @@ public class MigrationTests extends Arm64TckTest {
         order.restore(() -> v.restore(src.ipa()), () -> src.page().copyTo(dst.memory()));
         closeVm(src.vm().vm());
         return v;
+    }
+
+    /**
+     * The VMM's own save and restore: the guest discovers its structure (PV_TIME_ST) and accumulates
+     * stolen time (three preemptions, each seen), then the VMM saves the VM and restores it into a
+     * new one. Once the restored vCPU was scheduled in, stolen time is at least the value last seen;
+     * a preemption adds to it; all that was added since the save stays within the restored vCPU's
+     * own wait, the save's wall time and the tolerance; and the guest's PV_TIME_ST still answers the IPA.
+     */
+    @TckRule(RuleIds.ARM_RESTORE_CONTINUES)
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_RESTORE_CONTINUES_stolenTimeContinuesAcrossTheVmmsOwnSaveAndRestore() {
+        require(Capability.VMM_SAVE_RESTORE);
+        Duration d = millis(3);
+        long ipa = low(8);
+        PvTimeVm vm = openPvTimeVm(1);
+        PvTimeVcpu v = vm.vcpu(0);
+        Snapshot saved = Evidence.step("before the save: configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt "
+                + d.toNanos() + " ns)", () -> {
+            v.enable(ipa);
+            v.settle();
+            for (int i = 1; i <= 3; i++) {
+                Snapshot before = v.snapshot("before preempt #" + i);
+                v.preempt(d);
+                v.settle();
+                assertThat(v.snapshot("after preempt #" + i).bytes())
+                        .as("the VM must update its structure before the save can be judged (preemption #%d)", i).isNotEqualTo(before.bytes());
+            }
+            return v.snapshot("the last observation before the save");
+        });
+        long t0 = System.nanoTime();
+        PvTimeVm restored = saveAndRestore(vm);
+        long saveNanos = System.nanoTime() - t0;
+        PvTimeVcpu r = restored.vcpu(0).restoredAt(ipa);
+        r.settle();
+        Snapshot first = r.snapshot("restored: after it was scheduled in");
+        assertThatStolenTime(first).comparedTo(saved).stolenTimeDidNotDecrease();
+        r.preempt(d);
+        r.settle();
+        Snapshot after = r.snapshot("restored: after preempt(" + d.toNanos() + " ns) and the next runs");
+        long own = r.hostSteal();
+        assertThatStolenTime(after).comparedTo(first).stolenTimeGrew("a preemption on the restored VM adds to the restored stolen time");
+        assertThatStolenTime(after).comparedTo(saved).stolenTimeGrewBetween(0, own + saveNanos + tolerance(), String.format(
+                "stolen time after the restore continues from the saved value, adding no more than the restored vCPU's own wait (%,d ns), "
+                        + "the save's wall time (%,d ns: the source may run until it stops) and the tolerance", own, saveNanos));
+        Evidence.step("restored: the guest's PV_TIME_ST answers the IPA", () ->
+                assertThatCall(r.stolenTimeIpa()).returnsIpa(ipa));
     }
 
     /**

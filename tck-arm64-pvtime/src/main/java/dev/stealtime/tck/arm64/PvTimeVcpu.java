@@ -96,6 +96,15 @@ public final class PvTimeVcpu {
         return this;
     }
 
+    /**
+     * Where the structure of a restored vCPU lies: the VMM's own save and restore put it back at
+     * {@code ipa}; nothing is set or written (later snapshots read it there).
+     */
+    public PvTimeVcpu restoredAt(long ipa) {
+        this.ipa = ipa;
+        return this;
+    }
+
     /** The guest memory of this vCPU's VM. */
     public GuestMemory memory() {
         return memory;

@@ -117,6 +117,58 @@ public class MigrationTests extends X86TckTest {
         }
     }
 
+    /**
+     * The VMM's own save and restore: the guest registers and accumulates steal (three preemptions,
+     * each published), then the VMM saves the VM and restores it into a new one. The restored guest
+     * reads its registration back; the restored structure holds at least the steal last seen; a
+     * preemption on the restored VM is published on top of it; and all that was added since the save
+     * stays within what the run delays can explain: the restored vCPU's own, the source's after the
+     * last observation, and the save's wall time (Launchpad #1494350: steal leapt to 100 % after a
+     * restore).
+     */
+    @TckRule(RuleIds.X86_RESTORE_CONTINUES)
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    public void X86_RESTORE_CONTINUES_stealContinuesAcrossTheVmmsOwnSaveAndRestore() {
+        require(Capability.VMM_SAVE_RESTORE);
+        long gpa = layout().slot(70);
+        long tol = tolerance();
+        Duration d = preemption(Duration.ofMillis(3));
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu cpu = vm.vcpu(0);
+        Snapshot saved = Evidence.step("before the save: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt "
+                + ms(d) + ")", () -> {
+            vm.zeroStructure(gpa);
+            cpu.enable(gpa);
+            cpu.settle(gpa, "after registering");
+            for (int i = 1; i <= 3; i++) {
+                Snapshot before = cpu.snapshot(gpa, "before preempt #" + i);
+                cpu.preempt(d);
+                Snapshot s = cpu.runUntilUpdated(gpa, before, "after preempt #" + i);
+                assertThatRecord(s).wasUpdatedSince(before, "the VM must publish steal before the save can be judged");
+            }
+            return cpu.snapshot(gpa, "the last observation before the save");
+        });
+        long sourceHostAtSaved = cpu.hostSteal();
+        long t0 = System.nanoTime();
+        StealTimeVm restored = saveAndRestore(vm);
+        long saveNanos = System.nanoTime() - t0;
+        StealTimeVcpu rc = restored.vcpu(0);
+        Evidence.step("restored: the guest reads its registration back", () ->
+                assertThat(hex(rc.rdmsr())).as(RuleIds.X86_RESTORE_CONTINUES + ": RDMSR(MSR_KVM_STEAL_TIME) on the restored VM must read the "
+                        + "registration %s the guest wrote before the save", hex(gpa | KvmStealTime.ENABLE)).isEqualTo(hex(gpa | KvmStealTime.ENABLE)));
+        Snapshot first = rc.snapshot(gpa, "restored: as restored");
+        assertThatRecord(first).hasStealNotBelow(saved);
+        rc.preempt(d);
+        Snapshot after = rc.runUntilStealAbove(gpa, first, "restored: after preempt " + ms(d));
+        long own = rc.hostSteal();
+        assertThatRecord(after).hasStealAbove(first, "a preemption on the restored VM is published on top of the restored steal");
+        long bound = own + saveNanos + tol;
+        assertThatRecord(after).hasStealDeltaBetween(saved, 0, bound, String.format("steal after the restore continues from the saved "
+                        + "value, adding no more than the restored vCPU's own run delay (%,d ns), the save's wall time (%,d ns: the source "
+                        + "may run until it stops) and the tolerance (%,d ns); the source's run delay at the last observation was %,d ns",
+                own, saveNanos, tol, sourceHostAtSaved));
+    }
+
     /** Both orders: every destination update leaves an even version strictly above the transferred one. */
     @TckRule(RuleIds.X86_MIGRATION_VERSION)
     @Test(groups = Level.LINUX_ABI_GROUP)

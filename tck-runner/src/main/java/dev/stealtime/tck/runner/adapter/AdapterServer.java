@@ -258,7 +258,8 @@ public final class AdapterServer {
         ArrayNode a = r.putArray("architectures");
         provider.architectures().stream().map(Architecture::name).forEach(a::add);
         ArrayNode c = r.putArray("capabilities");
-        provider.capabilities().stream().map(Capability::name).forEach(c::add);
+        // VMM_SAVE_RESTORE has no request in the protocol: not offered through it
+        provider.capabilities().stream().filter(x -> x != Capability.VMM_SAVE_RESTORE).map(Capability::name).forEach(c::add);
         r.putObject("timing").put("exact", provider.timing().isExact()).put("tolerance_ns", provider.timing().tolerance().toNanos());
         Availability av = provider.availability();
         r.putObject("availability").put("available", av.available()).put("reason", av.reason());

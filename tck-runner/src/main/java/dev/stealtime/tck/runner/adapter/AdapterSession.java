@@ -130,6 +130,10 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             version = Wire.text(provider, "version");
             architectures = names(r, "architectures", Architecture.class);
             capabilities = names(r, "capabilities", Capability.class);
+            if (capabilities.contains(Capability.VMM_SAVE_RESTORE)) {
+                throw new Wire.Malformed("capability VMM_SAVE_RESTORE has no request in the adapter protocol (version 1): "
+                        + "a VMM's own save and restore is tested through the qemu provider");
+            }
             JsonNode t = Wire.field(r, "timing");
             boolean exact = Wire.bool(t, "exact");
             long tol = Wire.integer(t, "tolerance_ns", 0, Long.MAX_VALUE);

@@ -198,6 +198,7 @@ public final class RunCommand implements Callable<Integer> {
             con.printf("  %-22s %s%n", e.getKey(), e.getValue());
         }
         con.printf("  %-22s %s%n", "output", out.toAbsolutePath().normalize());
+        con.printf("  %-22s %s%n", "cpus", cpus());
         Availability a = p.availability();
         if (!a.available()) {
             con.printf("  provider '%s' is UNAVAILABLE here: %s%n  Nothing can be tested: its tests are NOT APPLICABLE and the verdict is NOT TESTED (exit 4).%n",
@@ -434,5 +435,28 @@ public final class RunCommand implements Callable<Integer> {
                 .with(TckConfig.Key.RACE_BUDGET, raceBudget)
                 .with(TckConfig.Key.TIMING_MULTIPLIER, multiplier)
                 .validate();
+    }
+
+    /**
+     * The CPUs this run may use, and a warning when it is one of several online: an affinity mask or
+     * quota left the races (a reader and the hypervisor at once) time-sliced on one CPU, which made
+     * race self-tests flaky here (2026-12-07: three variants escaped with mask 0x1, none with 0x3).
+     */
+    static String cpus() {
+        int usable = Runtime.getRuntime().availableProcessors();
+        int online = usable;
+        try {
+            String range = java.nio.file.Files.readString(java.nio.file.Path.of("/sys/devices/system/cpu/online")).trim();
+            online = 0;
+            for (String part : range.split(",")) {
+                String[] ab = part.split("-");
+                online += ab.length == 1 ? 1 : Integer.parseInt(ab[1]) - Integer.parseInt(ab[0]) + 1;
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux, or unreadable: say what the JVM sees
+        }
+        return usable + " of " + online + " online" + (usable < online && usable < 2
+                ? " (WARNING: an affinity mask or CPU quota limits this run to one CPU; races are time-sliced and weaker: "
+                + "taskset -p -c 0-" + (online - 1) + " $$ widens the shell's mask)" : "");
     }
 }

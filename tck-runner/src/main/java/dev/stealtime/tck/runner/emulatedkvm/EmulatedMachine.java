@@ -76,6 +76,15 @@ public final class EmulatedMachine implements AutoCloseable {
      * shared RAM). The machine's {@code /init} must print the same READY line.
      */
     public static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir, List<String> extra) {
+        return boot(guest, accel, kernel, initrd, dir, extra, p -> { });
+    }
+
+    /**
+     * The same, handing QEMU's process to {@code started} as soon as it runs, before the guest is up
+     * (a caller that may be stopped meanwhile, such as a JVM shutting down, can then kill it).
+     */
+    public static EmulatedMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir, List<String> extra,
+                                       java.util.function.Consumer<ProcessHandle> started) {
         Path socket = dir.resolve("adapter.sock");
         List<String> command = new ArrayList<>(qemuCommand(guest, accel, kernel, initrd, socket));
         command.addAll(extra);
@@ -86,6 +95,7 @@ public final class EmulatedMachine implements AutoCloseable {
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + guest.qemu + ": " + e.getMessage(), e);
         }
+        started.accept(p.toHandle());
         EmulatedMachine m = new EmulatedMachine(dir, p, guest);
         String what = "the emulated " + guest.architecture + " machine";
         try {

@@ -17,6 +17,8 @@ import java.util.concurrent.TimeUnit;
  */
 final class Competitor implements AutoCloseable {
 
+    private static final Duration READY_TIMEOUT = Duration.ofSeconds(30);
+
     private final OutputStream in;
     private final BufferedReader out;
     private final Runnable stop;
@@ -29,10 +31,21 @@ final class Competitor implements AutoCloseable {
         this.in = toHelper;
         this.out = new BufferedReader(new InputStreamReader(fromHelper, StandardCharsets.US_ASCII));
         this.stop = stop;
-        String first = out.readLine();
+        // a helper that never says ready (its port never connected) must not hold the caller forever
+        java.util.concurrent.CompletableFuture<Void> watchdog = java.util.concurrent.CompletableFuture.runAsync(stop,
+                java.util.concurrent.CompletableFuture.delayedExecutor(READY_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS));
+        String first;
+        try {
+            first = out.readLine();
+        } catch (IOException e) {
+            first = null;
+        } finally {
+            watchdog.cancel(false);
+        }
         if (!"ready".equals(first)) {
             close();
-            throw new IOException("the competitor helper did not start: " + (first == null ? "no answer" : first));
+            throw new IOException("the competitor helper did not start within " + READY_TIMEOUT.toSeconds() + " s: "
+                    + (first == null ? "no answer" : first));
         }
     }
 

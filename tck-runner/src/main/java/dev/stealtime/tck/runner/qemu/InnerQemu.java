@@ -59,6 +59,11 @@ final class InnerQemu implements QemuProcess {
     }
 
     @Override
+    public String qmp(String json, Duration timeout) throws IOException {
+        return Qmp.execute(qmp, json, timeout);
+    }
+
+    @Override
     public Competitor competitor() {
         return competitor;
     }

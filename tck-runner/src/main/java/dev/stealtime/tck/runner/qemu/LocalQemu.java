@@ -35,11 +35,29 @@ final class LocalQemu implements QemuProcess {
     }
 
     /** Runs {@code qemu} with {@code command}, the test guest {@code guest} and the competitor {@code competitorBinary}. */
-    static QemuLauncher launcher(Path qemu, QemuCommand command, Path guest, Path competitorBinary) {
+    static QemuLauncher launcher(Path qemu, QemuCommand command, Path guest, Path competitorBinary, Defect defect) {
         return new QemuLauncher() {
+            private Path snapshots;
+
             @Override
-            public QemuProcess launch(VmSpec spec) throws IOException {
-                return start(qemu, command, guest, competitorBinary, spec);
+            public QemuProcess launch(VmSpec spec, List<String> extra) throws IOException {
+                return start(qemu, command, guest, competitorBinary, spec, extra, defect);
+            }
+
+            @Override
+            public synchronized String snapshotPath() throws IOException {
+                if (snapshots == null) {
+                    snapshots = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-qemu-snapshot-");
+                }
+                return snapshots.resolve("state").toString();
+            }
+
+            @Override
+            public synchronized void dropSnapshot() {
+                if (snapshots != null) {
+                    PrivateFiles.deleteTree(snapshots);
+                    snapshots = null;
+                }
             }
 
             @Override
@@ -54,12 +72,13 @@ final class LocalQemu implements QemuProcess {
 
             @Override
             public void close() {
-                // nothing runs between launches
+                dropSnapshot();            // nothing runs between launches
             }
         };
     }
 
-    private static LocalQemu start(Path binary, QemuCommand command, Path guest, Path competitorBinary, VmSpec spec) throws IOException {
+    private static LocalQemu start(Path binary, QemuCommand command, Path guest, Path competitorBinary, VmSpec spec,
+                                   List<String> extra, Defect defect) throws IOException {
         Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-qemu-");
         Competitor competitor = null;
         try {
@@ -73,8 +92,15 @@ final class LocalQemu implements QemuProcess {
             args.add(binary.toString());
             args.addAll(command.args(spec, guest.toString(), backings.stream().map(b -> b.file().toString()).toList(),
                     List.of("-qmp", "unix:" + dir.resolve("qmp") + ",server=on,wait=off")));
+            args.addAll(extra);
             competitor = Competitor.start(competitorBinary);
-            Process qemu = new ProcessBuilder(args).redirectError(dir.resolve("qemu.err").toFile()).start();
+            ProcessBuilder pb = new ProcessBuilder(args).redirectError(dir.resolve("qemu.err").toFile());
+            pb.environment().remove(Defect.ENV);
+            if (defect != null) {
+                pb.environment().put("LD_PRELOAD", defect.library().toString());
+                pb.environment().put(Defect.ENV, defect.name());
+            }
+            Process qemu = pb.start();
             return new LocalQemu(dir, qemu, competitor, List.copyOf(backings));
         } catch (IOException | RuntimeException e) {
             if (competitor != null) {
@@ -103,6 +129,11 @@ final class LocalQemu implements QemuProcess {
     @Override
     public Map<Integer, Integer> vcpuThreads(Duration timeout) throws IOException {
         return Qmp.vcpuThreads(dir.resolve("qmp"), timeout);
+    }
+
+    @Override
+    public String qmp(String json, Duration timeout) throws IOException {
+        return Qmp.execute(dir.resolve("qmp"), json, timeout);
     }
 
     @Override

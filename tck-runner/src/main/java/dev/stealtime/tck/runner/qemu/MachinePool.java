@@ -30,17 +30,23 @@ final class MachinePool implements QemuLauncher {
 
     private final Guest guest;
     private final QemuCommand command;
+    /** A defect put into the inner QEMU (self-tests), or null. */
+    private final String defect;
     private final Path work;
     private final Path kernel;
     private final Path initrd;
     private final List<QemuMachine> all = new ArrayList<>();
     private final Deque<QemuMachine> idle = new ArrayDeque<>();
     private Guest.Accelerator accel;
+    /** QEMU processes of machines still booting: killed by {@link #close}, which may come first (a JVM shutting down). */
+    private final java.util.Set<ProcessHandle> booting = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile boolean closed;
     private String described;
 
-    private MachinePool(Guest guest, QemuCommand command, Path work, Path kernel, Path initrd) {
+    private MachinePool(Guest guest, QemuCommand command, String defect, Path work, Path kernel, Path initrd) {
         this.guest = guest;
         this.command = command;
+        this.defect = defect;
         this.work = work;
         this.kernel = kernel;
         this.initrd = initrd;
@@ -52,8 +58,9 @@ final class MachinePool implements QemuLauncher {
      * Debian's kernel) and boots a first machine.
      *
      * @param innerQemu another inner QEMU binary (x86-64: a vendor's build), or null for Debian's
+     * @param defect    a defect for {@code native/qemu/defects.c} to put into the inner QEMU, or null
      */
-    static MachinePool start(Guest guest, QemuCommand command, Path innerQemu) throws IOException {
+    static MachinePool start(Guest guest, QemuCommand command, Path innerQemu, String defect) throws IOException {
         Path work = PrivateFiles.tempDir("tck-qemu-machines-");
         try {
             Path src = work.resolve("src");
@@ -91,7 +98,7 @@ final class MachinePool implements QemuLauncher {
                 throw new IOException("machine.sh named no kernel and initramfs: " + out.strip());
             }
             PrivateFiles.deleteTree(src);
-            MachinePool pool = new MachinePool(guest, command, work, kernel, initrd);
+            MachinePool pool = new MachinePool(guest, command, defect, work, kernel, initrd);
             try {
                 pool.release(pool.bootOne());
             } catch (RuntimeException e) {
@@ -109,11 +116,12 @@ final class MachinePool implements QemuLauncher {
         }
     }
 
+    /** The machine released last comes first: a restore finds the state its save left in that machine. */
     @Override
-    public QemuProcess launch(VmSpec spec) throws IOException {
+    public QemuProcess launch(VmSpec spec, List<String> extra) throws IOException {
         QemuMachine m = take();
         try {
-            return m.start(command, spec, () -> release(m));
+            return m.start(command, spec, extra, defect, () -> release(m));
         } catch (IOException | RuntimeException e) {
             release(m);
             throw e;
@@ -122,13 +130,22 @@ final class MachinePool implements QemuLauncher {
 
     /** An idle machine, or a new one. */
     private QemuMachine take() {
-        synchronized (all) {
-            QemuMachine m = idle.pollFirst();
-            if (m != null) {
+        while (true) {
+            QemuMachine m;
+            synchronized (all) {
+                m = idle.pollFirst();
+                if (m != null && !m.usable()) {
+                    all.remove(m);        // a call on it was interrupted (its channel closed), or its QEMU died
+                }
+            }
+            if (m == null) {
+                return bootOne();
+            }
+            if (m.usable()) {
                 return m;
             }
+            m.close();
         }
-        return bootOne();
     }
 
     private void release(QemuMachine m) {
@@ -152,16 +169,20 @@ final class MachinePool implements QemuLauncher {
         }
         QemuMachine m;
         try {
-            m = QemuMachine.boot(guest, accel, kernel, initrd, dir, n);
+            m = bootOne(dir, n);
         } catch (RuntimeException e) {
             if (!accel.fallsBack()) {
                 throw e;
             }
             String failure = e.getMessage() == null ? e.toString() : e.getMessage().lines().findFirst().orElse("");
             accel = accel.fallBack(guest, failure.replaceFirst("; console: .*", ""));
-            m = QemuMachine.boot(guest, accel, kernel, initrd, dir, n);
+            m = bootOne(dir, n);
         }
         synchronized (all) {
+            if (closed) {
+                m.close();
+                throw new IllegalStateException("the qemu provider is shutting down");
+            }
             all.add(m);
         }
         described = "KVM inside an emulated " + guest.architecture + " machine (" + EmulatedMachine.qemuVersion(guest) + ", -accel "
@@ -179,6 +200,37 @@ final class MachinePool implements QemuLauncher {
         return QemuProvider.EMULATED_TOLERANCE;
     }
 
+    private QemuMachine bootOne(Path dir, int n) {
+        if (closed) {
+            throw new IllegalStateException("the qemu provider is shutting down");
+        }
+        ProcessHandle[] mine = new ProcessHandle[1];
+        try {
+            return QemuMachine.boot(guest, accel, kernel, initrd, dir, n, p -> {
+                mine[0] = p;
+                booting.add(p);
+                if (closed) {
+                    p.destroyForcibly();
+                }
+            });
+        } finally {
+            if (mine[0] != null) {
+                booting.remove(mine[0]);
+            }
+        }
+    }
+
+    /** In the machine's own /tmp (its RAM), gone with the machine. */
+    @Override
+    public String snapshotPath() {
+        return "/tmp/tck-snapshot";
+    }
+
+    @Override
+    public void dropSnapshot() {
+        // the next save overwrites it; the machine's RAM goes with the machine
+    }
+
     @Override
     public String where() {
         return described != null ? described : "KVM inside an emulated " + guest.architecture + " machine";
@@ -186,6 +238,8 @@ final class MachinePool implements QemuLauncher {
 
     @Override
     public void close() {
+        closed = true;
+        booting.forEach(ProcessHandle::destroyForcibly);
         List<QemuMachine> machines;
         synchronized (all) {
             machines = new ArrayList<>(all);

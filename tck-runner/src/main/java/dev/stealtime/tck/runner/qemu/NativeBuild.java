@@ -30,6 +30,13 @@ final class NativeBuild {
                         "-o", out.toString()));
     }
 
+    /** The defect interposer ({@code gcc -shared defects.c}): LD_PRELOAD into QEMU by the self-tests. */
+    static Path defects() throws IOException {
+        return CachedBuild.of("/native/qemu", cache(), "libtck-qemu-defects.so", List.of(), "the QEMU defect interposer",
+                (src, out) -> List.of("gcc", "-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", src.resolve("defects.c").toString(),
+                        "-o", out.toString(), "-ldl"));
+    }
+
     private static Path cache() {
         return NativeSources.cacheDir("qemu");
     }

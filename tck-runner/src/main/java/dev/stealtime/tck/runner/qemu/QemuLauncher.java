@@ -4,6 +4,7 @@ import dev.stealtime.tck.spi.VmSpec;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 
 /**
  * Where the qemu provider runs QEMU: on this host with its {@code /dev/kvm} ({@link LocalQemu#launcher}),
@@ -12,7 +13,21 @@ import java.time.Duration;
 interface QemuLauncher extends AutoCloseable {
 
     /** Starts QEMU with the test guest for {@code spec}; on failure nothing is left running. */
-    QemuProcess launch(VmSpec spec) throws IOException;
+    default QemuProcess launch(VmSpec spec) throws IOException {
+        return launch(spec, List.of());
+    }
+
+    /** The same with {@code extra} arguments for QEMU (a restore: {@code -incoming defer}). */
+    QemuProcess launch(VmSpec spec, List<String> extra) throws IOException;
+
+    /**
+     * Where QEMU saves a VM's state for {@link QemuVm#saveAndRestore()} (a path as that QEMU sees
+     * it); the next launch here may restore from it. {@link #dropSnapshot} removes it.
+     */
+    String snapshotPath() throws IOException;
+
+    /** Removes the saved state, if any. Never throws. */
+    void dropSnapshot();
 
     /** Where, for the provider's description: {@code this host's /dev/kvm}, or the emulated machine. */
     String where();

@@ -60,7 +60,8 @@ final class QemuMachine implements AutoCloseable {
      *
      * @throws IllegalStateException with the console's tail when it does not come up
      */
-    static QemuMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir, int number) {
+    static QemuMachine boot(Guest guest, Guest.Accelerator accel, Path kernel, Path initrd, Path dir, int number,
+                            java.util.function.Consumer<ProcessHandle> started) {
         List<String> extra = new ArrayList<>();
         for (String port : PORTS) {
             extra.addAll(List.of("-chardev", "socket,id=" + port + ",path=" + dir.resolve(port + ".sock") + ",server=on,wait=off",
@@ -71,7 +72,7 @@ final class QemuMachine implements AutoCloseable {
                 "-device", "ivshmem-plain,memdev=ram0,addr=0x5",
                 "-object", "memory-backend-file,id=ram1,size=" + DIMM_BYTES + ",mem-path=" + dir.resolve("ram1") + ",share=on",
                 "-device", "ivshmem-plain,memdev=ram1,addr=0x6"));
-        EmulatedMachine m = EmulatedMachine.boot(guest, accel, kernel, initrd, dir, extra);
+        EmulatedMachine m = EmulatedMachine.boot(guest, accel, kernel, initrd, dir, extra, started);
         try {
             if (!m.moduleFailures().isEmpty()) {
                 throw new IllegalStateException("KVM modules did not load in the emulated machine: " + String.join("; ", m.moduleFailures()));
@@ -98,6 +99,11 @@ final class QemuMachine implements AutoCloseable {
         }
     }
 
+    /** Whether the machine can still serve: QEMU runs and its request channel is open. */
+    boolean usable() {
+        return ctl.isOpen() && machine.alive();
+    }
+
     /** Whether an inner QEMU runs here now. */
     boolean busy() {
         return busy;
@@ -118,7 +124,8 @@ final class QemuMachine implements AutoCloseable {
      * ports connected first (a port without a connection here drops what the machine writes).
      * {@code whenClosed} runs once the inner QEMU is closed (the machine is free again).
      */
-    synchronized InnerQemu start(QemuCommand command, VmSpec spec, Runnable whenClosed) throws IOException {
+    synchronized InnerQemu start(QemuCommand command, VmSpec spec, List<String> extra, String defect, Runnable whenClosed)
+            throws IOException {
         if (busy) {
             throw new IllegalStateException("emulated machine " + number + " already runs a QEMU");
         }
@@ -137,7 +144,9 @@ final class QemuMachine implements AutoCloseable {
         for (SharedRam.Backing b : backings) {
             zero(b);
         }
-        List<String> args = command.args(spec, "/guest", ram, List.of("-chardev", "pipe,id=qmp,path=/dev/tck-qmp", "-mon", "chardev=qmp,mode=control"));
+        List<String> args = new ArrayList<>(command.args(spec, "/guest", ram,
+                List.of("-chardev", "pipe,id=qmp,path=/dev/tck-qmp", "-mon", "chardev=qmp,mode=control")));
+        args.addAll(extra);
         for (String a : args) {
             if (a.isEmpty() || a.chars().anyMatch(c -> c <= ' ' || c == '*' || c == '?' || c == '[')) {
                 throw new IllegalArgumentException("an argument the emulated machine's agent cannot pass on: '" + a + "'");
@@ -148,6 +157,7 @@ final class QemuMachine implements AutoCloseable {
             for (String port : PORTS) {
                 ports.add(connect(dir.resolve(port + ".sock")));
             }
+            expectOk(ask("defect" + (defect != null ? " " + defect : "")));
             String answer = ask("start " + String.join(" ", args));
             if (!answer.startsWith("ok ")) {
                 throw new IOException("the emulated machine did not start QEMU: " + answer);
@@ -179,6 +189,10 @@ final class QemuMachine implements AutoCloseable {
 
     /** One request to the machine's agent, one answer line. */
     synchronized String ask(String request) throws IOException {
+        if (!ctl.isOpen()) {
+            throw new IOException("emulated machine " + number + " is unusable: its request channel was closed (a call on it was "
+                    + "interrupted or timed out)");
+        }
         toAgent.write((request + "\n").getBytes(StandardCharsets.US_ASCII));
         toAgent.flush();
         String a = fromAgent.readLine();
@@ -187,6 +201,12 @@ final class QemuMachine implements AutoCloseable {
                     + "); console: " + machine.consoleTail());
         }
         return a;
+    }
+
+    private void expectOk(String answer) throws IOException {
+        if (!answer.equals("ok")) {
+            throw new IOException("emulated machine " + number + ": " + answer);
+        }
     }
 
     private static void zero(SharedRam.Backing b) throws IOException {

@@ -26,6 +26,9 @@ interface QemuProcess extends AutoCloseable {
     /** cpu-index to thread id of every vCPU ({@code query-cpus-fast} on QEMU's monitor). */
     Map<Integer, Integer> vcpuThreads(Duration timeout) throws IOException;
 
+    /** Runs one QMP command ({@code json}) on QEMU's monitor and returns its {@code return} line. */
+    String qmp(String json, Duration timeout) throws IOException;
+
     /** The competitor helper beside this QEMU (same kernel, same thread ids). */
     Competitor competitor();
 

@@ -68,11 +68,12 @@ public final class QemuProvider implements HypervisorProvider {
         return "QEMU with KVM, from inside the TCK's test guest (x86-64)";
     }
 
-    /** QEMU's version, and on which KVM it runs. */
+    /** QEMU's version, and on which KVM it runs; a defect put into it (self-tests) is said first. */
     @Override
     public String version() {
         Prepared p = prepared;
-        return QemuHost.qemuVersion() + (p != null && p.launcher() != null ? ", on " + p.launcher().where() : "");
+        String defect = TckConfig.fromEnvironment().qemuDefect().map(d -> "WITH DEFECT " + d + " (native/qemu/defects.c): ").orElse("");
+        return defect + QemuHost.qemuVersion() + (p != null && p.launcher() != null ? ", on " + p.launcher().where() : "");
     }
 
     @Override
@@ -82,11 +83,13 @@ public final class QemuProvider implements HypervisorProvider {
 
     /**
      * MULTI_VCPU ({@code -smp}), WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
-     * kvm-pv-enforce-cpuid=on}) and HIGH_MEMORY (a {@code pc-dimm} at 4 GiB).
+     * kvm-pv-enforce-cpuid=on}), HIGH_MEMORY (a {@code pc-dimm} at 4 GiB) and VMM_SAVE_RESTORE (QMP
+     * {@code migrate} to a file, a new QEMU with {@code -incoming defer} and {@code migrate-incoming}).
      */
     @Override
     public Set<Capability> capabilities() {
-        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY));
+        return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY,
+                Capability.VMM_SAVE_RESTORE));
     }
 
     @Override
@@ -200,10 +203,12 @@ public final class QemuProvider implements HypervisorProvider {
         try {
             Path guest = NativeBuild.guest();
             Path competitor = NativeBuild.competitor();
+            String defect = TckConfig.fromEnvironment().qemuDefect().orElse(null);
             if (emulated()) {
-                launcher = MachinePool.start(Guest.X86_64, QemuHost.command("qboot.rom"), QemuHost.qemu());
+                launcher = MachinePool.start(Guest.X86_64, QemuHost.command("qboot.rom"), QemuHost.qemu(), defect);
             } else {
-                launcher = LocalQemu.launcher(QemuHost.qemu(), QemuHost.command(QemuHost.QBOOT.toString()), guest, competitor);
+                launcher = LocalQemu.launcher(QemuHost.qemu(), QemuHost.command(QemuHost.QBOOT.toString()), guest, competitor,
+                        defect != null ? new Defect(defect, NativeBuild.defects()) : null);
             }
             VmSpec probe = new VmSpec(Architecture.X86_64, 1, GuestLayout.forProvider(this).regions(), true);
             try (QemuVm vm = QemuVm.start(launcher, probe)) {
@@ -217,6 +222,11 @@ public final class QemuProvider implements HypervisorProvider {
             return prepared = new Prepared(null, "QEMU with KVM cannot run the test guest here"
                     + (emulated() ? " (inside an emulated machine)" : "") + ": " + e.getMessage());
         }
+    }
+
+    /** A VM this provider did not open itself (a restore): stopped with the JVM like the others. */
+    static void track(QemuVm vm) {
+        LIVE.add(vm);
     }
 
     static void forget(QemuVm vm) {

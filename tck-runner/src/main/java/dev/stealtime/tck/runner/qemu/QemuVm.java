@@ -26,35 +26,43 @@ final class QemuVm implements Vm {
 
     private final VmSpec spec;
     private final QemuProcess qemu;
+    private final QemuLauncher launcher;
     private final Duration shortestIdle;
     private final GuestConsole console;
     private final List<QemuVcpu> vcpus = new ArrayList<>();
     private SharedRam memory;
     private volatile boolean closed;
 
-    private QemuVm(VmSpec spec, QemuProcess qemu, Duration shortestIdle) {
+    private QemuVm(VmSpec spec, QemuProcess qemu, QemuLauncher launcher) {
         this.spec = spec;
         this.qemu = qemu;
-        this.shortestIdle = shortestIdle;
+        this.launcher = launcher;
+        this.shortestIdle = launcher.shortestIdle();
         this.console = new GuestConsole(qemu.fromGuest(), qemu.toGuest(), qemu.name());
     }
 
     /** Starts QEMU with the test guest for {@code spec}; on any failure nothing is left running. */
     static QemuVm start(QemuLauncher launcher, VmSpec spec) throws IOException {
         QemuProcess qemu = launcher.launch(spec);
-        QemuVm vm = new QemuVm(spec, qemu, launcher.shortestIdle());
+        QemuVm vm = new QemuVm(spec, qemu, launcher);
         try {
-            vm.boot(qemu.backings());
+            vm.console.awaitReady(BOOT_TIMEOUT);
+            vm.hello();
+            vm.attach(qemu.vcpuThreads(BOOT_TIMEOUT));
             return vm;
         } catch (IOException | RuntimeException e) {
-            String err = qemu.stderrTail();
-            vm.close();
-            throw new IOException(e.getMessage() + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
+            throw vm.failedToStart(e);
         }
     }
 
-    private void boot(List<SharedRam.Backing> backings) throws IOException {
-        console.awaitReady(BOOT_TIMEOUT);
+    private IOException failedToStart(Exception e) {
+        String err = qemu.stderrTail();
+        close();
+        return new IOException(e.getMessage() + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
+    }
+
+    /** Asks the guest {@code hello} and checks its vCPUs and that the TCK's windows lie in its free RAM. */
+    private void hello() throws IOException {
         String hello = console.ask("hello", ANSWER_TIMEOUT);
         Matcher m = HELLO.matcher(hello);
         if (!m.matches()) {
@@ -75,7 +83,10 @@ final class QemuVm implements Vm {
                         r, freeStart, freeEnd, hello));
             }
         }
-        Map<Integer, Integer> threads = qemu.vcpuThreads(BOOT_TIMEOUT);
+    }
+
+    /** Pins vCPU i's thread to CPU i mod the CPUs there, and maps guest RAM. */
+    private void attach(Map<Integer, Integer> threads) throws IOException {
         int cpus = qemu.cpus();
         for (int i = 0; i < spec.vcpus(); i++) {
             Integer tid = threads.get(i);
@@ -86,7 +97,68 @@ final class QemuVm implements Vm {
             qemu.competitor().pin(tid, cpu);
             vcpus.add(new QemuVcpu(this, i, tid, cpu));
         }
-        memory = new SharedRam(backings, spec);
+        memory = new SharedRam(qemu.backings(), spec);
+    }
+
+    /**
+     * QEMU's own save and restore, as a user's snapshot does: QMP {@code migrate} to a file (the
+     * guest stops in its request loop), this QEMU stops, a new one starts with {@code -incoming defer}
+     * and loads the file ({@code migrate-incoming}), then runs on; the guest continues where it was
+     * and answers {@code hello}.
+     */
+    @Override
+    public Vm saveAndRestore() {
+        String file;
+        synchronized (this) {
+            checkOpen();
+            try {
+                file = launcher.snapshotPath();
+                qemu.qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > " + file + "\"}}", ANSWER_TIMEOUT);
+                awaitMigration(qemu, "saving the VM (QMP migrate to " + file + ")");
+            } catch (IOException e) {
+                throw failure("QMP migrate", e);
+            }
+        }
+        close();
+        QemuVm vm = null;
+        try {
+            QemuProcess dst = launcher.launch(spec, List.of("-incoming", "defer"));
+            vm = new QemuVm(spec, dst, launcher);
+            Map<Integer, Integer> threads = dst.vcpuThreads(BOOT_TIMEOUT);
+            dst.qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat " + file + "\"}}", ANSWER_TIMEOUT);
+            awaitMigration(dst, "restoring the VM (QMP migrate-incoming from " + file + ")");
+            vm.hello();
+            vm.attach(threads);
+            QemuProvider.track(vm);
+            return vm;
+        } catch (IOException | RuntimeException e) {
+            IOException why = vm != null ? vm.failedToStart(e) : new IOException(e.getMessage(), e);
+            throw new IllegalStateException("restoring the saved VM in a new QEMU: " + why.getMessage(), why);
+        } finally {
+            launcher.dropSnapshot();
+        }
+    }
+
+    /** Polls {@code query-migrate} until QEMU says {@code completed}; {@code failed}, or no end within the boot timeout, throws. */
+    private static void awaitMigration(QemuProcess q, String what) throws IOException {
+        long deadline = System.nanoTime() + BOOT_TIMEOUT.toNanos();
+        String last = "";
+        while (System.nanoTime() - deadline < 0) {
+            last = q.qmp("{\"execute\":\"query-migrate\"}", ANSWER_TIMEOUT);
+            if (last.contains("\"completed\"")) {
+                return;
+            }
+            if (last.contains("\"failed\"") || last.contains("\"cancelled\"")) {
+                throw new IOException(what + ": " + last.strip());
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while " + what, e);
+            }
+        }
+        throw new IOException(what + ": not completed within " + BOOT_TIMEOUT.toSeconds() + " s; last query-migrate: " + last.strip());
     }
 
     /** The QEMU behind this VM (for self-tests: whether it still runs after {@link #close}). */

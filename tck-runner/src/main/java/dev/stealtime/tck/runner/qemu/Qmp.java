@@ -52,6 +52,59 @@ final class Qmp {
      * within {@code timeout} (a QEMU inside an emulated machine that died closes nothing here).
      */
     static Map<Integer, Integer> vcpuThreads(SocketChannel ch, Duration timeout) throws IOException {
+        String answer = guarded(ch, timeout, in -> {
+            readUntil(ch, in, "\"QMP\"");
+            send(ch, "{\"execute\":\"qmp_capabilities\"}");
+            readUntil(ch, in, "\"return\"");
+            in.setLength(0);
+            send(ch, "{\"execute\":\"query-cpus-fast\"}");
+            return readUntil(ch, in, "\"return\"");
+        });
+        Map<Integer, Integer> threads = new TreeMap<>();
+        for (String cpu : topLevelObjects(answer)) {
+            Matcher index = CPU_INDEX.matcher(cpu);
+            Matcher thread = THREAD_ID.matcher(cpu);
+            if (index.find() && thread.find()) {
+                threads.put(Integer.parseInt(index.group(1)), Integer.parseInt(thread.group(1)));
+            }
+        }
+        if (threads.isEmpty()) {
+            throw new IOException("QMP query-cpus-fast named no vCPU thread: " + answer);
+        }
+        return threads;
+    }
+
+    /**
+     * Connects to the monitor at {@code socket}, greets it, runs {@code json} (one command) and
+     * returns its {@code return} line; an error answer is an IOException with QEMU's words.
+     */
+    static String execute(Path socket, String json, Duration timeout) throws IOException {
+        try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+            ch.connect(UnixDomainSocketAddress.of(socket));
+            return guarded(ch, timeout, in -> {
+                readUntil(ch, in, "\"QMP\"");
+                send(ch, "{\"execute\":\"qmp_capabilities\"}");
+                readUntil(ch, in, "\"return\"");
+                send(ch, json);
+                return readUntil(ch, in, "\"return\"");
+            });
+        }
+    }
+
+    /** Runs {@code json} on {@code ch}, a monitor already past {@code qmp_capabilities}; returns the {@code return} line. */
+    static String execute(SocketChannel ch, String json, Duration timeout) throws IOException {
+        return guarded(ch, timeout, in -> {
+            send(ch, json);
+            return readUntil(ch, in, "\"return\"");
+        });
+    }
+
+    private interface Exchange {
+        String run(StringBuilder in) throws IOException;
+    }
+
+    /** Runs {@code exchange} on {@code ch}, closing {@code ch} should it not be done within {@code timeout}. */
+    private static String guarded(SocketChannel ch, Duration timeout, Exchange exchange) throws IOException {
         AtomicBoolean late = new AtomicBoolean();
         CompletableFuture<Void> watchdog = CompletableFuture.runAsync(() -> {
             late.set(true);
@@ -62,28 +115,10 @@ final class Qmp {
             }
         }, CompletableFuture.delayedExecutor(timeout.toMillis(), TimeUnit.MILLISECONDS));
         try {
-            StringBuilder in = new StringBuilder();
-            readUntil(ch, in, "\"QMP\"");
-            send(ch, "{\"execute\":\"qmp_capabilities\"}");
-            readUntil(ch, in, "\"return\"");
-            in.setLength(0);
-            send(ch, "{\"execute\":\"query-cpus-fast\"}");
-            String answer = readUntil(ch, in, "\"return\"");
-            Map<Integer, Integer> threads = new TreeMap<>();
-            for (String cpu : topLevelObjects(answer)) {
-                Matcher index = CPU_INDEX.matcher(cpu);
-                Matcher thread = THREAD_ID.matcher(cpu);
-                if (index.find() && thread.find()) {
-                    threads.put(Integer.parseInt(index.group(1)), Integer.parseInt(thread.group(1)));
-                }
-            }
-            if (threads.isEmpty()) {
-                throw new IOException("QMP query-cpus-fast named no vCPU thread: " + answer);
-            }
-            return threads;
+            return exchange.run(new StringBuilder());
         } catch (IOException e) {
             if (late.get()) {
-                throw new IOException("QEMU's monitor did not answer query-cpus-fast within " + timeout.toSeconds() + " s", e);
+                throw new IOException("QEMU's monitor did not answer within " + timeout.toSeconds() + " s", e);
             }
             throw e;
         } finally {

@@ -1,5 +1,12 @@
 package dev.stealtime.tck.runner.reference;
 
+import dev.stealtime.tck.spi.Arm64Vcpu;
+import dev.stealtime.tck.spi.MemoryRegion;
+import dev.stealtime.tck.spi.Vcpu;
+import dev.stealtime.tck.spi.X86Vcpu;
+
+import java.util.List;
+
 /**
  * Builds the pieces of each reference vCPU. The reference uses this class as it is; the TCK's
  * self-tests subclass it to swap in one faulty piece (e.g. a {@link StealTimeMsr} that bumps the
@@ -32,8 +39,28 @@ public class ReferenceParts {
         return new Arm64ReferenceVcpu(index, stolenTime, attribute, hypercalls);
     }
 
+    /**
+     * What a VMM carries across its save and restore for one vCPU, through the VMM's own path: x86,
+     * {@code MSR_KVM_STEAL_TIME} (host MSR get on {@code saved}, set on {@code restored}); arm64,
+     * the PV-time IPA when one was set (GET, then SET_DEVICE_ATTR). A variant may forget it.
+     */
+    public void restore(Vcpu saved, Vcpu restored) {
+        if (saved instanceof X86Vcpu from) {
+            int msr = X86Vcpu.MSR_KVM_STEAL_TIME;
+            ((X86Vcpu) restored).hostSetMsr(msr, from.hostGetMsr(msr));
+        } else {
+            Arm64Vcpu from = (Arm64Vcpu) saved;
+            Arm64Vcpu.AttrResult ipa = from.getDeviceAttr(Arm64Vcpu.PVTIME_CTRL,
+                    Arm64Vcpu.PVTIME_IPA);
+            if (ipa.errno() == 0) {
+                ((Arm64Vcpu) restored).setDeviceAttr(Arm64Vcpu.PVTIME_CTRL,
+                        Arm64Vcpu.PVTIME_IPA, ipa.value());
+            }
+        }
+    }
+
     /** Guest RAM; a variant may hand out RAM whose writes stray. */
-    public GuestRam guestRam(java.util.List<dev.stealtime.tck.spi.MemoryRegion> regions) {
+    public GuestRam guestRam(List<MemoryRegion> regions) {
         return new GuestRam(regions);
     }
 }

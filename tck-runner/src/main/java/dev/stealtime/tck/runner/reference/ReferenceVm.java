@@ -2,6 +2,7 @@ package dev.stealtime.tck.runner.reference;
 
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
@@ -13,12 +14,14 @@ import java.util.List;
 public class ReferenceVm implements Vm {
 
     private final VmSpec spec;
+    private final ReferenceParts parts;
     private final GuestRam ram;
     private final List<Vcpu> vcpus = new ArrayList<>();
     private volatile boolean closed;
 
     public ReferenceVm(VmSpec spec, ReferenceParts parts) {
         this.spec = spec;
+        this.parts = parts;
         this.ram = parts.guestRam(spec.ram());
         boolean offered = spec.stealTimeOffered();
         for (int i = 0; i < spec.vcpus(); i++) {
@@ -46,6 +49,24 @@ public class ReferenceVm implements Vm {
     public List<? extends Vcpu> vcpus() {
         checkOpen();
         return List.copyOf(vcpus);
+    }
+
+    /**
+     * As a VMM saves a VM and restores it: a new VM of the same spec gets a copy of every RAM
+     * region, then each vCPU's steal-time registration ({@link ReferenceParts#restore}). This VM is
+     * left as it is, for the caller to close.
+     */
+    @Override
+    public Vm saveAndRestore() {
+        checkOpen();
+        ReferenceVm restored = new ReferenceVm(spec, parts);
+        for (MemoryRegion r : spec.ram()) {
+            restored.ram.write(r.gpa(), ram.read(r.gpa(), Math.toIntExact(r.size())));
+        }
+        for (int i = 0; i < vcpus.size(); i++) {
+            parts.restore(vcpus.get(i), restored.vcpus.get(i));
+        }
+        return restored;
     }
 
     private void checkOpen() {

@@ -1,0 +1,69 @@
+/*
+ * defects.c - puts one steal-time defect into a real QEMU, for the TCK's self-tests of the VMM rules:
+ * an LD_PRELOAD interposer of ioctl(2) that rewrites what QEMU hands KVM, chosen by the environment
+ * variable TCK_QEMU_DEFECT (no variable, or another value: every call passes unchanged).
+ *
+ *   restore-drops-steal-msr   KVM_SET_MSRS without MSR_KVM_STEAL_TIME: QEMU puts it (non-zero) only
+ *                             when it loads a saved VM, so a restored guest loses its registration,
+ *                             as QEMU did before its cpu/steal_time_msr vmstate (Launchpad #1494350).
+ *                             QEMU asserts that KVM set every MSR it asked for: the count it expects
+ *                             is returned.
+ *   cpuid-hides-steal-time    KVM_SET_CPUID2 with KVM_FEATURE_STEAL_TIME (leaf 0x40000001 EAX bit 5)
+ *                             cleared although QEMU offers it (kvm-steal-time=on).
+ *
+ * Build: gcc -shared -fPIC -O2 defects.c -o libtck-defects.so -ldl
+ * Use:   LD_PRELOAD=libtck-defects.so TCK_QEMU_DEFECT=restore-drops-steal-msr qemu-system-x86_64 ...
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <linux/kvm.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSR_KVM_STEAL_TIME 0x4b564d03u
+#define KVM_CPUID_FEATURES 0x40000001u
+#define KVM_FEATURE_STEAL_TIME (1u << 5)
+
+typedef int (*ioctl_fn)(int, unsigned long, ...);
+
+static int defect(const char *name)
+{
+	const char *d = getenv("TCK_QEMU_DEFECT");
+	return d && !strcmp(d, name);
+}
+
+int ioctl(int fd, unsigned long request, ...)
+{
+	static ioctl_fn real;
+	va_list ap;
+	va_start(ap, request);
+	void *arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!real)
+		real = (ioctl_fn)dlsym(RTLD_NEXT, "ioctl");
+
+	if (request == KVM_SET_MSRS && defect("restore-drops-steal-msr")) {
+		struct kvm_msrs *m = arg;
+		__u32 n = m->nmsrs, kept = 0;
+		for (__u32 i = 0; i < n; i++) {
+			if (m->entries[i].index == MSR_KVM_STEAL_TIME && m->entries[i].data != 0)
+				continue;
+			m->entries[kept++] = m->entries[i];
+		}
+		if (kept != n) {
+			m->nmsrs = kept;
+			int r = real(fd, request, arg);
+			m->nmsrs = n;
+			return r == (int)kept ? (int)n : r;
+		}
+	}
+	if (request == KVM_SET_CPUID2 && defect("cpuid-hides-steal-time")) {
+		struct kvm_cpuid2 *c = arg;
+		for (__u32 i = 0; i < c->nent; i++) {
+			if (c->entries[i].function == KVM_CPUID_FEATURES)
+				c->entries[i].eax &= ~KVM_FEATURE_STEAL_TIME;
+		}
+	}
+	return real(fd, request, arg);
+}
