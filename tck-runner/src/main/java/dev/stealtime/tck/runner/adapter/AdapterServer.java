@@ -40,6 +40,13 @@ import java.util.Optional;
  */
 public final class AdapterServer {
 
+    /**
+     * Capabilities with no request in the protocol (version 1): never offered through it, and refused
+     * from an adapter. VMM_SAVE_RESTORE: a VMM's own save and restore is tested through the qemu provider.
+     */
+    public static final java.util.Set<Capability> NOT_IN_PROTOCOL = java.util.EnumSet.of(Capability.VMM_SAVE_RESTORE);
+
+
     /** A fault the server plays on purpose (tests of the TCK's fault handling): after {@code after} requests. */
     public record Fault(Kind kind, int after) {
         public enum Kind {
@@ -258,8 +265,7 @@ public final class AdapterServer {
         ArrayNode a = r.putArray("architectures");
         provider.architectures().stream().map(Architecture::name).forEach(a::add);
         ArrayNode c = r.putArray("capabilities");
-        // VMM_SAVE_RESTORE has no request in the protocol: not offered through it
-        provider.capabilities().stream().filter(x -> x != Capability.VMM_SAVE_RESTORE).map(Capability::name).forEach(c::add);
+        provider.capabilities().stream().filter(x -> !NOT_IN_PROTOCOL.contains(x)).map(Capability::name).forEach(c::add);
         r.putObject("timing").put("exact", provider.timing().isExact()).put("tolerance_ns", provider.timing().tolerance().toNanos());
         Availability av = provider.availability();
         r.putObject("availability").put("available", av.available()).put("reason", av.reason());

@@ -130,9 +130,11 @@ public final class AdapterSession implements HypervisorProvider, AutoCloseable {
             version = Wire.text(provider, "version");
             architectures = names(r, "architectures", Architecture.class);
             capabilities = names(r, "capabilities", Capability.class);
-            if (capabilities.contains(Capability.VMM_SAVE_RESTORE)) {
-                throw new Wire.Malformed("capability VMM_SAVE_RESTORE has no request in the adapter protocol (version 1): "
-                        + "a VMM's own save and restore is tested through the qemu provider");
+            for (Capability c : AdapterServer.NOT_IN_PROTOCOL) {
+                if (capabilities.contains(c)) {
+                    throw new Wire.Malformed("capability " + c + " has no request in the adapter protocol (version 1): "
+                            + "a VMM's own save and restore is tested through the qemu provider");
+                }
             }
             JsonNode t = Wire.field(r, "timing");
             boolean exact = Wire.bool(t, "exact");

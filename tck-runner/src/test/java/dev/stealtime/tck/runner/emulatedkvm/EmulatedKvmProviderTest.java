@@ -127,7 +127,9 @@ public class EmulatedKvmProviderTest {
         try (Vm vm = provider.open(spec())) {
             assertRealKvmAnswers(vm.vcpu(1));
         }
-        assertThat(provider.machinesBooted()).as("machines booted").isEqualTo(booted + 1);
+        // at least the replacement; one more when a slow machine missed the 3 s `open` bound under load and
+        // was replaced too (seen in a CI at 2 CPUs: 3 instead of 2)
+        assertThat(provider.machinesBooted()).as("machines booted").isGreaterThanOrEqualTo(booted + 1);
         assertThat(first.alive()).isFalse();
 
         EmulatedMachine second = provider.currentMachine();
