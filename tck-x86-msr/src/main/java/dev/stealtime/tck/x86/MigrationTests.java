@@ -47,15 +47,7 @@ public class MigrationTests extends X86TckTest {
         StealTimeVcpu cpu = vm.vcpu(0);
         Duration d = preemption(Duration.ofMillis(3));
         Evidence.step("source: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt " + ms(d) + ")", () -> {
-            vm.zeroStructure(gpa);
-            cpu.enable(gpa);
-            cpu.settle(gpa, "source: after registering");
-            for (int i = 1; i <= 3; i++) {
-                Snapshot before = cpu.snapshot(gpa, "source: before preempt #" + i);
-                cpu.preempt(d);
-                Snapshot s = cpu.runUntilUpdated(gpa, before, "source: after preempt #" + i);
-                assertThatRecord(s).wasUpdatedSince(before, "the source must publish steal before the move can be judged");
-            }
+            registerAndAccumulate(vm, cpu, gpa, d, "source: ", "the source must publish steal before the move can be judged");
             cpu.preempt(d);   // stopped while kept off its CPU: the last call enters the guest no more
         });
         Migration.Saved page = Evidence.step("source: the VMM copies the structure's page", () -> Migration.save(vm.memory(), gpa));
@@ -66,6 +58,22 @@ public class MigrationTests extends X86TckTest {
                 (int) (gpa - page.page()), (int) (gpa - page.page()) + SIZE));
         Evidence.text("transferred structure", structure.hex());
         return new Source(vm, cpu, gpa, value, page, structure);
+    }
+
+    /**
+     * Zeroes and registers the structure at {@code gpa}, then three preemptions of {@code d}, each
+     * published before the next ({@code why} says why that must hold); {@code who} prefixes the labels.
+     */
+    private void registerAndAccumulate(StealTimeVm vm, StealTimeVcpu cpu, long gpa, Duration d, String who, String why) {
+        vm.zeroStructure(gpa);
+        cpu.enable(gpa);
+        cpu.settle(gpa, who + "after registering");
+        for (int i = 1; i <= 3; i++) {
+            Snapshot before = cpu.snapshot(gpa, who + "before preempt #" + i);
+            cpu.preempt(d);
+            Snapshot s = cpu.runUntilUpdated(gpa, before, who + "after preempt #" + i);
+            assertThatRecord(s).wasUpdatedSince(before, why);
+        }
     }
 
     /** A destination VM restored from {@code src} in {@code order}; the source is closed afterwards. */
@@ -137,15 +145,7 @@ public class MigrationTests extends X86TckTest {
         StealTimeVcpu cpu = vm.vcpu(0);
         Snapshot saved = Evidence.step("before the save: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt "
                 + ms(d) + ")", () -> {
-            vm.zeroStructure(gpa);
-            cpu.enable(gpa);
-            cpu.settle(gpa, "after registering");
-            for (int i = 1; i <= 3; i++) {
-                Snapshot before = cpu.snapshot(gpa, "before preempt #" + i);
-                cpu.preempt(d);
-                Snapshot s = cpu.runUntilUpdated(gpa, before, "after preempt #" + i);
-                assertThatRecord(s).wasUpdatedSince(before, "the VM must publish steal before the save can be judged");
-            }
+            registerAndAccumulate(vm, cpu, gpa, d, "", "the VM must publish steal before the save can be judged");
             return cpu.snapshot(gpa, "the last observation before the save");
         });
         long sourceHostAtSaved = cpu.hostSteal();
