@@ -10,6 +10,13 @@
  *                             is returned.
  *   cpuid-hides-steal-time    KVM_SET_CPUID2 with KVM_FEATURE_STEAL_TIME (leaf 0x40000001 EAX bit 5)
  *                             cleared although QEMU offers it (kvm-steal-time=on).
+ * arm64 (KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PVTIME_CTRL, KVM_ARM_VCPU_PVTIME_IPA) on a vCPU):
+ *   restore-loses-pvtime-ipa  a QEMU started to load a saved VM (-incoming on its command line) sets
+ *                             no IPA: the restored guest's structure is never updated again, and its
+ *                             PV_TIME_ST answers NOT_SUPPORTED (what a VMM that does not carry the
+ *                             IPA across a snapshot does; Firecracker keeps it in its snapshot).
+ *   pvtime-ipa-shared         every vCPU gets the region's first structure (vCPU 0's), as a VMM
+ *                             that places them all at its region's base would.
  *
  * Build: gcc -shared -fPIC -O2 defects.c -o libtck-defects.so -ldl
  * Use:   LD_PRELOAD=libtck-defects.so TCK_QEMU_DEFECT=restore-drops-steal-msr qemu-system-x86_64 ...
@@ -18,6 +25,7 @@
 #include <dlfcn.h>
 #include <linux/kvm.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +41,29 @@ static int defect(const char *name)
 	return d && !strcmp(d, name);
 }
 
+#if defined(__aarch64__)
+/* Whether this QEMU was started to load a saved VM: "-incoming" among its arguments. */
+static int incoming(void)
+{
+	static int known = -1;
+	if (known < 0) {
+		char buf[8192];
+		known = 0;
+		FILE *f = fopen("/proc/self/cmdline", "r");
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+			fclose(f);
+			buf[n] = 0;
+			for (size_t i = 0; i < n; i += strlen(buf + i) + 1) {
+				if (!strcmp(buf + i, "-incoming"))
+					known = 1;
+			}
+		}
+	}
+	return known;
+}
+#endif
+
 int ioctl(int fd, unsigned long request, ...)
 {
 	static ioctl_fn real;
@@ -43,6 +74,7 @@ int ioctl(int fd, unsigned long request, ...)
 	if (!real)
 		real = (ioctl_fn)dlsym(RTLD_NEXT, "ioctl");
 
+#if defined(__x86_64__)
 	if (request == KVM_SET_MSRS && defect("restore-drops-steal-msr")) {
 		struct kvm_msrs *m = arg;
 		__u32 n = m->nmsrs, kept = 0;
@@ -65,5 +97,24 @@ int ioctl(int fd, unsigned long request, ...)
 				c->entries[i].eax &= ~KVM_FEATURE_STEAL_TIME;
 		}
 	}
+#elif defined(__aarch64__)
+	if (request == KVM_SET_DEVICE_ATTR) {
+		struct kvm_device_attr *a = arg;
+		if (a->group == KVM_ARM_VCPU_PVTIME_CTRL && a->attr == KVM_ARM_VCPU_PVTIME_IPA) {
+			if (defect("restore-loses-pvtime-ipa") && incoming())
+				return 0;
+			if (defect("pvtime-ipa-shared")) {
+				__u64 ipa = *(__u64 *)(unsigned long)a->addr & ~0xfffull, *was = (__u64 *)(unsigned long)a->addr;
+				__u64 saved = *was;
+				*was = ipa;
+				int r = real(fd, request, arg);
+				*was = saved;
+				return r;
+			}
+		}
+	}
+#else
+	(void)defect;
+#endif
 	return real(fd, request, arg);
 }

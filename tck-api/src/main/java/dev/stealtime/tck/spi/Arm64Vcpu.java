@@ -1,5 +1,7 @@
 package dev.stealtime.tck.spi;
 
+import java.util.OptionalLong;
+
 /**
  * The arm64 facet of a vCPU: the VMM's device attributes and the guest's SMCCC calls.
  * Errors are negative errno values as the kernel returns them (e.g. {@code -6} for {@code -ENXIO}).
@@ -57,6 +59,23 @@ public interface Arm64Vcpu extends Vcpu {
      * much stolen time grows between two of its observations, never an absolute value.
      */
     long smccc(int functionId, long... args);
+
+    /**
+     * Where the VMM placed this vCPU's structure itself, when it does: a whole VMM (QEMU, Firecracker,
+     * crosvm, kvmtool) reserves its own region and sets {@code KVM_ARM_VCPU_PVTIME_IPA} on every vCPU
+     * before the guest runs (QEMU {@code virt}: {@code 0x090a0000 + 64 × cpu index}), and offers no
+     * way for anyone else to set, get or probe the attribute. Then {@link #hasDeviceAttr},
+     * {@link #setDeviceAttr} and {@link #getDeviceAttr} are not reachable (they may throw), the rules
+     * about them are NOT APPLICABLE with this as the reason, and every other rule runs on the structure
+     * at this address, which {@code PV_TIME_ST} must return ({@code ARM-ST-RETURNS-OWN-IPA}); the
+     * 64 bytes there must be readable and writable through {@link GuestMemory}.
+     *
+     * <p>Default: empty, the TCK acts as the VMM and places every structure itself through the device
+     * attributes (the reference, Linux KVM through the adapter protocol).
+     */
+    default OptionalLong vmmPlacedIpa() {
+        return OptionalLong.empty();
+    }
 
     /** Result of a get: errno 0 and a value, or a negative errno. */
     record AttrResult(int errno, long value) {

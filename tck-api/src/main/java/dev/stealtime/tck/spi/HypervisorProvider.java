@@ -27,8 +27,27 @@ public interface HypervisorProvider {
     /** Optional abilities; see {@link Capability}. */
     Set<Capability> capabilities();
 
+    /**
+     * The optional abilities for VMs of {@code architecture}, where they differ between the
+     * architectures a provider supports (QEMU withholds steal time from an x86 guest, but on arm64
+     * Linux KVM still answers {@code SMCCC_ARCH_FEATURES(PV_TIME_FEATURES)} with SUCCESS when QEMU
+     * leaves PV time off). The suites ask this one. Default: {@link #capabilities()}.
+     */
+    default Set<Capability> capabilities(Architecture architecture) {
+        return capabilities();
+    }
+
     /** How precisely timing can be checked against this provider. */
     TimingPrecision timing();
+
+    /**
+     * How precisely timing can be checked on VMs of {@code architecture}, where that differs (QEMU on
+     * this host's KVM for x86, inside an emulated machine for arm64). The suites ask this one.
+     * Default: {@link #timing()}.
+     */
+    default TimingPrecision timing(Architecture architecture) {
+        return timing();
+    }
 
     /**
      * Whether the provider can run here. Must not throw; say why when it cannot.
@@ -63,6 +82,18 @@ public interface HypervisorProvider {
     }
 
     /**
+     * The race budget this provider needs when the user sets none ({@code tck.race.budget} left at its
+     * default, 2 s): a provider whose every guest entry is slow (QEMU inside an emulated machine: about
+     * 0.4 s per preemption) would otherwise reach a race's stated minimum of updates only past the
+     * longest stretch the TCK allows, and the race's rule fails as not exercised. The TCK uses the
+     * larger of this and the default, and says so in the run's configuration; an explicit
+     * {@code --race-budget} always wins. Default: none.
+     */
+    default java.util.Optional<java.time.Duration> defaultRaceBudget() {
+        return java.util.Optional.empty();
+    }
+
+    /**
      * Where the TCK's windows on guest-physical memory begin: the <em>layout base</em>, 0 unless the
      * provider says otherwise. The TCK lays its RAM regions and named addresses out from it (see
      * {@code dev.stealtime.tck.support.GuestLayout}): LOW RAM {@code [base, base + 1 MiB)} (its first
@@ -82,10 +113,20 @@ public interface HypervisorProvider {
      * it are NOT APPLICABLE.
      *
      * <p>Constraints: a multiple of 2 MiB, and {@code base + 3 MiB <= 4 GiB}. The x86 suite honours
-     * it; the arm64 suite still assumes 0 (no arm64 provider declares another base yet).
+     * it; the arm64 suite assumes 0 where the TCK places the structures itself, and otherwise uses
+     * only the addresses the VMM chose ({@link Arm64Vcpu#vmmPlacedIpa()}).
      */
     default long layoutBase() {
         return 0;
+    }
+
+    /**
+     * The layout base for VMs of {@code architecture}, where a VMM lays out each architecture's guest
+     * its own way (QEMU: RAM from 0 on x86 {@code q35}, from 1 GiB on arm64 {@code virt}). Default:
+     * {@link #layoutBase()} for every architecture.
+     */
+    default long layoutBase(Architecture architecture) {
+        return layoutBase();
     }
 
     /**

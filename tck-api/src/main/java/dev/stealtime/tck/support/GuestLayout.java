@@ -8,6 +8,7 @@ import dev.stealtime.tck.spi.VmSpec;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
 
 /**
  * The guest-physical layout every suite uses, and the named addresses tests place structures at.
@@ -75,17 +76,28 @@ public final class GuestLayout {
      * @throws IllegalArgumentException when the base is not a multiple of 2 MiB or MID would end above 4 GiB
      */
     public static GuestLayout forProvider(HypervisorProvider p) {
-        long base = p.layoutBase();
+        return of(p, p.layoutBase(), p.capabilities());
+    }
+
+    /**
+     * {@link #forProvider(HypervisorProvider)} for VMs of {@code architecture}, from the provider's
+     * {@linkplain HypervisorProvider#layoutBase(Architecture) layout base for it}.
+     */
+    public static GuestLayout forProvider(HypervisorProvider p, Architecture architecture) {
+        return of(p, p.layoutBase(architecture), p.capabilities(architecture));
+    }
+
+    private static GuestLayout of(HypervisorProvider p, long base, Set<Capability> capabilities) {
         if (base < 0 || base % (2 * MIB) != 0 || base + 3 * MIB > 4 * GIB) {
             throw new IllegalArgumentException("provider " + p.id() + ": layout base 0x" + Long.toHexString(base)
                     + " must be a multiple of 2 MiB with base + 3 MiB <= 4 GiB");
         }
         List<MemoryRegion> r = new ArrayList<>();
         r.add(new MemoryRegion(base + LOW.gpa(), LOW.size()));
-        if (p.capabilities().contains(Capability.MEMORY_HOLES)) {
+        if (capabilities.contains(Capability.MEMORY_HOLES)) {
             r.add(new MemoryRegion(base + MID.gpa(), MID.size()));
         }
-        if (p.capabilities().contains(Capability.HIGH_MEMORY)) {
+        if (capabilities.contains(Capability.HIGH_MEMORY)) {
             r.add(HIGH);
         }
         return new GuestLayout(base, List.copyOf(r));

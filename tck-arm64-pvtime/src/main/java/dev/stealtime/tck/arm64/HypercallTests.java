@@ -84,6 +84,7 @@ public class HypercallTests extends Arm64TckTest {
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_FEATURES_ST_NEEDS_IPA_notSupportedBeforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.requireTckPlacesStructure("a vCPU whose IPA is not set yet");
         assertThatCall(vcpu.features(PV_TIME_ST)).as("Linux: no stolen-time structure for this vCPU yet").returnsNotSupported();
     }
 
@@ -133,6 +134,7 @@ public class HypercallTests extends Arm64TckTest {
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_FEATURES_SELF_notSupportedBeforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.requireTckPlacesStructure("a vCPU whose IPA is not set yet");
         assertThatCall(vcpu.features(PV_TIME_FEATURES)).as("Linux: SUCCESS only once the IPA is set").returnsNotSupported();
     }
 
@@ -155,7 +157,7 @@ public class HypercallTests extends Arm64TckTest {
             }
         });
         table("PV_TIME_ST per vCPU", calls);
-        calls.forEach(c -> assertThatCall(c).as("the calling vCPU's own IPA").returnsIpa(ipas[c.vcpu()]));
+        calls.forEach(c -> assertThatCall(c).as("the calling vCPU's own IPA").returnsIpa(vm.vcpu(c.vcpu()).ipa()));
     }
 
     @TckRule(RuleIds.ARM_ST_RETURNS_OWN_IPA)
@@ -171,6 +173,7 @@ public class HypercallTests extends Arm64TckTest {
         List<Hypercall> calls = new ArrayList<>();
         for (long ipa : ipas) {
             PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+            vcpu.requireTckPlacesStructure("IPAs the TCK chooses, in every RAM region");
             vcpu.configure(ipa);
             Hypercall st = vcpu.stolenTimeIpa();
             calls.add(st);
@@ -185,6 +188,7 @@ public class HypercallTests extends Arm64TckTest {
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_NOT_SUPPORTED_beforeTheIpaIsSet() {
         PvTimeVcpu vcpu = openPvTimeVm(1).vcpu(0);
+        vcpu.requireTckPlacesStructure("a vCPU without a structure");
         assertThatCall(vcpu.stolenTimeIpa()).as("no structure configured").returnsNotSupported();
         assertThatCall(vcpu.stolenTimeIpa()).as("asked again").returnsNotSupported();
     }
@@ -193,6 +197,7 @@ public class HypercallTests extends Arm64TckTest {
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ST_NOT_SUPPORTED_onAVcpuWithoutAStructureWhileAnotherHasOne() {
         PvTimeVm vm = openPvTimeVm(2);
+        vm.vcpu(1).requireTckPlacesStructure("a vCPU without a structure beside one with");
         vm.vcpu(0).enable(low(0));
         assertThatCall(vm.vcpu(1).stolenTimeIpa()).as("vCPU 0 has a structure, vCPU 1 has none").returnsNotSupported();
     }

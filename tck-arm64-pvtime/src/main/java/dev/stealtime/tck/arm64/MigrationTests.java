@@ -44,6 +44,7 @@ public class MigrationTests extends Arm64TckTest {
     private Source stoppedSource(long ipa) {
         PvTimeVm vm = openPvTimeVm(1);
         PvTimeVcpu v = vm.vcpu(0);
+        v.requireTckPlacesStructure("the TCK, as the VMM, moves the IPA (GET_DEVICE_ATTR, SET_DEVICE_ATTR) and the page to a new VM");
         Duration d = millis(3);
         Evidence.step("source: configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt " + d.toNanos() + " ns)", () -> {
             v.enable(ipa);
@@ -88,9 +89,9 @@ public class MigrationTests extends Arm64TckTest {
     public void ARM_RESTORE_CONTINUES_stolenTimeContinuesAcrossTheVmmsOwnSaveAndRestore() {
         require(Capability.VMM_SAVE_RESTORE);
         Duration d = millis(3);
-        long ipa = low(8);
         PvTimeVm vm = openPvTimeVm(1);
         PvTimeVcpu v = vm.vcpu(0);
+        long ipa = v.placedByVmm() ? v.configure(low(8)).ipa() : low(8);
         Snapshot saved = Evidence.step("before the save: configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt "
                 + d.toNanos() + " ns)", () -> {
             v.enable(ipa);

@@ -23,7 +23,8 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
 
     private PvTimeVm threeVcpusBackToBack() {
         PvTimeVm vm = openPvTimeVm(3);
-        Evidence.step(String.format("three vCPUs, structures back to back at 0x%x, 0x%x, 0x%x", FIRST, FIRST + 64, FIRST + 128), () -> {
+        Evidence.step(String.format("three vCPUs, structures back to back at 0x%x, 0x%x, 0x%x (or where the VMM placed them)",
+                FIRST, FIRST + 64, FIRST + 128), () -> {
             for (PvTimeVcpu v : vm.vcpus()) {
                 v.enable(FIRST + 64L * v.index());
             }
@@ -70,14 +71,14 @@ public class PerVcpuIsolationTests extends Arm64TckTest {
     @Test(groups = REQUIRED_GROUP)
     public void ARM_PER_VCPU_pvTimeStOnOneVcpuResetsNoOtherVcpusStructure() {
         PvTimeVm vm = threeVcpusBackToBack();
-        PvTimeVcpu v0 = vm.vcpu(0);
-        v0.preempt(measurable(2));
-        v0.settle();
-        Snapshot before = v0.snapshot("vCPU 0 has accumulated stolen time");
-        Evidence.step("vCPUs 1 and 2 call PV_TIME_ST (vCPU 0 does not run meanwhile)", () -> {
-            vm.vcpu(1).stolenTimeIpa();
-            vm.vcpu(2).stolenTimeIpa();
-        });
-        assertThatStolenTime(v0.snapshot("after the other vCPUs called PV_TIME_ST")).isUnchangedFrom(before);
+        // vCPU 2 keeps its stolen time, vCPU 0 calls: a guest may need vCPU 0 running to hand requests to
+        // the others (the TCK's test guest does), and vCPU 1's structure lies between them (what a
+        // structure's neighbour may see is ARM-WRITES-IN-BOUNDS)
+        PvTimeVcpu v2 = vm.vcpu(2);
+        v2.preempt(measurable(2));
+        v2.settle();
+        Snapshot before = v2.snapshot("vCPU 2 has accumulated stolen time");
+        Evidence.step("vCPU 0 calls PV_TIME_ST (vCPU 2 does not run meanwhile)", () -> vm.vcpu(0).stolenTimeIpa());
+        assertThatStolenTime(v2.snapshot("after the other vCPUs called PV_TIME_ST")).isUnchangedFrom(before);
     }
 }

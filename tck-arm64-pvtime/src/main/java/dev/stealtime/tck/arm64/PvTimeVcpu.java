@@ -2,11 +2,14 @@ package dev.stealtime.tck.arm64;
 
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.GuestMemory;
+import dev.stealtime.tck.support.Evidence;
 import dev.stealtime.tck.support.LiveMemory;
+import dev.stealtime.tck.support.NotApplicableException;
 import dev.stealtime.tck.support.Snapshot;
 
 import java.time.Duration;
 import java.util.Arrays;
+import java.util.OptionalLong;
 
 import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
 
@@ -14,6 +17,11 @@ import static dev.stealtime.tck.arm64.Arm64Assertions.assertThatAttr;
  * One arm64 vCPU seen through the PV time interface: the VMM's device attribute, the guest's
  * hypercalls, the structure in guest memory and the workload. Every call goes through the SPI;
  * results come back with the call that produced them, for messages.
+ *
+ * <p>Who places the structure: the TCK, acting as the VMM through the device attribute, unless the
+ * provider's own VMM placed it ({@link Arm64Vcpu#vmmPlacedIpa()}). Then {@link #configure} adopts the
+ * VMM's address instead of the one the test names, tests read it back with {@link #ipa()}, and every
+ * attribute call ends the test NOT APPLICABLE ({@link #requireTckPlacesStructure}).
  */
 public final class PvTimeVcpu {
 
@@ -39,6 +47,7 @@ public final class PvTimeVcpu {
     }
 
     public AttrCall hasAttr(long attr) {
+        requireTckPlacesStructure("KVM_HAS_DEVICE_ATTR");
         int r = vcpu.hasDeviceAttr(PvTime.PVTIME_CTRL, attr);
         return new AttrCall(AttrCall.Kind.HAS, index(), PvTime.PVTIME_CTRL, attr, 0, r, 0);
     }
@@ -49,6 +58,7 @@ public final class PvTimeVcpu {
     }
 
     public AttrCall setAttr(long attr, long value) {
+        requireTckPlacesStructure("KVM_SET_DEVICE_ATTR");
         int r = vcpu.setDeviceAttr(PvTime.PVTIME_CTRL, attr, value);
         return new AttrCall(AttrCall.Kind.SET, index(), PvTime.PVTIME_CTRL, attr, value, r, 0);
     }
@@ -58,6 +68,7 @@ public final class PvTimeVcpu {
     }
 
     public AttrCall getAttr(long attr) {
+        requireTckPlacesStructure("KVM_GET_DEVICE_ATTR");
         Arm64Vcpu.AttrResult r = vcpu.getDeviceAttr(PvTime.PVTIME_CTRL, attr);
         return new AttrCall(AttrCall.Kind.GET, index(), PvTime.PVTIME_CTRL, attr, 0, r.errno(), r.value());
     }
@@ -68,8 +79,18 @@ public final class PvTimeVcpu {
      * required rule relies on the hypervisor zeroing them (that Linux's PV_TIME_ST does is
      * ARM-ST-REINITIALISES, linux-abi). Later snapshots read the structure there (where the VMM put
      * it, whatever PV_TIME_ST answers).
+     *
+     * <p>Where the VMM placed the structure itself ({@link Arm64Vcpu#vmmPlacedIpa()}), nothing is
+     * written or set: the structure is the VMM's, at its address, and {@code ipa} is not used.
      */
     public PvTimeVcpu configure(long ipa) {
+        OptionalLong placed = vcpu.vmmPlacedIpa();
+        if (placed.isPresent()) {
+            this.ipa = placed.getAsLong();
+            Evidence.text("vCPU " + index() + ": the VMM placed the structure", String.format(
+                    "the VMM placed vCPU %d's structure at 0x%x itself (the test would have put it at 0x%x)", index(), this.ipa, ipa));
+            return this;
+        }
         memory.write(ipa, new byte[PvTime.SIZE]);
         assertThatAttr(set(ipa)).as("setting up vCPU %d", index()).succeeded();
         this.ipa = ipa;
@@ -110,7 +131,24 @@ public final class PvTimeVcpu {
         return memory;
     }
 
-    /** The IPA this test configured (all-ones before {@link #configure}). */
+    /** Whether the provider's VMM placed this vCPU's structure itself ({@link Arm64Vcpu#vmmPlacedIpa()}). */
+    public boolean placedByVmm() {
+        return vcpu.vmmPlacedIpa().isPresent();
+    }
+
+    /**
+     * NOT APPLICABLE where the VMM placed the structure itself: {@code what} needs the TCK to act as
+     * the VMM (set, get or probe the IPA, or leave a vCPU without a structure).
+     */
+    public void requireTckPlacesStructure(String what) {
+        OptionalLong placed = vcpu.vmmPlacedIpa();
+        if (placed.isPresent()) {
+            throw new NotApplicableException(String.format("the VMM places vCPU %d's structure itself (at 0x%x) and offers no way to "
+                    + "act as the VMM: %s", index(), placed.getAsLong(), what));
+        }
+    }
+
+    /** The IPA this test configured, or the VMM placed (all-ones before {@link #configure}). */
     public long ipa() {
         return ipa;
     }

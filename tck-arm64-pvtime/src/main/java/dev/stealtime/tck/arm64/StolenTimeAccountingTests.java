@@ -54,11 +54,11 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
     @TckRule(RuleIds.ARM_ATOMIC_UPDATE)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATOMIC_UPDATE_oneSixtyFourBitLoadNeverSeesATornStolenTime() {
-        PvTimeVm vm = openPvTimeVm(1);
-        PvTimeVcpu vcpu = vm.vcpu(0);
+        PvTimeVm vm = openPvTimeVm(raceVcpuCount());
+        PvTimeVcpu vcpu = vm.vcpu(raceVcpuCount() - 1);
         vcpu.enable(low(0));
         vcpu.settle();
-        StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), low(0), SIZE), exact(), tolerance(), millis(0.2));
+        StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), vcpu.ipa(), SIZE), exact(), tolerance(), millis(0.2));
         Evidence.step("seed stolen_time just below a 32-bit boundary", race::prepare);
         int readers = dev.stealtime.tck.support.race.RaceSpec.READERS;
         Duration budget = config().raceBudget();

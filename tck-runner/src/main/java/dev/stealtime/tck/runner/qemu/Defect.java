@@ -7,7 +7,7 @@ import java.nio.file.Path;
  * {@code native/qemu/defects.c}, loaded with {@code LD_PRELOAD}, rewrites one kind of ioctl QEMU
  * makes, as {@code TCK_QEMU_DEFECT} names ({@code tck.qemu.defect}).
  *
- * @param name    {@code restore-drops-steal-msr} or {@code cpuid-hides-steal-time}
+ * @param name    one of {@code TckConfig.QEMU_DEFECTS} (docs/qemu-provider.md, "Defects put into a real QEMU")
  * @param library the interposer built for this host
  */
 record Defect(String name, Path library) {

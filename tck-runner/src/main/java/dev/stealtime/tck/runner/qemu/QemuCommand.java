@@ -29,6 +29,22 @@ record QemuCommand(String bios, String cpu) {
     /** Guest RAM at or above 4 GiB: one {@code pc-dimm} each, in QEMU's device memory (which starts at 4 GiB here). */
     static final long FOUR_GIB = 1L << 32;
 
+    /** arm64 {@code virt}: RAM from 1 GiB ({@code VIRT_MEM}), 128 MiB of it. */
+    static final long ARM64_RAM_BASE = 0x4000_0000L;
+    static final long ARM64_RAM_BYTES = 128L << 20;
+    /**
+     * arm64: the TCK's windows start 16 MiB into RAM, inside the test guest's free RAM (from the 2 MiB
+     * boundary after its image, 0x40400000, to the device tree, which QEMU puts 64 MiB in).
+     */
+    static final long ARM64_LAYOUT_BASE = ARM64_RAM_BASE + (16L << 20);
+    /**
+     * arm64 {@code virt}: the PV-time region ({@code VIRT_PVTIME}), vCPU n's structure at
+     * {@code + 64 × n} (QEMU {@code kvm_arm_pvtime_init} with the cpu index); QEMU allocates the host
+     * pages that {@code max_cpus × 64} bytes need, one page up to 64 vCPUs.
+     */
+    static final long ARM64_PVTIME = 0x090a_0000L;
+    static final long ARM64_PVTIME_BYTES = 0x1000;
+
     /** The RAM regions of {@code spec} that are {@code pc-dimm}s of their own (at or above 4 GiB), in order. */
     static List<MemoryRegion> dimms(VmSpec spec) {
         return spec.ram().stream().filter(r -> r.gpa() >= FOUR_GIB).toList();
@@ -69,6 +85,30 @@ record QemuCommand(String bios, String cpu) {
                     "-device", "pc-dimm,id=pcdimm" + i + ",memdev=dimm" + i + ",addr=0x" + Long.toHexString(r.gpa())));
         }
         args.addAll(List.of(
+                "-display", "none",
+                "-nodefaults",
+                "-no-user-config",
+                "-serial", "stdio",
+                "-no-reboot",
+                "-kernel", guest));
+        args.addAll(monitor);
+        return args;
+    }
+
+    /**
+     * arm64: QEMU {@code virt} with GICv3 (the test guest's timer wakes WFI through it), the host's
+     * CPU, {@link #ARM64_RAM_BYTES} of anonymous RAM; the TCK sees its window and the PV-time region
+     * through {@code native/qemu/share.c}, not through a memory backend (the guest runs from RAM, and
+     * a shared file inside the emulated machine is Device memory to KVM/arm64: not executable).
+     * Without steal time offered: {@code kvm-steal-time=off}.
+     */
+    List<String> arm64Args(VmSpec spec, String guest, List<String> monitor) {
+        List<String> args = new ArrayList<>(List.of(
+                "-M", "virt,gic-version=3",
+                "-accel", "kvm",
+                "-cpu", spec.stealTimeOffered() ? "host" : "host,kvm-steal-time=off",
+                "-smp", Integer.toString(spec.vcpus()),
+                "-m", (ARM64_RAM_BYTES >> 20) + "M",
                 "-display", "none",
                 "-nodefaults",
                 "-no-user-config",

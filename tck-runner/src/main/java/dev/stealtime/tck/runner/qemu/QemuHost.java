@@ -26,6 +26,8 @@ final class QemuHost {
     static final String GROUP = "qemu";
     /** The emulated x86-64 machine's group (its kernel, static builds, initramfs). */
     static final String EMULATED_GROUP = "kvm-x86-emulated";
+    /** The host packages the emulated arm64 machine needs (qemu-system-arm, the aarch64 cross compiler, ...). */
+    static final String ARM64_GROUP = "kvm-arm64";
 
     private static volatile String version;
 
@@ -82,6 +84,21 @@ final class QemuHost {
             }
         }
         return null;
+    }
+
+    /**
+     * Why QEMU for arm64 cannot run here, or null: it always runs inside the emulated arm64 machine
+     * (this host's KVM, if any, is x86), which needs the {@code kvm-arm64} host packages (QEMU for the
+     * machine, the aarch64 cross compiler for the test guest and the helpers); Debian's arm64 QEMU,
+     * the inner one, is fetched once into the cache.
+     */
+    static String arm64Problem() {
+        String os = System.getProperty("os.name", "?");
+        if (!os.toLowerCase(Locale.ROOT).startsWith("linux")) {
+            return "host OS is " + os + ", the emulated machine needs Linux";
+        }
+        HostPackages.Missing missing = HostPackages.here().missing(ARM64_GROUP);
+        return missing.none() ? null : missing.reason();
     }
 
     /** The arguments for QEMU; {@code bios} as that QEMU finds qboot. */

@@ -38,6 +38,14 @@ interface QemuLauncher extends AutoCloseable {
      */
     Duration shortestIdle();
 
+    /**
+     * Guest time a preemption's busy run lasts beyond the hold: the competitor must see the vCPU
+     * thread running before it holds the CPU, so the run must outlast how long that takes here.
+     */
+    default Duration preemptMargin() {
+        return Duration.ofMillis(4);
+    }
+
     /** Stops whatever this launcher keeps running between launches. Idempotent. */
     @Override
     void close();

@@ -3,6 +3,8 @@ package dev.stealtime.tck.runner.qemu;
 import dev.stealtime.tck.runner.adapter.SocketStreams;
 import dev.stealtime.tck.runner.emulatedkvm.EmulatedMachine;
 import dev.stealtime.tck.runner.emulatedkvm.Guest;
+import dev.stealtime.tck.support.GuestLayout;
+import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.VmSpec;
 
@@ -129,23 +131,42 @@ final class QemuMachine implements AutoCloseable {
         if (busy) {
             throw new IllegalStateException("emulated machine " + number + " already runs a QEMU");
         }
-        List<MemoryRegion> dimms = QemuCommand.dimms(spec);
-        if (dimms.size() > 1 || (dimms.size() == 1 && dimms.get(0).size() != DIMM_BYTES)) {
-            throw new UnsupportedOperationException("inside the emulated machine, RAM at 4 GiB is one region of " + DIMM_BYTES
-                    + " bytes (one shared file); asked " + dimms);
-        }
+        List<String> monitor = List.of("-chardev", "pipe,id=qmp,path=/dev/tck-qmp", "-mon", "chardev=qmp,mode=control");
         List<SharedRam.Backing> backings = new ArrayList<>();
-        backings.add(new SharedRam.Backing(0, QemuCommand.RAM_BYTES, dir.resolve("ram0")));
-        List<String> ram = new ArrayList<>(List.of("/dev/tck-ram0"));
-        for (MemoryRegion r : dimms) {
-            backings.add(new SharedRam.Backing(r.gpa(), r.size(), dir.resolve("ram1")));
-            ram.add("/dev/tck-ram1");
+        List<String> args = new ArrayList<>();
+        String share = "";
+        if (spec.architecture() == Architecture.ARM64) {
+            // share.c maps /dev/tck-ram0 over QEMU's PV-time region (a memory slot of its own). Not the TCK's
+            // window of RAM: it lies in the slot of all RAM, which the guest executes from and which must
+            // keep KVM's dirty logging for QEMU's migration (KVM/arm64 has none for shared files)
+            long window = QemuCommand.ARM64_LAYOUT_BASE;
+            long windowBytes = GuestLayout.LOW.size();
+            for (MemoryRegion r : spec.ram()) {
+                if (r.gpa() < window || r.end() > window + windowBytes) {
+                    throw new UnsupportedOperationException(String.format("arm64 under QEMU: the TCK's RAM is one window [0x%x, 0x%x); asked %s",
+                            window, window + windowBytes, spec.ram()));
+                }
+            }
+            backings.add(new SharedRam.Backing(QemuCommand.ARM64_PVTIME, QemuCommand.ARM64_PVTIME_BYTES, dir.resolve("ram0"), 0, true));
+            share = String.format("0x%x:0x%x:/dev/tck-ram0:0", QemuCommand.ARM64_PVTIME, QemuCommand.ARM64_PVTIME_BYTES);
+            args.addAll(command.arm64Args(spec, "/guest", monitor));
+        } else {
+            List<MemoryRegion> dimms = QemuCommand.dimms(spec);
+            if (dimms.size() > 1 || (dimms.size() == 1 && dimms.get(0).size() != DIMM_BYTES)) {
+                throw new UnsupportedOperationException("inside the emulated machine, RAM at 4 GiB is one region of " + DIMM_BYTES
+                        + " bytes (one shared file); asked " + dimms);
+            }
+            backings.add(new SharedRam.Backing(0, QemuCommand.RAM_BYTES, dir.resolve("ram0")));
+            List<String> ram = new ArrayList<>(List.of("/dev/tck-ram0"));
+            for (MemoryRegion r : dimms) {
+                backings.add(new SharedRam.Backing(r.gpa(), r.size(), dir.resolve("ram1")));
+                ram.add("/dev/tck-ram1");
+            }
+            args.addAll(command.args(spec, "/guest", ram, monitor));
         }
         for (SharedRam.Backing b : backings) {
             zero(b);
         }
-        List<String> args = new ArrayList<>(command.args(spec, "/guest", ram,
-                List.of("-chardev", "pipe,id=qmp,path=/dev/tck-qmp", "-mon", "chardev=qmp,mode=control")));
         args.addAll(extra);
         for (String a : args) {
             if (a.isEmpty() || a.chars().anyMatch(c -> c <= ' ' || c == '*' || c == '?' || c == '[')) {
@@ -158,6 +179,7 @@ final class QemuMachine implements AutoCloseable {
                 ports.add(connect(dir.resolve(port + ".sock")));
             }
             expectOk(ask("defect" + (defect != null ? " " + defect : "")));
+            expectOk(ask("share" + (share.isEmpty() ? "" : " " + share)));
             String answer = ask("start " + String.join(" ", args));
             if (!answer.startsWith("ok ")) {
                 throw new IOException("the emulated machine did not start QEMU: " + answer);
@@ -214,7 +236,7 @@ final class QemuMachine implements AutoCloseable {
             for (long off = 0; off < b.size(); off += ZEROS.length) {
                 ByteBuffer z = ByteBuffer.wrap(ZEROS, 0, (int) Math.min(ZEROS.length, b.size() - off));
                 while (z.hasRemaining()) {
-                    ch.write(z, off + z.position());
+                    ch.write(z, b.offset() + off + z.position());
                 }
             }
         }

@@ -20,13 +20,16 @@ import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * QEMU with KVM, tested from inside its guest: Debian's {@code qemu-system-x86_64} boots the TCK's
- * test guest (docs/test-guest-protocol.md) with {@code -accel kvm}; the guest does CPUID, WRMSR,
- * RDMSR, runs and idles on request over the serial port; guest RAM is a shared file the TCK maps
- * (live races); QMP names the vCPU threads, which the competitor helper pins and preempts and whose
- * schedstat run_delay is the ground truth. The KVM is this host's {@code /dev/kvm} where it is
- * usable ({@link LocalQemu}), else the one inside an emulated machine ({@link MachinePool}); the
- * {@code tck.qemu.kvm} setting forces either. See docs/qemu-provider.md.
+ * QEMU with KVM, tested from inside its guest: Debian's {@code qemu-system-x86_64} or
+ * {@code qemu-system-aarch64} boots the TCK's test guest (docs/test-guest-protocol.md) with
+ * {@code -accel kvm}; the guest does CPUID, WRMSR, RDMSR, SMCCC calls, runs and idles on request over
+ * the serial port; guest RAM is a shared file the TCK maps (live races); QMP names the vCPU threads,
+ * which the competitor helper pins and preempts and whose schedstat run_delay is the ground truth.
+ * x86: the KVM is this host's {@code /dev/kvm} where it is usable ({@link LocalQemu}), else the one
+ * inside an emulated machine ({@link MachinePool}); the {@code tck.qemu.kvm} setting forces either.
+ * arm64: always inside an emulated arm64 machine; QEMU places the PV-time structures itself
+ * ({@link QemuArm64Vcpu#vmmPlacedIpa()}), and the TCK sees them, and its window of RAM, through
+ * {@code native/qemu/share.c}. See docs/qemu-provider.md.
  *
  * <p>Layout: the TCK's windows start at 2 MiB ({@link #layoutBase()}), the start of the guest's
  * free RAM; HIGH RAM is a {@code pc-dimm} at 4 GiB. QEMU's RAM below 4 GiB has no holes, so
@@ -52,7 +55,8 @@ public final class QemuProvider implements HypervisorProvider {
     private record Prepared(QemuLauncher launcher, String failure) {
     }
 
-    private volatile Prepared prepared;
+    /** Per architecture, once prepared (x86 by {@link #prepare()}, arm64 by its first VM). */
+    private final java.util.Map<Architecture, Prepared> prepared = new java.util.concurrent.ConcurrentHashMap<>();
 
     public QemuProvider() {
         PROVIDERS.add(this);
@@ -65,20 +69,23 @@ public final class QemuProvider implements HypervisorProvider {
 
     @Override
     public String description() {
-        return "QEMU with KVM, from inside the TCK's test guest (x86-64)";
+        return "QEMU with KVM, from inside the TCK's test guest (x86-64; arm64 inside an emulated machine)";
     }
 
     /** QEMU's version, and on which KVM it runs; a defect put into it (self-tests) is said first. */
     @Override
     public String version() {
-        Prepared p = prepared;
+        Prepared p = prepared.get(Architecture.X86_64);
+        Prepared a = prepared.get(Architecture.ARM64);
         String defect = TckConfig.fromEnvironment().qemuDefect().map(d -> "WITH DEFECT " + d + " (native/qemu/defects.c): ").orElse("");
-        return defect + QemuHost.qemuVersion() + (p != null && p.launcher() != null ? ", on " + p.launcher().where() : "");
+        return defect + QemuHost.qemuVersion() + (p != null && p.launcher() != null ? ", on " + p.launcher().where() : "")
+                + (a != null && a.launcher() != null ? "; arm64: Debian's qemu-system-aarch64 on " + a.launcher().where() : "");
     }
 
+    /** x86-64; arm64 where the emulated arm64 machine's host packages are installed ({@link QemuHost#arm64Problem()}). */
     @Override
     public Set<Architecture> architectures() {
-        return EnumSet.of(Architecture.X86_64);
+        return QemuHost.arm64Problem() == null ? EnumSet.of(Architecture.X86_64, Architecture.ARM64) : EnumSet.of(Architecture.X86_64);
     }
 
     /**
@@ -92,9 +99,26 @@ public final class QemuProvider implements HypervisorProvider {
                 Capability.VMM_SAVE_RESTORE));
     }
 
+    /**
+     * arm64: MULTI_VCPU and VMM_SAVE_RESTORE. Not WITHHOLD_STEAL_TIME: with {@code kvm-steal-time=off}
+     * QEMU sets no IPA, but Linux KVM still answers {@code SMCCC_ARCH_FEATURES(PV_TIME_FEATURES)} with
+     * SUCCESS (it looks at {@code KVM_REG_ARM_STD_HYP_BMAP}, which QEMU 7.2 leaves as it is); nor
+     * HIGH_MEMORY or MEMORY_HOLES (the TCK's RAM is one window of QEMU's).
+     */
+    @Override
+    public Set<Capability> capabilities(Architecture architecture) {
+        return architecture == Architecture.ARM64 ? Set.of(Capability.MULTI_VCPU, Capability.VMM_SAVE_RESTORE) : capabilities();
+    }
+
     @Override
     public TimingPrecision timing() {
         return TimingPrecision.measured(emulated() ? EMULATED_TOLERANCE : TOLERANCE);
+    }
+
+    /** arm64 always runs inside the emulated machine. */
+    @Override
+    public TimingPrecision timing(Architecture architecture) {
+        return architecture == Architecture.ARM64 ? TimingPrecision.measured(EMULATED_TOLERANCE) : timing();
     }
 
     /** 2 MiB: the first byte of the test guest's free RAM (its image is at 1 MiB, QEMU's BIOS below). */
@@ -103,10 +127,26 @@ public final class QemuProvider implements HypervisorProvider {
         return 2 * GuestLayout.MIB;
     }
 
+    /** arm64: 16 MiB into {@code virt}'s RAM (which starts at 1 GiB), inside the test guest's free RAM. */
+    @Override
+    public long layoutBase(Architecture architecture) {
+        return architecture == Architecture.ARM64 ? QemuCommand.ARM64_LAYOUT_BASE : layoutBase();
+    }
+
     /** Booting QEMU is part of opening a VM (and, inside emulated machines, maybe booting one), and a loaded machine slows it. */
     @Override
     public Optional<Duration> defaultCallTimeout() {
-        return Optional.of(Duration.ofSeconds(emulated() ? 180 : 60));
+        return Optional.of(Duration.ofSeconds(emulated() || architectures().contains(Architecture.ARM64) ? 180 : 60));
+    }
+
+    /**
+     * 10 s inside the emulated machines (arm64 always): a preemption there takes 0.4-0.6 s, and the
+     * arm64 race needs 100 of them, which a race may stretch to ten budgets to reach (2026-12-07: 46
+     * in the 20 s of a 2 s budget, 98 in the 60 s of a 6 s one).
+     */
+    @Override
+    public Optional<Duration> defaultRaceBudget() {
+        return emulated() || architectures().contains(Architecture.ARM64) ? Optional.of(Duration.ofSeconds(10)) : Optional.empty();
     }
 
     /**
@@ -125,7 +165,7 @@ public final class QemuProvider implements HypervisorProvider {
             if (why != null) {
                 return Availability.no(why);
             }
-            Prepared p = prepared;
+            Prepared p = prepared.get(Architecture.X86_64);
             if (p == null) {
                 return Availability.yes(emulated()
                         ? "no usable /dev/kvm here (" + QemuHost.problem() + "): a run boots an emulated x86-64 machine (QEMU under TCG) whose KVM runs "
@@ -140,8 +180,12 @@ public final class QemuProvider implements HypervisorProvider {
 
     @Override
     public Vm open(VmSpec spec) {
-        if (spec.architecture() != Architecture.X86_64) {
-            throw new UnsupportedOperationException("the qemu provider builds x86-64 guests only, not " + spec.architecture());
+        if (!architectures().contains(spec.architecture())) {
+            throw new UnsupportedOperationException("the qemu provider cannot build " + spec.architecture() + " guests here"
+                    + (spec.architecture() == Architecture.ARM64 ? ": " + QemuHost.arm64Problem() : ""));
+        }
+        if (spec.architecture() == Architecture.ARM64 && !spec.stealTimeOffered()) {
+            throw new UnsupportedOperationException("arm64: steal time cannot be withheld (WITHHOLD_STEAL_TIME is not declared for arm64)");
         }
         if (spec.onlyStealTime()) {
             throw new UnsupportedOperationException("steal time as the only paravirtual feature is not declared (STEAL_TIME_ALONE)");
@@ -149,9 +193,10 @@ public final class QemuProvider implements HypervisorProvider {
         if (spec.vcpus() > 8) {
             throw new UnsupportedOperationException("the test guest brings up at most 8 vCPUs, asked " + spec.vcpus());
         }
-        Prepared p = prepare0();
+        Prepared p = spec.architecture() == Architecture.ARM64 ? prepareArm64() : prepare0();
         if (p.failure() != null) {
-            throw new IllegalStateException("qemu provider unavailable: " + p.failure());
+            throw new IllegalStateException("qemu provider unavailable" + (spec.architecture() == Architecture.ARM64 ? " for arm64" : "")
+                    + ": " + p.failure());
         }
         try {
             QemuVm vm = QemuVm.start(p.launcher(), spec);
@@ -187,8 +232,9 @@ public final class QemuProvider implements HypervisorProvider {
     }
 
     private synchronized Prepared prepare0() {
-        if (prepared != null) {
-            return prepared;
+        Prepared done = prepared.get(Architecture.X86_64);
+        if (done != null) {
+            return done;
         }
         String why;
         try {
@@ -197,7 +243,7 @@ public final class QemuProvider implements HypervisorProvider {
             why = e.getMessage();
         }
         if (why != null) {
-            return prepared = new Prepared(null, why);
+            return remember(Architecture.X86_64, new Prepared(null, why));
         }
         QemuLauncher launcher = null;
         try {
@@ -214,14 +260,45 @@ public final class QemuProvider implements HypervisorProvider {
             try (QemuVm vm = QemuVm.start(launcher, probe)) {
                 vm.vcpu(0).run(Duration.ofMillis(1));
             }
-            return prepared = new Prepared(launcher, null);
+            return remember(Architecture.X86_64, new Prepared(launcher, null));
         } catch (IOException | RuntimeException e) {
             if (launcher != null) {
                 launcher.close();
             }
-            return prepared = new Prepared(null, "QEMU with KVM cannot run the test guest here"
-                    + (emulated() ? " (inside an emulated machine)" : "") + ": " + e.getMessage());
+            return remember(Architecture.X86_64, new Prepared(null, "QEMU with KVM cannot run the test guest here"
+                    + (emulated() ? " (inside an emulated machine)" : "") + ": " + e.getMessage()));
         }
+    }
+
+    /**
+     * arm64, at its first VM: the emulated arm64 machine (its image from {@code machine.sh arm64},
+     * which fetches Debian's arm64 QEMU once), then one VM to see that the test guest answers.
+     */
+    private synchronized Prepared prepareArm64() {
+        Prepared done = prepared.get(Architecture.ARM64);
+        if (done != null) {
+            return done;
+        }
+        QemuLauncher launcher = null;
+        try {
+            launcher = MachinePool.start(Guest.ARM64, QemuHost.command("qboot.rom"), null, TckConfig.fromEnvironment().qemuDefect().orElse(null));
+            VmSpec probe = new VmSpec(Architecture.ARM64, 1, GuestLayout.forProvider(this, Architecture.ARM64).regions(), true);
+            try (QemuVm vm = QemuVm.start(launcher, probe)) {
+                vm.vcpu(0).run(Duration.ofMillis(1));
+            }
+            return remember(Architecture.ARM64, new Prepared(launcher, null));
+        } catch (IOException | RuntimeException e) {
+            if (launcher != null) {
+                launcher.close();
+            }
+            return remember(Architecture.ARM64, new Prepared(null, "QEMU with KVM cannot run the arm64 test guest inside the emulated arm64 machine: "
+                    + e.getMessage()));
+        }
+    }
+
+    private Prepared remember(Architecture architecture, Prepared p) {
+        prepared.put(architecture, p);
+        return p;
     }
 
     /** A VM this provider did not open itself (a restore): stopped with the JVM like the others. */
@@ -238,9 +315,10 @@ public final class QemuProvider implements HypervisorProvider {
             vm.close();
         }
         for (QemuProvider p : PROVIDERS) {
-            Prepared prep = p.prepared;
-            if (prep != null && prep.launcher() != null) {
-                prep.launcher().close();
+            for (Prepared prep : p.prepared.values()) {
+                if (prep.launcher() != null) {
+                    prep.launcher().close();
+                }
             }
         }
     }

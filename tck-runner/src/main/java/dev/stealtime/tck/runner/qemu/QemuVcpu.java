@@ -1,30 +1,20 @@
 package dev.stealtime.tck.runner.qemu;
 
-import dev.stealtime.tck.spi.CpuidResult;
-import dev.stealtime.tck.spi.MsrResult;
-import dev.stealtime.tck.spi.X86Vcpu;
+import dev.stealtime.tck.spi.Vcpu;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.time.Duration;
 
 /**
- * One vCPU of the test guest under QEMU: guest-side requests go over the serial port as
- * {@code @N REQUEST}; {@link #preempt} and {@link #idle} add the competitor on the CPU QEMU's vCPU
- * thread is pinned to; the ground truth is that thread's schedstat run_delay. What only QEMU itself
- * could do to the MSR (host-initiated set/get) is not reachable: {@code HOST_MSR_ACCESS} is not
- * declared, and those calls throw.
+ * One vCPU of the test guest under QEMU, what both architectures share: guest-side requests go over
+ * the serial port as {@code @N REQUEST}; {@link #preempt} and {@link #idle} add the competitor on the
+ * CPU QEMU's vCPU thread is pinned to; the ground truth is that thread's schedstat run_delay. The
+ * architecture's own calls are in {@link QemuX86Vcpu} and {@link QemuArm64Vcpu}.
  */
-final class QemuVcpu implements X86Vcpu {
+abstract class QemuVcpu implements Vcpu {
 
-    /**
-     * Guest time the busy run lasts beyond a preemption's hold: the hold begins 1 ms after the
-     * competitor sees the vCPU thread running, so it falls inside the run; the rest is spent
-     * running after the release (the entry that publishes the steal).
-     */
-    private static final Duration PREEMPT_MARGIN = Duration.ofMillis(4);
-
-    private final QemuVm vm;
+    final QemuVm vm;
     private final int index;
     private final int tid;
     private final int cpu;
@@ -56,7 +46,9 @@ final class QemuVcpu implements X86Vcpu {
 
     @Override
     public void preempt(Duration d) {
-        vm.preempt(this, "@" + index + " run " + d.plus(PREEMPT_MARGIN).toNanos(), d);
+        // the hold begins 1 ms after the competitor sees the vCPU thread running, so it falls inside
+        // the run; the rest is spent running after the release (the entry that publishes the steal)
+        vm.preempt(this, "@" + index + " run " + d.plus(vm.preemptMargin()).toNanos(), d);
     }
 
     @Override
@@ -74,55 +66,9 @@ final class QemuVcpu implements X86Vcpu {
         }
     }
 
-    @Override
-    public MsrResult guestWrmsr(int msr, long value) {
-        String req = "wrmsr 0x" + Integer.toHexString(msr) + " 0x" + Long.toHexString(value);
-        String a = vm.ask(index, req, Duration.ZERO);
-        if (a.equals("#GP")) {
-            return MsrResult.gp();
-        }
-        if (a.equals("ok")) {
-            return MsrResult.ok();
-        }
-        throw unexpected(req, "ok or #GP", a);
-    }
-
-    @Override
-    public MsrResult guestRdmsr(int msr) {
-        String req = "rdmsr 0x" + Integer.toHexString(msr);
-        String a = vm.ask(index, req, Duration.ZERO);
-        if (a.equals("#GP")) {
-            return MsrResult.gp();
-        }
-        if (a.startsWith("ok 0x")) {
-            return MsrResult.ok(Long.parseUnsignedLong(a.substring(5), 16));
-        }
-        throw unexpected(req, "ok VALUE or #GP", a);
-    }
-
-    @Override
-    public boolean hostSetMsr(int msr, long value) {
-        throw new UnsupportedOperationException("QEMU offers no host-initiated MSR write to a client (Capability.HOST_MSR_ACCESS)");
-    }
-
-    @Override
-    public long hostGetMsr(int msr) {
-        throw new UnsupportedOperationException("QEMU offers no host-initiated MSR read to a client (Capability.HOST_MSR_ACCESS)");
-    }
-
-    @Override
-    public CpuidResult cpuid(int leaf) {
-        String req = "cpuid 0x" + Integer.toHexString(leaf) + " 0";
-        String a = vm.ask(index, req, Duration.ZERO);
-        String[] w = a.split(" ");
-        if (w.length != 5 || !w[0].equals("ok")) {
-            throw unexpected(req, "ok EAX EBX ECX EDX", a);
-        }
-        return new CpuidResult(reg(w[1]), reg(w[2]), reg(w[3]), reg(w[4]));
-    }
-
-    private static int reg(String hex) {
-        return (int) Long.parseLong(hex.substring(2), 16);
+    /** The guest's answer to {@code @index req}, which takes no guest time of its own. */
+    String ask(String req) {
+        return vm.ask(index, req, Duration.ZERO);
     }
 
     private void expect(String req, String prefix, Duration d) {
@@ -132,7 +78,7 @@ final class QemuVcpu implements X86Vcpu {
         }
     }
 
-    private IllegalStateException unexpected(String req, String expected, String seen) {
+    IllegalStateException unexpected(String req, String expected, String seen) {
         return new IllegalStateException("test guest, vCPU " + index + ", request '@" + index + " " + req + "': expected '"
                 + expected + "', seen '" + seen + "'");
     }

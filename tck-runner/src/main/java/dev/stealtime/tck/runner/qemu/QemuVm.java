@@ -1,5 +1,6 @@
 package dev.stealtime.tck.runner.qemu;
 
+import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.Vm;
@@ -22,7 +23,7 @@ final class QemuVm implements Vm {
 
     static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
-    private static final Pattern HELLO = Pattern.compile("^ok tck-guest version=1 arch=x86_64 vcpus=(\\d+) .* free=0x([0-9a-f]+)-0x([0-9a-f]+)$");
+    private static final Pattern HELLO = Pattern.compile("^ok tck-guest version=1 arch=(\\S+) vcpus=(\\d+) .* free=0x([0-9a-f]+)-0x([0-9a-f]+)( .*)?$");
 
     private final VmSpec spec;
     private final QemuProcess qemu;
@@ -64,16 +65,20 @@ final class QemuVm implements Vm {
     /** Asks the guest {@code hello} and checks its vCPUs and that the TCK's windows lie in its free RAM. */
     private void hello() throws IOException {
         String hello = console.ask("hello", ANSWER_TIMEOUT);
+        String arch = spec.architecture() == Architecture.ARM64 ? "arm64" : "x86_64";
         Matcher m = HELLO.matcher(hello);
-        if (!m.matches()) {
-            throw new IOException("test guest: expected 'ok tck-guest version=1 arch=x86_64 vcpus=N ... free=A-B', seen '" + hello + "'");
+        if (!m.matches() || !m.group(1).equals(arch)) {
+            throw new IOException("test guest: expected 'ok tck-guest version=1 arch=" + arch + " vcpus=N ... free=A-B ...', seen '" + hello + "'");
         }
-        int seen = Integer.parseInt(m.group(1));
+        if (spec.architecture() == Architecture.ARM64 && !hello.contains(" gic=v3")) {
+            throw new IOException("test guest: its WFI is woken through a GICv3, and it found none (hello: " + hello + ")");
+        }
+        int seen = Integer.parseInt(m.group(2));
         if (seen != spec.vcpus()) {
             throw new IOException("test guest: expected " + spec.vcpus() + " vCPUs (-smp), the guest brought up " + seen);
         }
-        long freeStart = Long.parseUnsignedLong(m.group(2), 16);
-        long freeEnd = Long.parseUnsignedLong(m.group(3), 16);
+        long freeStart = Long.parseUnsignedLong(m.group(3), 16);
+        long freeEnd = Long.parseUnsignedLong(m.group(4), 16);
         for (MemoryRegion r : spec.ram()) {
             if (r.gpa() >= QemuCommand.FOUR_GIB) {
                 continue;             // a pc-dimm of its own, which the guest never touches
@@ -95,7 +100,7 @@ final class QemuVm implements Vm {
             }
             int cpu = i % cpus;
             qemu.competitor().pin(tid, cpu);
-            vcpus.add(new QemuVcpu(this, i, tid, cpu));
+            vcpus.add(spec.architecture() == Architecture.ARM64 ? new QemuArm64Vcpu(this, i, tid, cpu) : new QemuX86Vcpu(this, i, tid, cpu));
         }
         memory = new SharedRam(qemu.backings(), spec);
     }
@@ -167,6 +172,10 @@ final class QemuVm implements Vm {
     }
 
     /** The guest's part of {@code idle(d)}: at least {@link QemuLauncher#shortestIdle}, so the competitor sees the halt. */
+    Duration preemptMargin() {
+        return launcher.preemptMargin();
+    }
+
     Duration guestIdle(Duration d) {
         return d.compareTo(shortestIdle) < 0 ? shortestIdle : d;
     }

@@ -13,19 +13,28 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Guest RAM as QEMU's {@code memory-backend-file,share=on} files, mapped by the TCK: in the main
- * file, offset = guest-physical address (the q35 machine's RAM below 4 GiB starts at 0); a
- * {@code pc-dimm} at 4 GiB has a file of its own, so KVM's steal-time writes
- * and the TCK's reads touch the same pages ({@link Sharing#LIVE}). Only the spec's regions (the TCK's
- * windows) are handed out; the rest is the guest's and QEMU's.
+ * Guest memory as files QEMU maps shared, mapped by the TCK too, so KVM's steal-time writes and the
+ * TCK's reads touch the same pages ({@link Sharing#LIVE}). x86: QEMU's {@code memory-backend-file,share=on}
+ * files, in the main one offset = guest-physical address (the q35 machine's RAM below 4 GiB starts at
+ * 0), a {@code pc-dimm} at 4 GiB in a file of its own. arm64: the VMM's PV-time region, which
+ * {@code native/qemu/share.c} maps from a file over QEMU's memory; the TCK's window of RAM is not
+ * shared there (reads and writes of it throw). Only the spec's regions (the TCK's windows) and the
+ * VMM's own regions are handed out; the rest is the guest's and QEMU's.
  */
 final class SharedRam implements GuestMemory {
 
-    /** One file behind guest RAM: {@code size} bytes from guest-physical {@code gpa}. */
-    record Backing(long gpa, long size, Path file) {
+    /**
+     * One file behind guest memory: {@code size} bytes from guest-physical {@code gpa}, at
+     * {@code offset} in {@code file}; {@code vmmRegion}: memory the VMM reserved for itself (the
+     * arm64 PV-time region), readable and writable although it is not in the spec's RAM.
+     */
+    record Backing(long gpa, long size, Path file, long offset, boolean vmmRegion) {
+        Backing(long gpa, long size, Path file) {
+            this(gpa, size, file, 0, false);
+        }
     }
 
-    private record Mapping(long gpa, long size, MappedByteBuffer map) {
+    private record Mapping(long gpa, long size, MappedByteBuffer map, boolean vmmRegion) {
     }
 
     private final VmSpec spec;
@@ -36,10 +45,10 @@ final class SharedRam implements GuestMemory {
         this.spec = spec;
         for (Backing b : backings) {
             try (FileChannel ch = FileChannel.open(b.file(), StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-                if (ch.size() < b.size()) {
-                    throw new IOException("QEMU's RAM file " + b.file() + " holds " + ch.size() + " bytes, expected " + b.size());
+                if (ch.size() < b.offset() + b.size()) {
+                    throw new IOException("QEMU's RAM file " + b.file() + " holds " + ch.size() + " bytes, expected " + (b.offset() + b.size()));
                 }
-                mappings.add(new Mapping(b.gpa(), b.size(), ch.map(FileChannel.MapMode.READ_WRITE, 0, b.size())));
+                mappings.add(new Mapping(b.gpa(), b.size(), ch.map(FileChannel.MapMode.READ_WRITE, b.offset(), b.size()), b.vmmRegion()));
             }
         }
     }
@@ -68,8 +77,14 @@ final class SharedRam implements GuestMemory {
         if (closed) {
             throw new IllegalStateException("the VM is closed: its RAM files are unmapped");
         }
+        for (Mapping m : mappings) {
+            if (m.vmmRegion() && gpa >= m.gpa() && gpa + length <= m.gpa() + m.size()) {
+                return m;
+            }
+        }
         if (!spec.inRam(gpa, length)) {
-            throw new IndexOutOfBoundsException(String.format("[0x%x, +%d) is not inside one RAM region of %s", gpa, length, spec.ram()));
+            throw new IndexOutOfBoundsException(String.format("[0x%x, +%d) is not inside one RAM region of %s, nor the VMM's own region",
+                    gpa, length, spec.ram()));
         }
         for (Mapping m : mappings) {
             if (gpa >= m.gpa() && gpa + length <= m.gpa() + m.size()) {
