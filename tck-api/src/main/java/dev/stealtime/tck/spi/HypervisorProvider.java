@@ -82,18 +82,6 @@ public interface HypervisorProvider {
     }
 
     /**
-     * The race budget this provider needs when the user sets none ({@code tck.race.budget} left at its
-     * default, 2 s): a provider whose every guest entry is slow (QEMU inside an emulated machine: about
-     * 0.4 s per preemption) would otherwise reach a race's stated minimum of updates only past the
-     * longest stretch the TCK allows, and the race's rule fails as not exercised. The TCK uses the
-     * larger of this and the default, and says so in the run's configuration; an explicit
-     * {@code --race-budget} always wins. Default: none.
-     */
-    default java.util.Optional<java.time.Duration> defaultRaceBudget() {
-        return java.util.Optional.empty();
-    }
-
-    /**
      * Where the TCK's windows on guest-physical memory begin: the <em>layout base</em>, 0 unless the
      * provider says otherwise. The TCK lays its RAM regions and named addresses out from it (see
      * {@code dev.stealtime.tck.support.GuestLayout}): LOW RAM {@code [base, base + 1 MiB)} (its first

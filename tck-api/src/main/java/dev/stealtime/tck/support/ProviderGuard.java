@@ -130,10 +130,7 @@ public final class ProviderGuard {
         if (own != null) {
             config.withProviderDefault(TckConfig.Key.CALL_TIMEOUT, TckConfig.format(own), provider.id());
         }
-        Duration race = ownRaceBudget(provider, config);
-        if (race != null) {
-            config.withProviderDefault(TckConfig.Key.RACE_BUDGET, TckConfig.format(race), provider.id());
-        }
+
         Duration base = config.callTimeout();
         double m = config.timingMultiplier();
         Duration limit = Duration.ofNanos(Math.round(base.toNanos() * m));
@@ -155,19 +152,6 @@ public final class ProviderGuard {
         try {
             Duration own = provider.defaultCallTimeout().orElse(null);
             return own != null && own.compareTo(config.callTimeout()) > 0 ? own : null;
-        } catch (RuntimeException e) {
-            return null;
-        }
-    }
-
-    /** The provider's {@link HypervisorProvider#defaultRaceBudget()} where it applies, as {@link #ownCallTimeout}. */
-    private static Duration ownRaceBudget(HypervisorProvider provider, TckConfig config) {
-        if (!"default".equals(config.origin(TckConfig.Key.RACE_BUDGET))) {
-            return null;
-        }
-        try {
-            Duration own = provider.defaultRaceBudget().orElse(null);
-            return own != null && own.compareTo(config.raceBudget()) > 0 ? own : null;
         } catch (RuntimeException e) {
             return null;
         }

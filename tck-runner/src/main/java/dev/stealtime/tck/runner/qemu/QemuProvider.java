@@ -140,16 +140,6 @@ public final class QemuProvider implements HypervisorProvider {
     }
 
     /**
-     * 10 s inside the emulated machines (arm64 always): a preemption there takes 0.4-0.6 s, and the
-     * arm64 race needs 100 of them, which a race may stretch to ten budgets to reach (2026-12-07: 46
-     * in the 20 s of a 2 s budget, 98 in the 60 s of a 6 s one).
-     */
-    @Override
-    public Optional<Duration> defaultRaceBudget() {
-        return emulated() || architectures().contains(Architecture.ARM64) ? Optional.of(Duration.ofSeconds(10)) : Optional.empty();
-    }
-
-    /**
      * Builds the test guest and the competitor (first use), then boots QEMU once to see that it works
      * here; inside an emulated machine, prepares and boots that machine first (kept for the run).
      */
