@@ -84,6 +84,11 @@ record QemuCommand(String bios, String cpu) {
                     "-object", "memory-backend-file,id=dimm" + i + ",size=" + r.size() + ",mem-path=" + ram.get(i + 1) + ",share=on",
                     "-device", "pc-dimm,id=pcdimm" + i + ",memdev=dimm" + i + ",addr=0x" + Long.toHexString(r.gpa())));
         }
+        return withGuest(args, guest, monitor);
+    }
+
+    /** {@code args}, then what every test guest's QEMU has: no devices of QEMU's choosing, the serial port on stdio, the guest, the monitor. */
+    private static List<String> withGuest(List<String> args, String guest, List<String> monitor) {
         args.addAll(List.of(
                 "-display", "none",
                 "-nodefaults",
@@ -103,20 +108,12 @@ record QemuCommand(String bios, String cpu) {
      * Without steal time offered: {@code kvm-steal-time=off}.
      */
     List<String> arm64Args(VmSpec spec, String guest, List<String> monitor) {
-        List<String> args = new ArrayList<>(List.of(
+        return withGuest(new ArrayList<>(List.of(
                 "-M", "virt,gic-version=3",
                 "-accel", "kvm",
                 "-cpu", spec.stealTimeOffered() ? "host" : "host,kvm-steal-time=off",
                 "-smp", Integer.toString(spec.vcpus()),
-                "-m", (ARM64_RAM_BYTES >> 20) + "M",
-                "-display", "none",
-                "-nodefaults",
-                "-no-user-config",
-                "-serial", "stdio",
-                "-no-reboot",
-                "-kernel", guest));
-        args.addAll(monitor);
-        return args;
+                "-m", (ARM64_RAM_BYTES >> 20) + "M")), guest, monitor);
     }
 
     /** Where VM directories go: {@code /dev/shm} (RAM-backed) when writable, else the temp directory. */

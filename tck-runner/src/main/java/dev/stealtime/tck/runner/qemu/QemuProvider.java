@@ -235,29 +235,16 @@ public final class QemuProvider implements HypervisorProvider {
         if (why != null) {
             return remember(Architecture.X86_64, new Prepared(null, why));
         }
-        QemuLauncher launcher = null;
-        try {
+        return prepareWith(Architecture.X86_64, () -> {
             Path guest = NativeBuild.guest();
             Path competitor = NativeBuild.competitor();
             String defect = TckConfig.fromEnvironment().qemuDefect().orElse(null);
             if (emulated()) {
-                launcher = MachinePool.start(Guest.X86_64, QemuHost.command("qboot.rom"), QemuHost.qemu(), defect);
-            } else {
-                launcher = LocalQemu.launcher(QemuHost.qemu(), QemuHost.command(QemuHost.QBOOT.toString()), guest, competitor,
-                        defect != null ? new Defect(defect, NativeBuild.defects()) : null);
+                return MachinePool.start(Guest.X86_64, QemuHost.command("qboot.rom"), QemuHost.qemu(), defect);
             }
-            VmSpec probe = new VmSpec(Architecture.X86_64, 1, GuestLayout.forProvider(this).regions(), true);
-            try (QemuVm vm = QemuVm.start(launcher, probe)) {
-                vm.vcpu(0).run(Duration.ofMillis(1));
-            }
-            return remember(Architecture.X86_64, new Prepared(launcher, null));
-        } catch (IOException | RuntimeException e) {
-            if (launcher != null) {
-                launcher.close();
-            }
-            return remember(Architecture.X86_64, new Prepared(null, "QEMU with KVM cannot run the test guest here"
-                    + (emulated() ? " (inside an emulated machine)" : "") + ": " + e.getMessage()));
-        }
+            return LocalQemu.launcher(QemuHost.qemu(), QemuHost.command(QemuHost.QBOOT.toString()), guest, competitor,
+                    defect != null ? new Defect(defect, NativeBuild.defects()) : null);
+        }, "QEMU with KVM cannot run the test guest here" + (emulated() ? " (inside an emulated machine)" : ""));
     }
 
     /**
@@ -269,20 +256,29 @@ public final class QemuProvider implements HypervisorProvider {
         if (done != null) {
             return done;
         }
+        return prepareWith(Architecture.ARM64, () -> MachinePool.start(Guest.ARM64, QemuHost.command("qboot.rom"), null,
+                TckConfig.fromEnvironment().qemuDefect().orElse(null)), "QEMU with KVM cannot run the arm64 test guest inside the emulated arm64 machine");
+    }
+
+    private interface LauncherStart {
+        QemuLauncher start() throws IOException;
+    }
+
+    /** Starts a launcher for {@code architecture} and boots one VM on it: prepared, or the failure said after {@code failure}. */
+    private Prepared prepareWith(Architecture architecture, LauncherStart start, String failure) {
         QemuLauncher launcher = null;
         try {
-            launcher = MachinePool.start(Guest.ARM64, QemuHost.command("qboot.rom"), null, TckConfig.fromEnvironment().qemuDefect().orElse(null));
-            VmSpec probe = new VmSpec(Architecture.ARM64, 1, GuestLayout.forProvider(this, Architecture.ARM64).regions(), true);
+            launcher = start.start();
+            VmSpec probe = new VmSpec(architecture, 1, GuestLayout.forProvider(this, architecture).regions(), true);
             try (QemuVm vm = QemuVm.start(launcher, probe)) {
                 vm.vcpu(0).run(Duration.ofMillis(1));
             }
-            return remember(Architecture.ARM64, new Prepared(launcher, null));
+            return remember(architecture, new Prepared(launcher, null));
         } catch (IOException | RuntimeException e) {
             if (launcher != null) {
                 launcher.close();
             }
-            return remember(Architecture.ARM64, new Prepared(null, "QEMU with KVM cannot run the arm64 test guest inside the emulated arm64 machine: "
-                    + e.getMessage()));
+            return remember(architecture, new Prepared(null, failure + ": " + e.getMessage()));
         }
     }
 
