@@ -8,11 +8,16 @@
  * is a process of its own, driven by one request per line on stdin, one answer per line on stdout:
  *
  *   pin TID CPU            sched_setaffinity of thread TID to CPU            -> ok | err ...
- *   preempt TID CPU NS     wait until TID runs (state R), sleep 1 ms, spin NS on CPU -> ok | err ...
- *   idle TID CPU NS        -> armed, then ok | err ...: notes TID's state and switch count, says
+ *   preempt TID CPU NS     wait until TID runs (state R), sleep 1 ms, spin NS on CPU -> ok | missed | err ...
+ *   idle TID CPU NS        -> armed, then ok | missed | err ...: notes TID's state and switch count, says
  *                          "armed" (now send the guest its idle), sleeps 0.6 ms, waits until TID has
  *                          run since (when it was asleep at first) and sleeps again (state S: the
  *                          guest's HLT), then spins NS on CPU
+ *   cancel                 while a preempt or idle still waits for its moment: give up, answer
+ *                          "missed" (the guest already answered its request: the run or the halt came
+ *                          and went unseen, as when a stalled emulated machine did not schedule this
+ *                          helper for longer than the run lasted; the caller asks again). At any
+ *                          other time (the hold had begun): ignored, no answer.
  *
  * Exits at end of input. Needs CAP_SYS_NICE (SCHED_FIFO) and the right to set TID's affinity.
  *
@@ -91,11 +96,27 @@ static long long switches(int tid)
 	return n == 3 ? (long long)count : -1;
 }
 
-/* Waits until tid was scheduled in more than `since` times; 0, or -1 after the timeout. */
+#define CANCELLED 1
+
+/* Whether a line has come on stdin (unbuffered: what poll sees is all there is): the caller's
+   "cancel", read here. */
+static int cancelled(void)
+{
+	struct pollfd p = { .fd = 0, .events = POLLIN };
+	char line[64];
+	if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN))
+		return 0;
+	return fgets(line, sizeof(line), stdin) && !strncmp(line, "cancel", 6);
+}
+
+/* Waits until tid was scheduled in more than `since` times: 0; CANCELLED when the caller said
+   cancel; -1 after the timeout. */
 static int await_switch(int tid, long long since)
 {
 	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + STATE_TIMEOUT_NS;
 	while (switches(tid) <= since) {
+		if (cancelled())
+			return CANCELLED;
 		if (clock_ns(CLOCK_MONOTONIC) > deadline)
 			return -1;
 		sleep_ns(POLL_NS);
@@ -103,11 +124,14 @@ static int await_switch(int tid, long long since)
 	return 0;
 }
 
-/* Waits until tid is in state want; 0, or -1 after the timeout with the last state in *seen. */
+/* Waits until tid is in state want: 0; CANCELLED when the caller said cancel; -1 after the timeout
+   with the last state in *seen. */
 static int await_state(int tid, char want, char *seen)
 {
 	uint64_t deadline = clock_ns(CLOCK_MONOTONIC) + STATE_TIMEOUT_NS;
 	while ((*seen = thread_state(tid)) != want) {
+		if (cancelled())
+			return CANCELLED;
 		if (clock_ns(CLOCK_MONOTONIC) > deadline)
 			return -1;
 		sleep_ns(POLL_NS);
@@ -163,6 +187,7 @@ int main(int argc, char **argv)
 		printf("err SCHED_FIFO: %s\n", strerror(errno));
 		return 1;
 	}
+	setvbuf(stdin, NULL, _IONBF, 0);    /* poll() on fd 0 then sees every line not yet read */
 	printf("ready\n");
 	fflush(stdout);
 	char line[256], verb[16];
@@ -171,6 +196,9 @@ int main(int argc, char **argv)
 	while (fgets(line, sizeof(line), stdin)) {
 		int n = sscanf(line, "%15s %d %d %llu", verb, &tid, &cpu, &ns);
 		char seen = '?';
+		int r;
+		if (n >= 1 && !strcmp(verb, "cancel"))
+			continue;           /* too late: the hold had begun, and its answer is on its way */
 		if (n == 3 && !strcmp(verb, "pin")) {
 			if (pin(tid, cpu))
 				printf("err pinning thread %d to CPU %d: %s\n", tid, cpu, strerror(errno));
@@ -186,15 +214,20 @@ int main(int argc, char **argv)
 				printf("armed\n");
 				fflush(stdout);
 				sleep_ns(FIRST_SLEEP_NS);
-				if (s0 != 'R' && await_switch(tid, p0))
-					printf("err vCPU thread %d (asleep) did not wake for the idle request within 10 s\n", tid);
-				else if (await_state(tid, 'S', &seen))
+				if (s0 != 'R' && (r = await_switch(tid, p0)))
+					printf(r == CANCELLED ? "missed: the guest answered before vCPU thread %d woke\n"
+					       : "err vCPU thread %d (asleep) did not wake for the idle request within 10 s\n", tid);
+				else if ((r = await_state(tid, 'S', &seen)) == CANCELLED)
+					printf("missed: the guest answered before vCPU thread %d was seen halted\n", tid);
+				else if (r)
 					printf("err vCPU thread %d did not block in the guest's HLT within 10 s (state %c)\n", tid, seen);
 				else {
 					spin(ns);
 					printf("ok\n");
 				}
-			} else if (await_state(tid, 'R', &seen)) {
+			} else if ((r = await_state(tid, 'R', &seen)) == CANCELLED) {
+				printf("missed: the guest answered before vCPU thread %d was seen running\n", tid);
+			} else if (r) {
 				printf("err vCPU thread %d did not run within 10 s (state %c)\n", tid, seen);
 			} else {
 				sleep_ns(START_AFTER_NS);

@@ -74,14 +74,14 @@ final class Competitor implements AutoCloseable {
         expectOk(ask("pin " + tid + " " + cpu));
     }
 
-    /** Starts a hold of {@code cpu} for {@code hold} once thread {@code tid} runs (1 ms after); answer with {@link #awaitDone}. */
+    /** Starts a hold of {@code cpu} for {@code hold} once thread {@code tid} runs (1 ms after); answer with {@link #awaitHold}. */
     void startPreempt(int tid, int cpu, Duration hold) throws IOException {
         send("preempt " + tid + " " + cpu + " " + hold.toNanos());
     }
 
     /**
      * Arms a hold of {@code cpu} for {@code hold} that begins once thread {@code tid} has woken for
-     * the request sent next and blocked in the guest's HLT; answer with {@link #awaitDone}.
+     * the request sent next and blocked in the guest's HLT; answer with {@link #awaitHold}.
      */
     void armIdle(int tid, int cpu, Duration hold) throws IOException {
         send("idle " + tid + " " + cpu + " " + hold.toNanos());
@@ -91,17 +91,34 @@ final class Competitor implements AutoCloseable {
         }
     }
 
-    /** Waits for the answer to the last hold; throws with the helper's reason when it failed. */
-    void awaitDone() throws IOException {
-        expectOk(out.readLine());
+    /**
+     * Waits for the answer to the last hold: true when it was made, false when it missed its moment
+     * ({@link #cancel} came first); throws with the helper's reason when it failed.
+     */
+    boolean awaitHold() throws IOException {
+        String a = out.readLine();
+        if (a != null && a.startsWith("missed")) {
+            return false;
+        }
+        expectOk(a);
+        return true;
     }
 
-    private synchronized String ask(String request) throws IOException {
+    /** Gives up a hold still waiting for its moment (it then answers "missed"); ignored once the hold began. */
+    void cancel() {
+        try {
+            send("cancel");
+        } catch (IOException e) {
+            // the helper is gone: awaitHold says so
+        }
+    }
+
+    private String ask(String request) throws IOException {
         send(request);
         return out.readLine();
     }
 
-    private void send(String request) throws IOException {
+    private synchronized void send(String request) throws IOException {
         in.write((request + "\n").getBytes(StandardCharsets.US_ASCII));
         in.flush();
     }

@@ -297,6 +297,11 @@ public final class QemuProvider implements HypervisorProvider {
     }
 
     private static void closeAll() {
+        int missed = QemuVm.MISSES.get();
+        if (missed > 0) {
+            System.err.println("qemu provider: the competitor missed " + missed + " run(s) or halt(s) of a vCPU and asked again"
+                    + " (the machine that runs QEMU did not schedule it in time)");
+        }
         for (QemuVm vm : LIVE.toArray(QemuVm[]::new)) {
             vm.close();
         }
