@@ -24,7 +24,10 @@ public class KvmProviderTest extends KvmTestSupport {
         assertThat(provider.description()).startsWith("Linux KVM through /dev/kvm");
         assertThat(provider.version()).matches("Linux \\S+ KVM API 12");
         assertThat(provider.architectures()).containsExactly(Architecture.X86_64);
-        assertThat(provider.capabilities()).containsExactlyInAnyOrder(Capability.values());
+        // every capability but a VMM's own save and restore: the C adapter is no VMM, and the adapter
+        // protocol carries no saveAndRestore (the migration rules act as the VMM through HOST_MSR_ACCESS)
+        assertThat(provider.capabilities()).containsExactlyInAnyOrderElementsOf(
+                java.util.EnumSet.complementOf(java.util.EnumSet.of(Capability.VMM_SAVE_RESTORE)));
         assertThat(provider.timing().isExact()).isFalse();
         assertThat(provider.timing().tolerance()).isEqualTo(KvmProvider.TOLERANCE);
     }
