@@ -86,8 +86,20 @@ public final class ProviderSources {
         return resolve(config.providerId());
     }
 
-    /** The provider a spec names: an id of a built-in provider or of one in the jars. */
+    /**
+     * The provider a spec names: an id of a built-in provider or of one in the jars, or
+     * a spec with a {@link ProviderPrefix} ({@code vmm:RECIPE}: a VMM started as the recipe says).
+     */
     public Resolved resolve(String spec) {
+        for (ProviderPrefix p : java.util.ServiceLoader.load(ProviderPrefix.class, ProviderSources.class.getClassLoader())) {
+            if (spec.startsWith(p.prefix())) {
+                try {
+                    return new Resolved(p.provider(spec), "from " + spec, null);
+                } catch (IllegalArgumentException e) {
+                    throw new UsageException(e.getMessage());
+                }
+            }
+        }
         Providers.Found f;
         try {
             f = catalog().require(spec);

@@ -18,20 +18,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * QEMU on this host with its {@code /dev/kvm}: a process of its own, with a private directory (0700:
  * the RAM files, the QMP socket, QEMU's stderr) removed at {@link #close}, and a competitor helper
- * process beside it.
+ * process beside it; QMP names its vCPU threads.
  */
-final class LocalQemu implements QemuProcess {
-
-    private final Path dir;
-    private final Process qemu;
-    private final Competitor competitor;
-    private final List<SharedRam.Backing> backings;
+final class LocalQemu extends HostVmmProcess {
 
     private LocalQemu(Path dir, Process qemu, Competitor competitor, List<SharedRam.Backing> backings) {
-        this.dir = dir;
-        this.qemu = qemu;
-        this.competitor = competitor;
-        this.backings = backings;
+        super("qemu", dir, qemu, competitor, backings);
     }
 
     /** Runs {@code qemu} with {@code command}, the test guest {@code guest} and the competitor {@code competitorBinary}. */
@@ -94,7 +86,7 @@ final class LocalQemu implements QemuProcess {
                     List.of("-qmp", "unix:" + dir.resolve("qmp") + ",server=on,wait=off")));
             args.addAll(extra);
             competitor = Competitor.start(competitorBinary);
-            ProcessBuilder pb = new ProcessBuilder(args).redirectError(dir.resolve("qemu.err").toFile());
+            ProcessBuilder pb = new ProcessBuilder(args).redirectError(dir.resolve(STDERR).toFile());
             pb.environment().remove(Defect.ENV);
             if (defect != null) {
                 pb.environment().put("LD_PRELOAD", defect.library().toString());
@@ -112,21 +104,6 @@ final class LocalQemu implements QemuProcess {
     }
 
     @Override
-    public String name() {
-        return "qemu " + qemu.pid();
-    }
-
-    @Override
-    public InputStream fromGuest() {
-        return qemu.getInputStream();
-    }
-
-    @Override
-    public OutputStream toGuest() {
-        return qemu.getOutputStream();
-    }
-
-    @Override
     public Map<Integer, Integer> vcpuThreads(Duration timeout) throws IOException {
         return Qmp.vcpuThreads(dir.resolve("qmp"), timeout);
     }
@@ -134,65 +111,5 @@ final class LocalQemu implements QemuProcess {
     @Override
     public String qmp(String json, Duration timeout) throws IOException {
         return Qmp.execute(dir.resolve("qmp"), json, timeout);
-    }
-
-    @Override
-    public Competitor competitor() {
-        return competitor;
-    }
-
-    @Override
-    public List<SharedRam.Backing> backings() {
-        return backings;
-    }
-
-    @Override
-    public int cpus() {
-        return Runtime.getRuntime().availableProcessors();
-    }
-
-    /** Read straight from {@code /proc/QEMU/task/TID/schedstat}. */
-    @Override
-    public long runDelayNanos(int tid) throws IOException {
-        Path schedstat = Path.of("/proc", Long.toString(qemu.pid()), "task", Integer.toString(tid), "schedstat");
-        try {
-            return Long.parseLong(Files.readString(schedstat).trim().split("\\s+")[1]);
-        } catch (RuntimeException e) {
-            throw new IOException(schedstat + ": " + e, e);
-        }
-    }
-
-    @Override
-    public boolean alive() {
-        return qemu.isAlive();
-    }
-
-    @Override
-    public String stderrTail() {
-        try {
-            Path f = dir.resolve("qemu.err");
-            if (!Files.exists(f)) {
-                return "";
-            }
-            String s = Files.readString(f).strip().replace('\n', ' ');
-            return s.substring(Math.max(0, s.length() - 400));
-        } catch (IOException | RuntimeException e) {
-            return "";
-        }
-    }
-
-    @Override
-    public void close() {
-        qemu.destroy();
-        try {
-            if (!qemu.waitFor(3, TimeUnit.SECONDS)) {
-                qemu.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
-            }
-        } catch (InterruptedException e) {
-            qemu.destroyForcibly();
-            Thread.currentThread().interrupt();
-        }
-        competitor.close();
-        PrivateFiles.deleteTree(dir);
     }
 }

@@ -53,6 +53,11 @@ final class QemuHost {
         if (!missing.none()) {
             return missing.reason();
         }
+        return kvmProblem();
+    }
+
+    /** Why this host's {@code /dev/kvm} cannot be used (missing, or does not open read-write), or null. */
+    static String kvmProblem() {
         if (!Files.exists(Path.of(KVM))) {
             return KVM + ": No such file or directory";
         }
@@ -143,7 +148,8 @@ final class QemuHost {
         return onPath(DEFAULT_QEMU);
     }
 
-    private static Path onPath(String name) {
+    /** {@code name} on PATH, or null. */
+    static Path onPath(String name) {
         String path = System.getenv("PATH");
         if (path == null) {
             return null;

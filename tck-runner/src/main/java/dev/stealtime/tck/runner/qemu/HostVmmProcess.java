@@ -1,0 +1,112 @@
+package dev.stealtime.tck.runner.qemu;
+
+import dev.stealtime.tck.runner.host.PrivateFiles;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A VMM process on this host with its {@code /dev/kvm} (QEMU, or a recipe's VMM): its private
+ * directory (0700: the RAM files, sockets, the VMM's stderr as {@code vmm.err}) removed at
+ * {@link #close}, and a competitor helper process beside it. Subclasses say how the vCPU threads are
+ * found and whether there is a monitor.
+ */
+abstract class HostVmmProcess implements QemuProcess {
+
+    /** The VMM's stderr, in its directory. */
+    static final String STDERR = "vmm.err";
+
+    final Path dir;
+    final Process vmm;
+    private final String label;
+    private final Competitor competitor;
+    private final List<SharedRam.Backing> backings;
+
+    HostVmmProcess(String label, Path dir, Process vmm, Competitor competitor, List<SharedRam.Backing> backings) {
+        this.label = label;
+        this.dir = dir;
+        this.vmm = vmm;
+        this.competitor = competitor;
+        this.backings = backings;
+    }
+
+    @Override
+    public String name() {
+        return label + " " + vmm.pid();
+    }
+
+    @Override
+    public InputStream fromGuest() {
+        return vmm.getInputStream();
+    }
+
+    @Override
+    public OutputStream toGuest() {
+        return vmm.getOutputStream();
+    }
+
+    @Override
+    public Competitor competitor() {
+        return competitor;
+    }
+
+    @Override
+    public List<SharedRam.Backing> backings() {
+        return backings;
+    }
+
+    @Override
+    public int cpus() {
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Read straight from {@code /proc/VMM/task/TID/schedstat}. */
+    @Override
+    public long runDelayNanos(int tid) throws IOException {
+        Path schedstat = Path.of("/proc", Long.toString(vmm.pid()), "task", Integer.toString(tid), "schedstat");
+        try {
+            return Long.parseLong(Files.readString(schedstat).trim().split("\\s+")[1]);
+        } catch (RuntimeException e) {
+            throw new IOException(schedstat + ": " + e, e);
+        }
+    }
+
+    @Override
+    public boolean alive() {
+        return vmm.isAlive();
+    }
+
+    @Override
+    public String stderrTail() {
+        try {
+            Path f = dir.resolve(STDERR);
+            if (!Files.exists(f)) {
+                return "";
+            }
+            String s = Files.readString(f).strip().replace('\n', ' ');
+            return s.substring(Math.max(0, s.length() - 400));
+        } catch (IOException | RuntimeException e) {
+            return "";
+        }
+    }
+
+    @Override
+    public void close() {
+        vmm.destroy();
+        try {
+            if (!vmm.waitFor(3, TimeUnit.SECONDS)) {
+                vmm.destroyForcibly().waitFor(3, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            vmm.destroyForcibly();
+            Thread.currentThread().interrupt();
+        }
+        competitor.close();
+        PrivateFiles.deleteTree(dir);
+    }
+}
