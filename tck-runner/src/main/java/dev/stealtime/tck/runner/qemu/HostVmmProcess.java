@@ -35,6 +35,30 @@ abstract class HostVmmProcess implements QemuProcess {
         this.backings = backings;
     }
 
+    /** What starts the VMM in its private directory, beside its competitor. */
+    interface Start<T extends HostVmmProcess> {
+        T start(Path dir, Competitor competitor) throws IOException;
+    }
+
+    /**
+     * Makes the VMM's private directory ({@code prefix}...) and starts the competitor, then
+     * {@code start}; on any failure stops the competitor and removes the directory.
+     */
+    static <T extends HostVmmProcess> T starting(String prefix, Path competitorBinary, Start<T> start) throws IOException {
+        Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), prefix);
+        Competitor competitor = null;
+        try {
+            competitor = Competitor.start(competitorBinary);
+            return start.start(dir, competitor);
+        } catch (IOException | RuntimeException e) {
+            if (competitor != null) {
+                competitor.close();
+            }
+            PrivateFiles.deleteTree(dir);
+            throw e;
+        }
+    }
+
     @Override
     public String name() {
         return label + " " + vmm.pid();

@@ -5,15 +5,11 @@ import dev.stealtime.tck.spi.MemoryRegion;
 import dev.stealtime.tck.spi.VmSpec;
 
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * QEMU on this host with its {@code /dev/kvm}: a process of its own, with a private directory (0700:
@@ -28,7 +24,7 @@ final class LocalQemu extends HostVmmProcess {
 
     /** Runs {@code qemu} with {@code command}, the test guest {@code guest} and the competitor {@code competitorBinary}. */
     static QemuLauncher launcher(Path qemu, QemuCommand command, Path guest, Path competitorBinary, Defect defect) {
-        return new QemuLauncher() {
+        return new HostLauncher() {
             private Path snapshots;
 
             @Override
@@ -52,28 +48,12 @@ final class LocalQemu extends HostVmmProcess {
                 }
             }
 
-            @Override
-            public String where() {
-                return "this host's /dev/kvm";
-            }
-
-            @Override
-            public Duration shortestIdle() {
-                return QemuProvider.TOLERANCE;
-            }
-
-            @Override
-            public void close() {
-                dropSnapshot();            // nothing runs between launches
-            }
         };
     }
 
     private static LocalQemu start(Path binary, QemuCommand command, Path guest, Path competitorBinary, VmSpec spec,
                                    List<String> extra, Defect defect) throws IOException {
-        Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-qemu-");
-        Competitor competitor = null;
-        try {
+        return starting("tck-qemu-", competitorBinary, (dir, competitor) -> {
             List<SharedRam.Backing> backings = new ArrayList<>();
             backings.add(new SharedRam.Backing(0, QemuCommand.RAM_BYTES, dir.resolve("ram")));
             int n = 0;
@@ -85,22 +65,14 @@ final class LocalQemu extends HostVmmProcess {
             args.addAll(command.args(spec, guest.toString(), backings.stream().map(b -> b.file().toString()).toList(),
                     List.of("-qmp", "unix:" + dir.resolve("qmp") + ",server=on,wait=off")));
             args.addAll(extra);
-            competitor = Competitor.start(competitorBinary);
             ProcessBuilder pb = new ProcessBuilder(args).redirectError(dir.resolve(STDERR).toFile());
             pb.environment().remove(Defect.ENV);
             if (defect != null) {
                 pb.environment().put("LD_PRELOAD", defect.library().toString());
                 pb.environment().put(Defect.ENV, defect.name());
             }
-            Process qemu = pb.start();
-            return new LocalQemu(dir, qemu, competitor, List.copyOf(backings));
-        } catch (IOException | RuntimeException e) {
-            if (competitor != null) {
-                competitor.close();
-            }
-            PrivateFiles.deleteTree(dir);
-            throw e;
-        }
+            return new LocalQemu(dir, pb.start(), competitor, List.copyOf(backings));
+        });
     }
 
     @Override

@@ -1,6 +1,5 @@
 package dev.stealtime.tck.runner.qemu;
 
-import dev.stealtime.tck.runner.host.PrivateFiles;
 import dev.stealtime.tck.spi.VmSpec;
 
 import java.io.IOException;
@@ -31,9 +30,7 @@ final class RecipeProcess extends HostVmmProcess {
 
     /** Starts the recipe's VMM with the test guest {@code guest} for {@code spec}; on failure nothing is left running. */
     static RecipeProcess start(Recipe recipe, Path guest, Path competitorBinary, VmSpec spec) throws IOException {
-        Path dir = PrivateFiles.tempDir(QemuCommand.scratchParent(), "tck-vmm-");
-        Competitor competitor = null;
-        try {
+        return starting("tck-vmm-", competitorBinary, (dir, competitor) -> {
             Path ram = recipe.ramFile(guest, spec.vcpus(), dir);
             long bytes = (long) recipe.memoryMib() << 20;
             if (!Files.exists(ram)) {
@@ -43,17 +40,10 @@ final class RecipeProcess extends HostVmmProcess {
             try (RandomAccessFile f = new RandomAccessFile(ram.toFile(), "rw")) {
                 f.setLength(bytes);
             }
-            competitor = Competitor.start(competitorBinary);
             Process vmm = new ProcessBuilder(recipe.command(guest, spec.vcpus(), dir)).directory(dir.toFile())
                     .redirectError(dir.resolve(STDERR).toFile()).start();
             return new RecipeProcess(recipe, dir, vmm, competitor, List.of(new SharedRam.Backing(0, bytes, ram)));
-        } catch (IOException | RuntimeException e) {
-            if (competitor != null) {
-                competitor.close();
-            }
-            PrivateFiles.deleteTree(dir);
-            throw e;
-        }
+        });
     }
 
     /** Every thread whose name the recipe's {@code vcpu_threads} matches, by its group 1, once as many as asked are there. */

@@ -145,7 +145,7 @@ public final class RecipeProvider implements HypervisorProvider {
     }
 
     private QemuLauncher launcher(Path guest, Path competitor) {
-        return new QemuLauncher() {
+        return new HostLauncher() {
             @Override
             public QemuProcess launch(VmSpec spec, java.util.List<String> extra) throws IOException {
                 if (!extra.isEmpty()) {
@@ -162,21 +162,6 @@ public final class RecipeProvider implements HypervisorProvider {
             @Override
             public void dropSnapshot() {
                 // nothing saved
-            }
-
-            @Override
-            public String where() {
-                return "this host's /dev/kvm";
-            }
-
-            @Override
-            public Duration shortestIdle() {
-                return QemuProvider.TOLERANCE;
-            }
-
-            @Override
-            public void close() {
-                // nothing runs between launches
             }
         };
     }
