@@ -115,15 +115,19 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
     }
 
     /**
-     * The vCPU a race preempts and whose structure its readers read: the last of two where the provider
-     * has MULTI_VCPU, else the only one. Between the race's steps that vCPU must not enter the guest: the
-     * TCK re-seeds the accumulator there as a guest would (one store), and a hypervisor updating it at
-     * each entry reads, adds and writes it back, overwriting a seed stored meanwhile (legal: the guest
-     * does not write there). A guest may keep its first vCPU entering all the time (the TCK's test guest
-     * polls its console there: under QEMU on two CPUs the x86 and arm64 races read such overwritten
-     * seeds as values "below the floor", 2026-12-07); the others sleep in HLT/WFI between requests.
+     * How many vCPUs to open so that the last one is quiet: the vCPU a race preempts and whose
+     * structure its readers read, and the one whose {@code preempted} byte is read after it ran. The
+     * last of two where the provider has MULTI_VCPU, else the only one. Between the TCK's calls that
+     * vCPU must not enter the guest nor run at all. A guest may keep its first vCPU running all the
+     * time (the TCK's test guest polls its console there); the others sleep in HLT/WFI between
+     * requests. Seen under QEMU on two CPUs, 2026-12-07: (1) the TCK re-seeds the race's accumulator
+     * as a guest would (one store), and a hypervisor updating it at each entry reads, adds and writes
+     * it back, overwriting a seed stored meanwhile (legal: the guest does not write there), so the x86
+     * and arm64 races read "below the floor"; (2) the running vCPU 0's thread, preempted at the moment
+     * the TCK read its structure, had {@code preempted} = 1 (legal: it was not running), so
+     * X86-PREEMPTED-CLEARED failed in 1 of 3 runs inside the emulated machine.
      */
-    protected int raceVcpuCount() {
+    protected int quietVcpuCount() {
         return declares(Capability.MULTI_VCPU) ? 2 : 1;
     }
 

@@ -54,8 +54,8 @@ public class StolenTimeAccountingTests extends Arm64TckTest {
     @TckRule(RuleIds.ARM_ATOMIC_UPDATE)
     @Test(groups = REQUIRED_GROUP)
     public void ARM_ATOMIC_UPDATE_oneSixtyFourBitLoadNeverSeesATornStolenTime() {
-        PvTimeVm vm = openPvTimeVm(raceVcpuCount());
-        PvTimeVcpu vcpu = vm.vcpu(raceVcpuCount() - 1);
+        PvTimeVm vm = openPvTimeVm(quietVcpuCount());
+        PvTimeVcpu vcpu = vm.vcpu(quietVcpuCount() - 1);
         vcpu.enable(low(0));
         vcpu.settle();
         StolenTimeRace race = new StolenTimeRace(vcpu, new LiveMemory(vm.memory(), vcpu.ipa(), SIZE), exact(), tolerance(), millis(0.2));

@@ -196,8 +196,8 @@ public class VersionProtocolTests extends X86TckTest {
     @TckRule(RuleIds.X86_TORN_READ)
     @Test(groups = Level.REQUIRED_GROUP)
     public void X86_TORN_READ_guestReadersNeverObtainATornSteal() {
-        StealTimeVm vm = openStealTimeVm(raceVcpuCount());
-        StealTimeVcpu cpu = vm.vcpu(raceVcpuCount() - 1);
+        StealTimeVm vm = openStealTimeVm(quietVcpuCount());
+        StealTimeVcpu cpu = vm.vcpu(quietVcpuCount() - 1);
         long gpa = layout().slot(0);
         long seed = 0xFFFF_FFFFL - 1_000_000L;
         Snapshot baseline = Evidence.step("configure: seed steal " + hex(seed) + " (1 ms below 2^32) in guest memory, register, run until updated", () -> {
