@@ -25,11 +25,9 @@ final class QemuVm implements Vm {
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
     /** How often a preemption or idle is asked when the competitor misses its moment. */
     static final int HOLD_ATTEMPTS = 3;
-    /** Holds of this VM that missed their moment and were asked again. */
-    private int misses;
-    /** Reads the guest's answer while the caller waits for the competitor's (daemon threads). */
     /** Misses of every VM of this JVM, said when it ends ({@link QemuProvider}). */
     static final java.util.concurrent.atomic.AtomicInteger MISSES = new java.util.concurrent.atomic.AtomicInteger();
+    /** Reads the guest's answer while the caller waits for the competitor's (daemon threads). */
     private static final java.util.concurrent.ExecutorService ANSWERS = java.util.concurrent.Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "qemu guest answer");
         t.setDaemon(true);
@@ -38,6 +36,8 @@ final class QemuVm implements Vm {
     private static final Pattern HELLO = Pattern.compile("^ok tck-guest version=1 arch=(\\S+) vcpus=(\\d+) .* free=0x([0-9a-f]+)-0x([0-9a-f]+)( .*)?$");
 
     private final VmSpec spec;
+    /** Holds of this VM that missed their moment and were asked again. */
+    private int misses;
     private final QemuProcess qemu;
     private final QemuLauncher launcher;
     private final Duration shortestIdle;
@@ -211,33 +211,37 @@ final class QemuVm implements Vm {
 
     /**
      * The guest busy on {@code guestRequest} while the competitor holds the vCPU thread's CPU for
-     * {@code hold}; asked again when the competitor missed the run ({@link #held}).
+     * {@code hold}: the request first, then the competitor waits for the thread to run.
      */
     synchronized void preempt(QemuVcpu v, String guestRequest, Duration hold) {
-        checkOpen();
-        try {
-            for (int attempt = 1; ; attempt++) {
-                console.send(guestRequest);
-                qemu.competitor().startPreempt(v.tid(), v.cpu(), hold);
-                if (held(guestRequest, hold, attempt)) {
-                    return;
-                }
-            }
-        } catch (IOException e) {
-            throw failure(guestRequest, e);
-        }
+        withHold(guestRequest, hold, () -> {
+            console.send(guestRequest);
+            qemu.competitor().startPreempt(v.tid(), v.cpu(), hold);
+        });
     }
 
     /**
      * The guest idles on {@code guestRequest} while the competitor holds the vCPU thread's CPU for
-     * {@code hold}; asked again when the competitor missed the halt ({@link #held}).
+     * {@code hold}: the competitor armed first (it notes the thread's state), then the request.
      */
     synchronized void idle(QemuVcpu v, String guestRequest, Duration hold) {
+        withHold(guestRequest, hold, () -> {
+            qemu.competitor().armIdle(v.tid(), v.cpu(), hold);
+            console.send(guestRequest);
+        });
+    }
+
+    /** How a hold begins: the guest's request and the competitor's, in the order the hold needs. */
+    private interface HoldStart {
+        void start() throws IOException;
+    }
+
+    /** Starts the hold and asks again while the competitor missed its moment ({@link #held}). */
+    private void withHold(String guestRequest, Duration hold, HoldStart start) {
         checkOpen();
         try {
             for (int attempt = 1; ; attempt++) {
-                qemu.competitor().armIdle(v.tid(), v.cpu(), hold);
-                console.send(guestRequest);
+                start.start();
                 if (held(guestRequest, hold, attempt)) {
                     return;
                 }
