@@ -80,7 +80,7 @@ final class GuestConsole {
             long left = deadline - System.nanoTime();
             String line = left > 0 ? lines.poll(left, TimeUnit.NANOSECONDS) : lines.poll();
             if (line == null) {
-                throw new IOException("the test guest did not send " + what + " in time");
+                throw new NoAnswerException("the test guest did not send " + what + " in time");
             }
             if (line.equals(EOF)) {
                 lines.add(EOF);

@@ -101,6 +101,18 @@ abstract class HostVmmProcess implements QemuProcess {
     }
 
     @Override
+    public String threadSample(int tid) throws IOException {
+        Path task = Path.of("/proc", Long.toString(vmm.pid()), "task", Integer.toString(tid));
+        try {
+            String stat = Files.readString(task.resolve("stat"));
+            String[] sched = Files.readString(task.resolve("schedstat")).trim().split("\\s+");
+            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) + " " + sched[0] + " " + sched[1];
+        } catch (RuntimeException e) {
+            throw new IOException(task + ": " + e, e);
+        }
+    }
+
+    @Override
     public boolean alive() {
         return vmm.isAlive();
     }

@@ -87,6 +87,15 @@ final class InnerQemu implements QemuProcess {
         return Long.parseLong(a.substring(3).trim());
     }
 
+    @Override
+    public String threadSample(int tid) throws IOException {
+        String a = machine.ask("thread " + tid);
+        if (!a.startsWith("ok ")) {
+            throw new IOException("thread " + tid + " in emulated machine " + machine.number() + ": " + a);
+        }
+        return a.substring(3).trim();
+    }
+
     /** Asked of the machine's agent; a machine that is gone runs no QEMU. */
     @Override
     public boolean alive() {

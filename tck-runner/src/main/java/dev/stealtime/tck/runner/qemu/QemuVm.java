@@ -23,6 +23,8 @@ final class QemuVm implements Vm {
 
     static final Duration BOOT_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
+    /** How long a stalled guest's vCPU threads are watched for the failure message ({@link #stall}). */
+    private static final Duration STALL_SAMPLE = Duration.ofMillis(500);
     /** How often a preemption or idle is asked when the competitor misses its moment. */
     static final int HOLD_ATTEMPTS = 3;
     /** Misses of every VM of this JVM, said when it ends ({@link QemuProvider}). */
@@ -300,7 +302,50 @@ final class QemuVm implements Vm {
     private IllegalStateException failure(String request, IOException e) {
         String err = qemu.stderrTail();
         return new IllegalStateException(qemu.name() + ", request '" + request + "': " + e.getMessage()
-                + (err.isEmpty() ? "" : " (QEMU said: " + err + ")"), e);
+                + (err.isEmpty() ? "" : " (QEMU said: " + err + ")") + (e instanceof NoAnswerException ? "; " + stall() : ""), e);
+    }
+
+    /**
+     * What QEMU was doing when the guest did not answer: whether it runs, its run state (QMP
+     * {@code query-status}) and each vCPU thread's state, time on the CPU and run delay over
+     * {@link #STALL_SAMPLE}. A thread that neither runs nor waits for a CPU is blocked in QEMU or
+     * KVM; one whose run delay grows by the whole sample is starved of its CPU.
+     */
+    private String stall() {
+        if (!qemu.alive()) {
+            return "QEMU is no longer running";
+        }
+        StringBuilder s = new StringBuilder("QEMU runs");
+        try {
+            s.append(", QMP query-status: ").append(qemu.qmp("{\"execute\":\"query-status\"}", ANSWER_TIMEOUT).strip());
+        } catch (IOException e) {
+            s.append(", QMP query-status did not answer: ").append(e.getMessage());
+        }
+        try {
+            Map<Integer, String> before = threadSamples();
+            Thread.sleep(STALL_SAMPLE.toMillis());
+            Map<Integer, String> after = threadSamples();
+            for (QemuVcpu v : vcpus) {
+                String[] b = before.get(v.tid()).split(" ");
+                String[] a = after.get(v.tid()).split(" ");
+                s.append(String.format("; vCPU %d (thread %d, pinned to CPU %d): state %s, %,d µs on the CPU and %,d µs of run delay in %d ms",
+                        v.index(), v.tid(), v.cpu(), a[0], (Long.parseLong(a[1]) - Long.parseLong(b[1])) / 1000,
+                        (Long.parseLong(a[2]) - Long.parseLong(b[2])) / 1000, STALL_SAMPLE.toMillis()));
+            }
+        } catch (IOException | RuntimeException e) {
+            s.append("; the vCPU threads could not be sampled: ").append(e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return s.toString();
+    }
+
+    private Map<Integer, String> threadSamples() throws IOException {
+        Map<Integer, String> m = new java.util.HashMap<>();
+        for (QemuVcpu v : vcpus) {
+            m.put(v.tid(), qemu.threadSample(v.tid()));
+        }
+        return m;
     }
 
     private void checkOpen() {

@@ -18,6 +18,7 @@ import java.time.Duration;
 import java.util.ServiceLoader;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Boots the test guest under QEMU with KVM and checks real things: the steal-time CPUID bit, a
@@ -147,6 +148,23 @@ public class QemuProviderTest {
             assertThat(ByteBuffer.wrap(version).order(ByteOrder.LITTLE_ENDIAN).getInt())
                     .as("version at 0x%x (4 GiB + 0x1000, the pc-dimm) after registering and running", GuestLayout.HIGH_SLOT + 8)
                     .isPositive();
+        }
+    }
+
+    /**
+     * A guest that does not answer in time (vCPU 0 busy for 12 s on a request that should take none):
+     * the failure says QEMU runs, its run state, and that vCPU 0's thread was on its CPU.
+     */
+    @Test
+    public void aGuestThatDoesNotAnswerIsDescribed() {
+        QemuProvider p = bootable();
+        try (QemuVm vm = (QemuVm) p.open(spec(p, 1))) {
+            assertThatThrownBy(() -> vm.ask(0, "run 12000000000", Duration.ZERO))
+                    .isInstanceOf(IllegalStateException.class)
+                    .hasMessageContaining("did not send the answer to '@0 run 12000000000' in time")
+                    .hasMessageContaining("QEMU runs, QMP query-status: ")
+                    .hasMessageContaining("\"status\": \"running\"")
+                    .hasMessageMatching("(?s).*vCPU 0 \\(thread \\d+, pinned to CPU \\d+\\): state R, [\\d,]+ µs on the CPU.*");
         }
     }
 
