@@ -50,18 +50,24 @@ static int has_compatible(const uint8_t *p, uint32_t len, const char *name)
 
 struct dt_node {
     const char *name;
-    const uint8_t *compatible, *reg, *status, *device_type, *method;
-    uint32_t compatible_len, reg_len;
+    const uint8_t *compatible, *reg, *status, *device_type, *method, *ranges;
+    uint32_t compatible_len, reg_len, ranges_len;
     unsigned address_cells, size_cells; /* what this node says of its children */
 };
 
-/* Called for a node once all its properties are read; parent gives the cell sizes of reg. */
-static void dt_node_done(const struct dt_node *n, const struct dt_node *parent)
+static int dt_disabled(const struct dt_node *n)
 {
+    return n->status && !streq((const char *)n->status, "okay") && !streq((const char *)n->status, "ok");
+}
+
+/* Called for a node once all its properties are read; parent gives the cell sizes of reg. */
+static void dt_node_done(const struct dt_node *stack, int depth, void *ctx)
+{
+    const struct dt_node *n = &stack[depth], *parent = &stack[depth - 1];
     unsigned ac = parent->address_cells, sc = parent->size_cells;
     unsigned entry = 4 * (ac + sc);
-    int disabled = n->status && !streq((const char *)n->status, "okay") && !streq((const char *)n->status, "ok");
-    if (disabled)
+    (void)ctx;
+    if (dt_disabled(n))
         return;
     if (n->device_type && streq((const char *)n->device_type, "memory") && n->reg && n->reg_len >= entry && !ram_size) {
         ram_start = cells(n->reg, ac);
@@ -79,12 +85,9 @@ static void dt_node_done(const struct dt_node *n, const struct dt_node *parent)
     }
 }
 
-static void dt_parse(const uint8_t *fdt)
+/* Calls done(stack, depth, ctx) for every node below the root once its properties are read. */
+static void dt_walk(const uint8_t *fdt, void (*done)(const struct dt_node *, int, void *), void *ctx)
 {
-    if (be32(fdt) != 0xd00dfeed)
-        return;                         /* no device tree: QEMU virt's addresses stay */
-    dtb_start = (uint64_t)fdt;
-    dtb_end = dtb_start + be32(fdt + 4);
     const uint8_t *p = fdt + be32(fdt + 8);
     const char *strings = (const char *)fdt + be32(fdt + 12);
     struct dt_node stack[8];
@@ -102,7 +105,7 @@ static void dt_parse(const uint8_t *fdt)
             p += (slen((const char *)p) + 4) & ~3UL;
         } else if (token == 2) {        /* FDT_END_NODE */
             if (depth > 0)
-                dt_node_done(&stack[depth], &stack[depth - 1]);
+                done(stack, depth, ctx);
             depth--;
         } else if (token == 3) {        /* FDT_PROP: length, name offset, value */
             uint32_t len = be32(p);
@@ -115,6 +118,7 @@ static void dt_parse(const uint8_t *fdt)
             else if (streq(name, "status")) n->status = v;
             else if (streq(name, "device_type")) n->device_type = v;
             else if (streq(name, "method")) n->method = v;
+            else if (streq(name, "ranges")) { n->ranges = v; n->ranges_len = len; }
             else if (streq(name, "#address-cells")) n->address_cells = be32(v);
             else if (streq(name, "#size-cells")) n->size_cells = be32(v);
         } else if (token == 4) {        /* FDT_NOP */
@@ -122,6 +126,135 @@ static void dt_parse(const uint8_t *fdt)
             return;
         }
     }
+}
+
+static void dt_parse(const uint8_t *fdt)
+{
+    if (be32(fdt) != 0xd00dfeed)
+        return;                         /* no device tree: QEMU virt's addresses stay */
+    dtb_start = (uint64_t)fdt;
+    dtb_end = dtb_start + be32(fdt + 4);
+    dt_walk(fdt, dt_node_done, 0);
+}
+
+/* ---- the "dt N" request: the address ranges the device tree describes, one per request -------- */
+#define DT_PATH 160
+struct dt_cursor {
+    unsigned want, emitted;             /* the range asked for; ranges answered so far */
+    struct out *o;
+    int found, pending;
+    const char *kind;                   /* the pending range: kind, path, extent, */
+    char path[DT_PATH];
+    size_t prefix;                      /* the path up to its last node's unit address ('@') */
+    uint64_t base, size;
+    unsigned more;                      /* and how many other nodes alike it took in */
+};
+
+static void dt_flush(struct dt_cursor *c)
+{
+    if (!c->pending)
+        return;
+    c->pending = 0;
+    if (c->found || c->emitted++ != c->want)
+        return;
+    c->found = 1;
+    out_str(c->o, "ok ");
+    out_str(c->o, c->kind);
+    out_str(c->o, " ");
+    out_str(c->o, c->path);
+    if (c->more) {
+        out_str(c->o, "+");
+        out_dec(c->o, c->more);
+    }
+    out_str(c->o, " ");
+    out_hex(c->o, c->base);
+    out_str(c->o, " ");
+    out_hex(c->o, c->size);
+}
+
+/* One range; a range right after the pending one, of a node alike (same kind, same path but for
+   the unit address: QEMU's 32 virtio_mmio transports) joins it, so answers stay few (every byte
+   of the serial line costs a trap). */
+static void dt_range(struct dt_cursor *c, const char *kind, const struct dt_node *stack, int depth, uint64_t base, uint64_t size)
+{
+    char path[DT_PATH];
+    size_t n = 0, prefix;
+    for (int i = 1; i <= depth && n < DT_PATH - 1; i++) {
+        path[n++] = '/';
+        for (const char *p = stack[i].name; *p && n < DT_PATH - 1; p++)
+            path[n++] = *p;
+    }
+    path[n] = 0;
+    for (prefix = n; prefix > 0 && path[prefix - 1] != '/' && path[prefix - 1] != '@'; prefix--)
+        ;
+    if (!prefix || path[prefix - 1] != '@')
+        prefix = n;
+    size_t same = 0;
+    while (same < prefix && c->path[same] == path[same])
+        same++;
+    if (c->pending && streq(c->kind, kind) && c->prefix == prefix && same == prefix && base == c->base + c->size) {
+        c->size += size;
+        c->more += !streq(c->path, path);       /* another node, not another reg entry of this one */
+        return;
+    }
+    dt_flush(c);
+    c->pending = 1;
+    c->kind = kind;
+    memcpy(c->path, path, n + 1);
+    c->prefix = prefix;
+    c->base = base;
+    c->size = size;
+    c->more = 0;
+}
+
+/* Every reg entry of a node whose addresses are the CPU's: memory nodes ("memory"), children of
+   /reserved-memory ("reserved"), other nodes ("device"); a PCI host bridge's ranges ("window": the
+   guest places BARs there). Nodes under a bus that translates addresses (non-empty ranges), or
+   whose reg is no address (#size-cells 0, cpus), are left out. */
+static void dt_ranges_of(const struct dt_node *stack, int depth, void *ctx)
+{
+    struct dt_cursor *c = ctx;
+    const struct dt_node *n = &stack[depth], *parent = &stack[depth - 1];
+    for (int i = 0; i <= depth; i++)
+        if (dt_disabled(&stack[i]))
+            return;
+    for (int i = 1; i < depth; i++)
+        if (!stack[i].ranges || stack[i].ranges_len)
+            return;
+    unsigned ac = parent->address_cells, sc = parent->size_cells;
+    const char *kind = "device";
+    if (n->device_type && streq((const char *)n->device_type, "memory"))
+        kind = "memory";
+    else if (depth == 2 && streq(parent->name, "reserved-memory"))
+        kind = "reserved";
+    if (sc && n->reg && !(n->device_type && streq((const char *)n->device_type, "cpu")))
+        for (uint32_t off = 0; off + 4 * (ac + sc) <= n->reg_len; off += 4 * (ac + sc))
+            dt_range(c, kind, stack, depth, cells(n->reg + off, ac), cells(n->reg + off + 4 * ac, sc));
+    if (n->device_type && streq((const char *)n->device_type, "pci") && n->ranges && n->address_cells == 3) {
+        unsigned entry = 4 * (3 + ac + n->size_cells);
+        for (uint32_t off = 0; off + entry <= n->ranges_len; off += entry)
+            dt_range(c, "window", stack, depth, cells(n->ranges + off + 12, ac), cells(n->ranges + off + 4 * (3 + ac), n->size_cells));
+    }
+}
+
+/* "dt N": range N of the device tree ("ok KIND PATH BASE SIZE", PATH ending "+K" where K more
+   nodes alike were joined in), the /memreserve/ entries first ("reserved /memreserve"); "ok end"
+   past the last. */
+static void verb_dt(uint64_t want, struct out *o)
+{
+    if (!dtb_start) {
+        out_str(o, "err no device tree");
+        return;
+    }
+    const uint8_t *fdt = (const uint8_t *)dtb_start;
+    struct dt_cursor c = { .want = (unsigned)want, .o = o };
+    struct dt_node memreserve[2] = { { .name = "" }, { .name = "memreserve" } };
+    for (const uint8_t *r = fdt + be32(fdt + 16); cells(r, 2) || cells(r + 8, 2); r += 16)
+        dt_range(&c, "reserved", memreserve, 1, cells(r, 2), cells(r + 8, 2));
+    dt_walk(fdt, dt_ranges_of, &c);
+    dt_flush(&c);
+    if (!c.found)
+        out_str(o, "ok end");
 }
 
 /* ---- page tables: identity map of 512 GiB ---------------------------------------------------- */
@@ -405,6 +538,14 @@ void arch_power_off(void)
 
 int arch_request(const char *verb, char **argv, int argc, struct out *o)
 {
+    if (streq(verb, "dt") && argc == 1) {
+        uint64_t n;
+        if (parse_u64(argv[0], &n))
+            out_str(o, "err bad number");
+        else
+            verb_dt(n, o);
+        return 1;
+    }
     if (!streq(verb, "smccc") || argc < 1 || argc > 8)
         return 0;
     uint64_t r[8] = { 0 };

@@ -17,6 +17,10 @@
  *                             IPA across a snapshot does; Firecracker keeps it in its snapshot).
  *   pvtime-ipa-shared         every vCPU gets the region's first structure (vCPU 0's), as a VMM
  *                             that places them all at its region's base would.
+ *   pvtime-ipa-in-ram         the structures go to the last 64 KiB of guest RAM (virt: RAM from
+ *                             0x40000000, 128 MiB in the TCK's machine), which the device tree gives
+ *                             the guest as RAM, reserving nothing: as kvmtool's region once
+ *                             overlapped its flash (kvmtool 6a1f699).
  *
  * Build: gcc -shared -fPIC -O2 defects.c -o libtck-defects.so -ldl
  * Use:   LD_PRELOAD=libtck-defects.so TCK_QEMU_DEFECT=restore-drops-steal-msr qemu-system-x86_64 ...
@@ -32,6 +36,7 @@
 #define MSR_KVM_STEAL_TIME 0x4b564d03u
 #define KVM_CPUID_FEATURES 0x40000001u
 #define KVM_FEATURE_STEAL_TIME (1u << 5)
+#define VIRT_RAM_END (0x40000000ull + (128ull << 20))   /* QemuCommand.ARM64_RAM_BYTES from virt's RAM base */
 
 typedef int (*ioctl_fn)(int, unsigned long, ...);
 
@@ -103,9 +108,12 @@ int ioctl(int fd, unsigned long request, ...)
 		if (a->group == KVM_ARM_VCPU_PVTIME_CTRL && a->attr == KVM_ARM_VCPU_PVTIME_IPA) {
 			if (defect("restore-loses-pvtime-ipa") && incoming())
 				return 0;
-			if (defect("pvtime-ipa-shared")) {
-				__u64 ipa = *(__u64 *)(unsigned long)a->addr & ~0xfffull, *was = (__u64 *)(unsigned long)a->addr;
-				__u64 saved = *was;
+			__u64 *was = (__u64 *)(unsigned long)a->addr, saved = *was, ipa = saved;
+			if (defect("pvtime-ipa-shared"))
+				ipa = saved & ~0xfffull;
+			if (defect("pvtime-ipa-in-ram"))
+				ipa = VIRT_RAM_END - 0x10000 + (saved & 0xffff);
+			if (ipa != saved) {
 				*was = ipa;
 				int r = real(fd, request, arg);
 				*was = saved;

@@ -77,6 +77,19 @@ public interface Arm64Vcpu extends Vcpu {
         return OptionalLong.empty();
     }
 
+    /**
+     * The device tree the VMM gave the guest, as the guest reads it (any vCPU reads the same): every
+     * {@code reg} entry whose addresses are the CPU's (memory nodes, {@code /reserved-memory}
+     * children, devices), the memory reservation block's entries, and PCI host bridges' windows, in
+     * the blob's order. The placement rules ({@code ARM-REGION-RESERVED}, {@code ARM-REGION-DISTINCT})
+     * judge where the VMM put each vCPU's structure against it.
+     *
+     * <p>Only a provider that declares {@link Capability#GUEST_DEVICE_TREE} is asked; the default throws.
+     */
+    default java.util.List<DeviceTreeRange> deviceTree() {
+        throw new UnsupportedOperationException("no device tree: the provider does not declare GUEST_DEVICE_TREE");
+    }
+
     /** Result of a get: errno 0 and a value, or a negative errno. */
     record AttrResult(int errno, long value) {
     }

@@ -51,5 +51,12 @@ public enum Capability {
      * takes its path without the PV TLB flush, which once forgot to clear {@code preempted}
      * (1eff0ada88b4). A hypervisor with no other paravirtual feature declares it and ignores the flag.
      */
-    STEAL_TIME_ALONE
+    STEAL_TIME_ALONE,
+    /**
+     * arm64: the VMM boots its guest with a device tree and places every vCPU's structure itself
+     * ({@link Arm64Vcpu#vmmPlacedIpa()}), and the guest's reading of that tree is available
+     * ({@link Arm64Vcpu#deviceTree()}). QEMU {@code virt}: the tree QEMU generates, read by the TCK's
+     * test guest from the address it was booted with.
+     */
+    GUEST_DEVICE_TREE
 }

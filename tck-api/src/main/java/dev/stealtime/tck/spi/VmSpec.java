@@ -20,13 +20,25 @@ import java.util.Objects;
  *                         are withheld and that is enforced. Only asked of providers that declare
  *                         {@link Capability#STEAL_TIME_ALONE}. False: the hypervisor offers what it
  *                         normally does.
+ * @param vmmPlaced        arm64, with steal time offered: the VM as a whole VMM boots its guest. The VMM
+ *                         places every vCPU's structure itself before the guest runs
+ *                         ({@link Arm64Vcpu#vmmPlacedIpa()}) in a region of its choice, and describes
+ *                         guest memory and devices in a device tree ({@link Arm64Vcpu#deviceTree()}).
+ *                         Only asked of providers that declare {@link Capability#GUEST_DEVICE_TREE}; a
+ *                         VMM that always does so (QEMU) ignores it. False: as the provider normally
+ *                         builds its VMs.
  */
 public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered,
-                     boolean onlyStealTime) {
+                     boolean onlyStealTime, boolean vmmPlaced) {
 
     /** A VM offered the hypervisor's usual paravirtual features ({@code onlyStealTime} false). */
     public VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered) {
-        this(architecture, vcpus, ram, stealTimeOffered, false);
+        this(architecture, vcpus, ram, stealTimeOffered, false, false);
+    }
+
+    /** A VM built as the provider normally builds it ({@code vmmPlaced} false). */
+    public VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ram, boolean stealTimeOffered, boolean onlyStealTime) {
+        this(architecture, vcpus, ram, stealTimeOffered, onlyStealTime, false);
     }
 
     public VmSpec {
@@ -41,6 +53,9 @@ public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ra
         if (onlyStealTime && !stealTimeOffered) {
             throw new IllegalArgumentException("steal time cannot be the only paravirtual feature when it is not offered");
         }
+        if (vmmPlaced && !stealTimeOffered) {
+            throw new IllegalArgumentException("the VMM cannot place structures for steal time it does not offer");
+        }
         for (int i = 1; i < ram.size(); i++) {
             if (ram.get(i).gpa() < ram.get(i - 1).end()) {
                 throw new IllegalArgumentException("RAM regions must be ascending and disjoint: " + ram);
@@ -50,17 +65,22 @@ public record VmSpec(Architecture architecture, int vcpus, List<MemoryRegion> ra
 
     /** Same VM with another vCPU count. */
     public VmSpec withVcpus(int n) {
-        return new VmSpec(architecture, n, ram, stealTimeOffered, onlyStealTime);
+        return new VmSpec(architecture, n, ram, stealTimeOffered, onlyStealTime, vmmPlaced);
     }
 
     /** Same VM with steal time offered or withheld. */
     public VmSpec withStealTimeOffered(boolean offered) {
-        return new VmSpec(architecture, vcpus, ram, offered, offered && onlyStealTime);
+        return new VmSpec(architecture, vcpus, ram, offered, offered && onlyStealTime, offered && vmmPlaced);
     }
 
     /** Same VM with steal time offered as the guest's only paravirtual feature. */
     public VmSpec withOnlyStealTime() {
-        return new VmSpec(architecture, vcpus, ram, true, true);
+        return new VmSpec(architecture, vcpus, ram, true, true, vmmPlaced);
+    }
+
+    /** Same VM as a whole VMM boots it: structures placed by the VMM, a device tree ({@code vmmPlaced}). */
+    public VmSpec withVmmPlacement() {
+        return new VmSpec(architecture, vcpus, ram, true, onlyStealTime, true);
     }
 
     /** True when {@code [gpa, gpa + length)} lies inside one RAM region. */

@@ -783,5 +783,11 @@ public final class ProviderGuard {
         public java.util.OptionalLong vmmPlacedIpa() {
             return a.vmmPlacedIpa();
         }
+
+        /** The guest reads its tree (the test guest: one request per range): timed as a call. */
+        @Override
+        public java.util.List<dev.stealtime.tck.spi.DeviceTreeRange> deviceTree() {
+            return timed("deviceTree", new Object[]{}, a::deviceTree);
+        }
     }
 }

@@ -147,9 +147,13 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         if (spec.onlyStealTime()) {
             require(Capability.STEAL_TIME_ALONE);
         }
+        if (spec.vmmPlaced()) {
+            require(Capability.GUEST_DEVICE_TREE);
+        }
         Vm vm = Evidence.step("open VM: " + spec.vcpus() + " vCPU(s), RAM " + spec.ram()
                 + (spec.stealTimeOffered() ? "" : ", steal time NOT offered")
-                + (spec.onlyStealTime() ? ", steal time the only paravirtual feature" : ""), () -> provider().open(spec));
+                + (spec.onlyStealTime() ? ", steal time the only paravirtual feature" : "")
+                + (spec.vmmPlaced() ? ", structures placed by the VMM, a device tree" : ""), () -> provider().open(spec));
         open.add(vm);
         return vm;
     }

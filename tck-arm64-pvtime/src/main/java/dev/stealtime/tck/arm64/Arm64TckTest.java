@@ -25,6 +25,17 @@ public abstract class Arm64TckTest extends TckTest {
         return new PvTimeVm(openVm(vcpus), shortRun());
     }
 
+    /**
+     * A VM as a whole VMM boots its guest: the VMM placed every vCPU's structure and gave the guest a
+     * device tree (NOT APPLICABLE without GUEST_DEVICE_TREE).
+     */
+    protected PvTimeVm openVmmPlacedPvTimeVm(int vcpus) {
+        if (vcpus > 1) {
+            require(Capability.MULTI_VCPU);
+        }
+        return new PvTimeVm(openVm(layout().spec(architecture(), vcpus).withVmmPlacement()), shortRun());
+    }
+
     /** A VM whose vCPUs lack PV time (NOT APPLICABLE without WITHHOLD_STEAL_TIME). */
     protected PvTimeVm openVmWithoutPvTime(int vcpus) {
         if (vcpus > 1) {

@@ -239,6 +239,11 @@ public final class PvTimeVcpu {
         runBriefly();
     }
 
+    /** The device tree the VMM gave the guest, as the guest reads it ({@link Arm64Vcpu#deviceTree()}). */
+    public java.util.List<dev.stealtime.tck.spi.DeviceTreeRange> deviceTree() {
+        return Evidence.step("the guest reads the device tree it was booted with", vcpu::deviceTree);
+    }
+
     /** The host's own cumulative measure of this vCPU's involuntary wait (ns). */
     public long hostSteal() {
         return vcpu.hostStealMeasureNanos();

@@ -1,7 +1,11 @@
 package dev.stealtime.tck.runner.qemu;
 
 import dev.stealtime.tck.spi.Arm64Vcpu;
+import dev.stealtime.tck.spi.DeviceTreeRange;
 
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
 import java.util.OptionalLong;
 
 /**
@@ -11,6 +15,9 @@ import java.util.OptionalLong;
  * attribute from outside: those calls throw, and the suite reports their rules NOT APPLICABLE.
  */
 final class QemuArm64Vcpu extends QemuVcpu implements Arm64Vcpu {
+
+    /** More ranges than any VMM's tree has: a guest that never says {@code ok end} is a failure. */
+    private static final int MAX_DT_RANGES = 4096;
 
     QemuArm64Vcpu(QemuVm vm, int index, int tid, int cpu) {
         super(vm, index, tid, cpu);
@@ -39,6 +46,28 @@ final class QemuArm64Vcpu extends QemuVcpu implements Arm64Vcpu {
     private UnsupportedOperationException vmmOnly(String call) {
         return new UnsupportedOperationException("QEMU sets the IPA itself (0x" + Long.toHexString(vmmPlacedIpa().getAsLong())
                 + "): " + call + " on its vCPUs is not reachable from outside");
+    }
+
+    /**
+     * The test guest's {@code dt N}, N = 0, 1, ... until {@code ok end}: each {@code ok KIND PATH BASE SIZE}
+     * one range of the device tree QEMU booted it with.
+     */
+    @Override
+    public List<DeviceTreeRange> deviceTree() {
+        List<DeviceTreeRange> tree = new ArrayList<>();
+        for (int n = 0; ; n++) {
+            String req = "dt " + n;
+            String a = ask(req);
+            if (a.equals("ok end")) {
+                return List.copyOf(tree);
+            }
+            String[] w = a.split(" ");
+            if (w.length != 5 || !w[0].equals("ok") || !w[3].startsWith("0x") || !w[4].startsWith("0x") || n > MAX_DT_RANGES) {
+                throw unexpected(req, "ok KIND PATH 0xBASE 0xSIZE, or ok end (at most " + MAX_DT_RANGES + " ranges)", a);
+            }
+            tree.add(new DeviceTreeRange(DeviceTreeRange.Kind.valueOf(w[1].toUpperCase(Locale.ROOT)), w[2],
+                    Long.parseUnsignedLong(w[3].substring(2), 16), Long.parseUnsignedLong(w[4].substring(2), 16)));
+        }
     }
 
     /** {@code smccc FUNC ARGS...}: x0 of {@code ok X0 X1 X2 X3}; an exception the HVC raised is a failure. */

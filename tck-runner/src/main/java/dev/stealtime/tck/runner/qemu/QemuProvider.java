@@ -100,14 +100,17 @@ public final class QemuProvider implements HypervisorProvider {
     }
 
     /**
-     * arm64: MULTI_VCPU and VMM_SAVE_RESTORE. Not WITHHOLD_STEAL_TIME: with {@code kvm-steal-time=off}
+     * arm64: MULTI_VCPU, VMM_SAVE_RESTORE and GUEST_DEVICE_TREE (QEMU always places the structures, at
+     * {@code 0x090a0000 + 64 × cpu index}, and boots the guest with the tree it generates; the test
+     * guest reads it: {@code dt N}). Not WITHHOLD_STEAL_TIME: with {@code kvm-steal-time=off}
      * QEMU sets no IPA, but Linux KVM still answers {@code SMCCC_ARCH_FEATURES(PV_TIME_FEATURES)} with
      * SUCCESS (it looks at {@code KVM_REG_ARM_STD_HYP_BMAP}, which QEMU 7.2 leaves as it is); nor
      * HIGH_MEMORY or MEMORY_HOLES (the TCK's RAM is one window of QEMU's).
      */
     @Override
     public Set<Capability> capabilities(Architecture architecture) {
-        return architecture == Architecture.ARM64 ? Set.of(Capability.MULTI_VCPU, Capability.VMM_SAVE_RESTORE) : capabilities();
+        return architecture == Architecture.ARM64 ? Set.of(Capability.MULTI_VCPU, Capability.VMM_SAVE_RESTORE, Capability.GUEST_DEVICE_TREE)
+                : capabilities();
     }
 
     @Override

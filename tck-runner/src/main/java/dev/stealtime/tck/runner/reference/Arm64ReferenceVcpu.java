@@ -8,12 +8,45 @@ public class Arm64ReferenceVcpu extends VirtualVcpu implements Arm64Vcpu {
     private final StolenTime stolenTime;
     private final PvTimeAttribute attribute;
     private final PvTimeHypercalls hypercalls;
+    private java.util.OptionalLong placed = java.util.OptionalLong.empty();
+    private java.util.List<dev.stealtime.tck.spi.DeviceTreeRange> deviceTree;
 
     public Arm64ReferenceVcpu(int index, StolenTime stolenTime, PvTimeAttribute attribute, PvTimeHypercalls hypercalls) {
         super(index);
         this.stolenTime = stolenTime;
         this.attribute = attribute;
         this.hypercalls = hypercalls;
+    }
+
+    /**
+     * As a whole VMM does before its guest runs ({@link dev.stealtime.tck.spi.VmSpec#vmmPlaced()}):
+     * zeroes this vCPU's 64 bytes in {@code region} and sets the IPA there; from then on the VMM
+     * placed the structure ({@link #vmmPlacedIpa()}) and the guest sees the region's device tree.
+     */
+    public void placeAsVmm(PvTimeRegion region, GuestRam ram) {
+        long ipa = region.ipa(index());
+        ram.zero(ipa, StolenTime.SIZE);
+        int r = attribute.set(PVTIME_CTRL, PVTIME_IPA, ipa);
+        if (r != 0) {
+            throw new IllegalStateException(String.format("the VMM could not place vCPU %d's structure at 0x%x: SET_DEVICE_ATTR errno %d",
+                    index(), ipa, r));
+        }
+        placed = java.util.OptionalLong.of(ipa);
+        deviceTree = region.deviceTree();
+    }
+
+    @Override
+    public java.util.OptionalLong vmmPlacedIpa() {
+        return placed;
+    }
+
+    @Override
+    public java.util.List<dev.stealtime.tck.spi.DeviceTreeRange> deviceTree() {
+        if (deviceTree == null) {
+            throw new UnsupportedOperationException("this VM was not booted as a whole VMM boots its guest (VmSpec.vmmPlaced()): no device tree");
+        }
+        enterGuest();      // the guest reads its tree
+        return deviceTree;
     }
 
     /** This vCPU's stolen-time structure (Linux: vcpu->arch.steal). */

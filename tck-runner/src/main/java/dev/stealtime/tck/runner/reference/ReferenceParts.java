@@ -59,6 +59,11 @@ public class ReferenceParts {
         }
     }
 
+    /** Where the reference, as a whole VMM, places arm64 structures ({@link dev.stealtime.tck.spi.VmSpec#vmmPlaced()}). */
+    public PvTimeRegion pvTimeRegion(dev.stealtime.tck.spi.VmSpec spec) {
+        return new PvTimeRegion(spec);
+    }
+
     /** Guest RAM; a variant may hand out RAM whose writes stray. */
     public GuestRam guestRam(List<MemoryRegion> regions) {
         return new GuestRam(regions);

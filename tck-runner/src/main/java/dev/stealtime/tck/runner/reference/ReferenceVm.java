@@ -15,6 +15,8 @@ public class ReferenceVm implements Vm {
 
     private final VmSpec spec;
     private final ReferenceParts parts;
+    /** Guest RAM: the spec's, and the region a VMM adds for its structures ({@link PvTimeRegion#memory()}). */
+    private final List<MemoryRegion> regions;
     private final GuestRam ram;
     private final List<Vcpu> vcpus = new ArrayList<>();
     private volatile boolean closed;
@@ -22,14 +24,25 @@ public class ReferenceVm implements Vm {
     public ReferenceVm(VmSpec spec, ReferenceParts parts) {
         this.spec = spec;
         this.parts = parts;
-        this.ram = parts.guestRam(spec.ram());
+        PvTimeRegion region = spec.vmmPlaced() && spec.architecture() == Architecture.ARM64 ? parts.pvTimeRegion(spec) : null;
+        List<MemoryRegion> memory = new ArrayList<>(spec.ram());
+        if (region != null) {
+            memory.addAll(region.memory());
+            memory.sort(java.util.Comparator.comparingLong(MemoryRegion::gpa));
+        }
+        this.regions = List.copyOf(memory);
+        this.ram = parts.guestRam(regions);
         boolean offered = spec.stealTimeOffered();
         for (int i = 0; i < spec.vcpus(); i++) {
             if (spec.architecture() == Architecture.X86_64) {
                 vcpus.add(parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered).alone(spec.onlyStealTime()), offered));
             } else {
                 StolenTime st = parts.stolenTime(ram);
-                vcpus.add(parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st)));
+                Arm64ReferenceVcpu v = parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st));
+                if (region != null) {
+                    v.placeAsVmm(region, ram);
+                }
+                vcpus.add(v);
             }
         }
     }
@@ -60,7 +73,7 @@ public class ReferenceVm implements Vm {
     public Vm saveAndRestore() {
         checkOpen();
         ReferenceVm restored = new ReferenceVm(spec, parts);
-        for (MemoryRegion r : spec.ram()) {
+        for (MemoryRegion r : regions) {
             restored.ram.write(r.gpa(), ram.read(r.gpa(), Math.toIntExact(r.size())));
         }
         for (int i = 0; i < vcpus.size(); i++) {

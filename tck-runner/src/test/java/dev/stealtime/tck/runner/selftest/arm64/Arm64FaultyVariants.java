@@ -4,14 +4,15 @@ import dev.stealtime.tck.runner.reference.Arm64ReferenceVcpu;
 import dev.stealtime.tck.runner.reference.GuestRam;
 import dev.stealtime.tck.runner.reference.PvTimeAttribute;
 import dev.stealtime.tck.runner.reference.PvTimeHypercalls;
+import dev.stealtime.tck.runner.reference.PvTimeRegion;
 import dev.stealtime.tck.runner.reference.ReferenceParts;
-import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.runner.reference.StolenTime;
 import dev.stealtime.tck.runner.selftest.EverySecondUpdate;
 import dev.stealtime.tck.runner.selftest.FaultyVariant;
 import dev.stealtime.tck.runner.selftest.RamVariants;
 import dev.stealtime.tck.spi.Arm64Vcpu;
 import dev.stealtime.tck.spi.MemoryRegion;
+import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.support.Errno;
 import dev.stealtime.tck.support.GuardBytes;
 
@@ -23,6 +24,7 @@ import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.NOT_SUPPORTED;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_FEATURES;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.PV_TIME_ST;
 import static dev.stealtime.tck.runner.reference.PvTimeHypercalls.SUCCESS;
+import static dev.stealtime.tck.runner.reference.PvTimeRegion.UART;
 
 /**
  * The arm64 faulty hypervisors: each is the reference with exactly one defect, built by swapping
@@ -49,6 +51,7 @@ public final class Arm64FaultyVariants {
         accounting(v);
         perVcpu(v);
         migration(v);
+        placement(v);
         return v;
     }
 
@@ -220,7 +223,9 @@ public final class Arm64FaultyVariants {
                     }
                 }, "ARM-PER-VCPU-IPA")
                 // their multi-vCPU setups cannot give a second vCPU its structure
-                .mayAlsoFail("ARM-PER-VCPU", "ARM-ST-RETURNS-OWN-IPA"));
+                .mayAlsoFail("ARM-PER-VCPU", "ARM-ST-RETURNS-OWN-IPA")
+                // nor can a whole VMM place a second vCPU's structure: its VM does not open
+                .mayAlsoFail("ARM-REGION-RESERVED", "ARM-REGION-DISTINCT"));
         v.add(FaultyVariant.of("get-zero-before-set", "GET_DEVICE_ATTR answers 0 instead of all-ones before an IPA is set",
                 attribute((ram, offered, st) -> new PvTimeAttribute(ram, offered, st) {
                     @Override
@@ -332,7 +337,9 @@ public final class Arm64FaultyVariants {
                             }
                         };
                     }
-                }, "ARM-ST-RETURNS-OWN-IPA"));
+                }, "ARM-ST-RETURNS-OWN-IPA")
+                // a guest finds its structure only through PV_TIME_ST: every vCPU is told the same 64 bytes
+                .mayAlsoFail("ARM-REGION-DISTINCT"));
         v.add(FaultyVariant.of("st-returns-ipa-in-w0", "PV_TIME_ST returns the IPA in w0: only its lower 32 bits",
                 hypercalls((offered, st) -> new PvTimeHypercalls(offered, st) {
                     @Override
@@ -498,6 +505,66 @@ public final class Arm64FaultyVariants {
                         return super.init(0);
                     }
                 }), "ARM-ST-REINITIALISES"));
+    }
+
+    // ------------------------------------------------------------------ where a whole VMM places the structures
+
+    private static void placement(List<FaultyVariant> v) {
+        v.add(FaultyVariant.of("region-in-ram", "the VMM places the structures inside RAM it gives the guest (a memory node), reserving nothing",
+                region(spec -> new PvTimeRegion(spec) {
+                    @Override
+                    public long base() {
+                        return dev.stealtime.tck.support.GuestLayout.MID.gpa() + 0x8000;
+                    }
+                }), "ARM-REGION-RESERVED"));
+        v.add(FaultyVariant.of("region-over-device", "the VMM places the structures over a device's registers (its PL011, in the device tree)",
+                region(spec -> new PvTimeRegion(spec) {
+                    @Override
+                    public long base() {
+                        return UART;
+                    }
+                }), "ARM-REGION-RESERVED"));
+        v.add(FaultyVariant.of("structures-shared", "the VMM gives every vCPU the same structure (its region's first 64 bytes)",
+                region(spec -> new PvTimeRegion(spec) {
+                    @Override
+                    public long ipa(int index) {
+                        return base();
+                    }
+                }), "ARM-REGION-DISTINCT"));
+        v.add(FaultyVariant.of("structures-32-bytes-apart", "the VMM places the structures 32 bytes apart, overlapping their neighbours "
+                        + "(and every second one misaligned, which this kernel accepts)",
+                new ReferenceParts() {
+                    @Override
+                    public PvTimeRegion pvTimeRegion(dev.stealtime.tck.spi.VmSpec spec) {
+                        return new PvTimeRegion(spec) {
+                            @Override
+                            public long ipa(int index) {
+                                return base() + 32L * index;
+                            }
+                        };
+                    }
+
+                    @Override
+                    public PvTimeAttribute pvTimeAttribute(GuestRam ram, boolean offered, StolenTime st) {
+                        return new PvTimeAttribute(ram, offered, st) {
+                            // this kernel takes a misaligned IPA from its VMM's region (and only there)
+                            @Override
+                            protected boolean aligned(long ipa) {
+                                return super.aligned(ipa) || (ipa >= PvTimeRegion.BASE && ipa < PvTimeRegion.BASE + PvTimeRegion.SIZE);
+                            }
+                        };
+                    }
+                }, "ARM-REGION-DISTINCT"));
+    }
+
+    /** The reference as a whole VMM with another placement ({@link ReferenceParts#pvTimeRegion}). */
+    static ReferenceParts region(java.util.function.Function<dev.stealtime.tck.spi.VmSpec, PvTimeRegion> region) {
+        return new ReferenceParts() {
+            @Override
+            public PvTimeRegion pvTimeRegion(dev.stealtime.tck.spi.VmSpec spec) {
+                return region.apply(spec);
+            }
+        };
     }
 
     // ------------------------------------------------------------------ migration, dirty log, memory that moves

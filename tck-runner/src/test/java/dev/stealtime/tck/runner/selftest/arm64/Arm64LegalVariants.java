@@ -4,9 +4,12 @@ import dev.stealtime.tck.rules.Level;
 import dev.stealtime.tck.runner.reference.Arm64ReferenceVcpu;
 import dev.stealtime.tck.runner.reference.PvTimeAttribute;
 import dev.stealtime.tck.runner.reference.PvTimeHypercalls;
+import dev.stealtime.tck.runner.reference.PvTimeRegion;
 import dev.stealtime.tck.runner.reference.StolenTime;
 import dev.stealtime.tck.runner.selftest.LegalVariant;
+import dev.stealtime.tck.spi.DeviceTreeRange;
 import dev.stealtime.tck.support.Errno;
+import dev.stealtime.tck.support.GuestLayout;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -46,6 +49,23 @@ public final class Arm64LegalVariants {
 
     public static List<LegalVariant> all() {
         List<LegalVariant> v = new ArrayList<>();
+        v.add(LegalVariant.of("region-reserved-in-ram", "the VMM places the structures inside a memory node and reserves their "
+                        + "region in the device tree (/reserved-memory), instead of leaving it out of every memory node as QEMU does",
+                "the stolen time structure will be present within a reserved region of the normal memory given to the guest",
+                Arm64FaultyVariants.region(spec -> new PvTimeRegion(spec) {
+                    @Override
+                    public long base() {
+                        return GuestLayout.MID.gpa() + 0x8000;
+                    }
+
+                    @Override
+                    public List<DeviceTreeRange> deviceTree() {
+                        List<DeviceTreeRange> tree = new ArrayList<>(super.deviceTree());
+                        tree.add(new DeviceTreeRange(DeviceTreeRange.Kind.RESERVED, String.format("/reserved-memory/pvtime@%x", base()),
+                                base(), SIZE));
+                        return tree;
+                    }
+                })));
         v.add(LegalVariant.of("reserved-bytes-used", "every update also stores the hypervisor's own update count in bytes 16..23; "
                         + "ARM-RESERVED-UNTOUCHED (advisory) asks otherwise",
                 "A total of 16 bytes from the IPA returned are guaranteed to be meaningfully filled by the hypervisor",
