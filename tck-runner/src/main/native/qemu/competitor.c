@@ -26,6 +26,15 @@
  * dropped, so "ready" waits until the port stops reporting POLLHUP (the host connected). The same
  * wait serves the machine's agent: competitor --await-host PATH... opens each port and waits for it
  * (exit 0), or says which one stayed unconnected (exit 1).
+ *
+ * A live migration between two emulated machines goes over their migration ports, the TCK relaying
+ * the bytes. A port never ends its stream (the other side's cat has no end of input), and QEMU 7.2
+ * finishes an incoming migration only once its exec: command has ended: so the stream goes framed.
+ *   competitor --frame-out PATH   stdin (QEMU's outgoing stream) to PATH as frames: a 4-byte
+ *                                 little-endian length, then that many bytes; at end of input a
+ *                                 frame of length 0.
+ *   competitor --frame-in PATH    the frames from PATH to stdout, until the frame of length 0 (exit
+ *                                 0); an early end of PATH is exit 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -164,8 +173,83 @@ static int await_host(int fd)
 	return -1;
 }
 
+static int write_all(int fd, const unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int read_all(int fd, unsigned char *p, size_t n)
+{
+	while (n) {
+		ssize_t r = read(fd, p, n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		p += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+#define FRAME (64 * 1024)
+
+static int frame_out(const char *path)
+{
+	static unsigned char buf[4 + FRAME];
+	int fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return 1;
+	for (;;) {
+		ssize_t n = read(0, buf + 4, FRAME);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return 1;
+		buf[0] = (unsigned char)n;
+		buf[1] = (unsigned char)(n >> 8);
+		buf[2] = (unsigned char)(n >> 16);
+		buf[3] = 0;
+		if (write_all(fd, buf, 4 + (size_t)n))
+			return 1;
+		if (n == 0)
+			return 0;
+	}
+}
+
+static int frame_in(const char *path)
+{
+	static unsigned char buf[FRAME];
+	int fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 1;
+	for (;;) {
+		unsigned char h[4];
+		if (read_all(fd, h, 4))
+			return 1;
+		size_t n = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+		if (n == 0)
+			return 0;
+		if (n > FRAME || read_all(fd, buf, n) || write_all(1, buf, n))
+			return 1;
+	}
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && !strcmp(argv[1], "--frame-out"))
+		return frame_out(argv[2]);
+	if (argc == 3 && !strcmp(argv[1], "--frame-in"))
+		return frame_in(argv[2]);
 	if (argc > 1 && !strcmp(argv[1], "--await-host")) {
 		for (int i = 2; i < argc; i++) {
 			int fd = open(argv[i], O_RDWR | O_NONBLOCK);

@@ -43,6 +43,14 @@ public enum Capability {
      */
     VMM_SAVE_RESTORE,
     /**
+     * The VMM migrates a running VM live into a new VM ({@link Vm#liveMigrate()}), as users move a
+     * guest to another host: the source keeps running while its memory is copied, then stops, and the
+     * destination continues. QEMU: a second QEMU with {@code -incoming defer}, QMP
+     * {@code migrate-incoming} there and {@code migrate} here, over a Unix socket (inside emulated
+     * machines: from one machine to another, the TCK carrying the stream as a network would).
+     */
+    VMM_LIVE_MIGRATION,
+    /**
      * x86: a VM can be built whose guest is offered steal time as its <em>only</em> paravirtual
      * feature ({@link VmSpec#onlyStealTime()}): whatever else the hypervisor can offer a guest is
      * withheld, and withheld features are enforced. KVM: {@code KVM_CPUID_FEATURES} (leaf

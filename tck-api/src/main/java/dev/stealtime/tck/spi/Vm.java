@@ -26,6 +26,20 @@ public interface Vm extends AutoCloseable {
         throw new UnsupportedOperationException("the VMM cannot save and restore a VM (Capability.VMM_SAVE_RESTORE)");
     }
 
+    /**
+     * The VMM migrates this VM live into a new VM with its own mechanism, as to another host: the
+     * destination is started first and waits; the guest keeps running while its memory is copied
+     * (with dirty-page logging, in as many passes as the VMM needs), then stops here and continues
+     * there. This VM is left stopped for good (close it as usual); the returned VM has the same spec,
+     * the guest's memory and vCPU state, and whatever the VMM carries for steal time. Called between
+     * calls on the vCPUs. Only with {@link Capability#VMM_LIVE_MIGRATION}.
+     *
+     * @throws UnsupportedOperationException without {@link Capability#VMM_LIVE_MIGRATION}
+     */
+    default Vm liveMigrate() {
+        throw new UnsupportedOperationException("the VMM cannot migrate a VM live (Capability.VMM_LIVE_MIGRATION)");
+    }
+
     /** The vCPUs, index 0..n-1. x86 VMs hand out {@link X86Vcpu}s, arm64 VMs {@link Arm64Vcpu}s. */
     List<? extends Vcpu> vcpus();
 

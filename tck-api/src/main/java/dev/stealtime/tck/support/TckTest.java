@@ -170,6 +170,18 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         return restored;
     }
 
+    /**
+     * The VMM migrates {@code vm} live into a new VM ({@link Vm#liveMigrate()}); the new VM is closed
+     * after the test, {@code vm} at once.
+     */
+    protected Vm liveMigrate(Vm vm) {
+        require(Capability.VMM_LIVE_MIGRATION);
+        Vm destination = Evidence.step("the VMM migrates the running VM live into a new one", vm::liveMigrate);
+        open.add(destination);
+        closeVm(vm);
+        return destination;
+    }
+
     /** Closes a VM this test opened before the test ends (a migration's source): it is not closed again. */
     protected void closeVm(Vm vm) {
         if (open.remove(vm)) {

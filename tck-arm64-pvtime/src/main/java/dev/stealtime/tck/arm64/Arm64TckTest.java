@@ -45,6 +45,11 @@ public abstract class Arm64TckTest extends TckTest {
     }
 
     /** {@code millis} scaled by the timing multiplier. */
+    /** The VMM migrates {@code vm} live into a new VM ({@link dev.stealtime.tck.spi.Vm#liveMigrate()}). */
+    protected PvTimeVm liveMigrate(PvTimeVm vm) {
+        return new PvTimeVm(liveMigrate(vm.vm()), shortRun());
+    }
+
     /** The VMM saves {@code vm} and restores it into a new VM ({@link dev.stealtime.tck.spi.Vm#saveAndRestore()}). */
     protected PvTimeVm saveAndRestore(PvTimeVm vm) {
         return new PvTimeVm(saveAndRestore(vm.vm()), shortRun());

@@ -88,11 +88,31 @@ public class MigrationTests extends Arm64TckTest {
     @Test(groups = LINUX_ABI_GROUP)
     public void ARM_RESTORE_CONTINUES_stolenTimeContinuesAcrossTheVmmsOwnSaveAndRestore() {
         require(Capability.VMM_SAVE_RESTORE);
+        continuesAcrossTheVmmsMove("save", "restored", low(8), this::saveAndRestore);
+    }
+
+    /**
+     * The VMM's own live migration: as the save and restore above, but the destination waits first
+     * and the guest keeps running while its memory is copied.
+     */
+    @TckRule(RuleIds.ARM_LIVE_MIGRATION_CONTINUES)
+    @Test(groups = LINUX_ABI_GROUP)
+    public void ARM_LIVE_MIGRATION_CONTINUES_stolenTimeContinuesAcrossTheVmmsOwnLiveMigration() {
+        require(Capability.VMM_LIVE_MIGRATION);
+        continuesAcrossTheVmmsMove("migration", "destination", low(10), this::liveMigrate);
+    }
+
+    /**
+     * Configures the structure (or adopts the VMM's), accumulates stolen time, lets the VMM move the
+     * VM ({@code vmm}) and judges the new VM: stolen time not below the value last seen, a preemption
+     * adding to it, all added within its own wait and the move's wall time, PV_TIME_ST still the IPA.
+     */
+    private void continuesAcrossTheVmmsMove(String move, String moved, long wanted, java.util.function.UnaryOperator<PvTimeVm> vmm) {
         Duration d = millis(3);
         PvTimeVm vm = openPvTimeVm(1);
         PvTimeVcpu v = vm.vcpu(0);
-        long ipa = v.placedByVmm() ? v.configure(low(8)).ipa() : low(8);
-        Snapshot saved = Evidence.step("before the save: configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt "
+        long ipa = v.placedByVmm() ? v.configure(wanted).ipa() : wanted;
+        Snapshot saved = Evidence.step("before the " + move + ": configure " + PvTime.hex(ipa) + ", PV_TIME_ST, accumulate stolen time (3 × preempt "
                 + d.toNanos() + " ns)", () -> {
             v.enable(ipa);
             v.settle();
@@ -101,26 +121,26 @@ public class MigrationTests extends Arm64TckTest {
                 v.preempt(d);
                 v.settle();
                 assertThat(v.snapshot("after preempt #" + i).bytes())
-                        .as("the VM must update its structure before the save can be judged (preemption #%d)", i).isNotEqualTo(before.bytes());
+                        .as("the VM must update its structure before the %s can be judged (preemption #%d)", move, i).isNotEqualTo(before.bytes());
             }
-            return v.snapshot("the last observation before the save");
+            return v.snapshot("the last observation before the " + move);
         });
         long t0 = System.nanoTime();
-        PvTimeVm restored = saveAndRestore(vm);
-        long saveNanos = System.nanoTime() - t0;
+        PvTimeVm restored = vmm.apply(vm);
+        long moveNanos = System.nanoTime() - t0;
         PvTimeVcpu r = restored.vcpu(0).restoredAt(ipa);
         r.settle();
-        Snapshot first = r.snapshot("restored: after it was scheduled in");
+        Snapshot first = r.snapshot(moved + ": after it was scheduled in");
         assertThatStolenTime(first).comparedTo(saved).stolenTimeDidNotDecrease();
         r.preempt(d);
         r.settle();
-        Snapshot after = r.snapshot("restored: after preempt(" + d.toNanos() + " ns) and the next runs");
+        Snapshot after = r.snapshot(moved + ": after preempt(" + d.toNanos() + " ns) and the next runs");
         long own = r.hostSteal();
-        assertThatStolenTime(after).comparedTo(first).stolenTimeGrew("a preemption on the restored VM adds to the restored stolen time");
-        assertThatStolenTime(after).comparedTo(saved).stolenTimeGrewBetween(0, own + saveNanos + tolerance(), String.format(
-                "stolen time after the restore continues from the saved value, adding no more than the restored vCPU's own wait (%,d ns), "
-                        + "the save's wall time (%,d ns: the source may run until it stops) and the tolerance", own, saveNanos));
-        Evidence.step("restored: the guest's PV_TIME_ST answers the IPA", () ->
+        assertThatStolenTime(after).comparedTo(first).stolenTimeGrew("a preemption on the " + moved + " VM adds to the stolen time it arrived with");
+        assertThatStolenTime(after).comparedTo(saved).stolenTimeGrewBetween(0, own + moveNanos + tolerance(), String.format(
+                "stolen time after the %s continues from the value last seen, adding no more than the %s vCPU's own wait (%,d ns), "
+                        + "the %s's wall time (%,d ns: the source may run until it stops) and the tolerance", move, moved, own, move, moveNanos));
+        Evidence.step(moved + ": the guest's PV_TIME_ST answers the IPA", () ->
                 assertThatCall(r.stolenTimeIpa()).returnsIpa(ipa));
     }
 

@@ -138,35 +138,62 @@ public class MigrationTests extends X86TckTest {
     @Test(groups = Level.LINUX_ABI_GROUP)
     public void X86_RESTORE_CONTINUES_stealContinuesAcrossTheVmmsOwnSaveAndRestore() {
         require(Capability.VMM_SAVE_RESTORE);
-        long gpa = layout().slot(70);
+        continuesAcrossTheVmmsMove(RuleIds.X86_RESTORE_CONTINUES, "save", "restored", layout().slot(70), this::saveAndRestore, false);
+    }
+
+    /**
+     * The VMM's own live migration: as the save and restore above, but the destination waits first
+     * and the guest keeps running while its memory is copied; the destination's first update after
+     * the preemption also keeps the version protocol (even, above the version last seen).
+     */
+    @TckRule(RuleIds.X86_LIVE_MIGRATION_CONTINUES)
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    public void X86_LIVE_MIGRATION_CONTINUES_stealContinuesAcrossTheVmmsOwnLiveMigration() {
+        require(Capability.VMM_LIVE_MIGRATION);
+        continuesAcrossTheVmmsMove(RuleIds.X86_LIVE_MIGRATION_CONTINUES, "migration", "destination", layout().slot(72), this::liveMigrate,
+                true);
+    }
+
+    /**
+     * Registers and accumulates steal, lets the VMM move the VM ({@code move}), and judges the new VM:
+     * registration read back, steal not below the value last seen, a preemption published on top of
+     * it, all added within the run delays and the move's wall time; with {@code versions}, the
+     * version protocol too.
+     */
+    private void continuesAcrossTheVmmsMove(String rule, String move, String moved, long gpa,
+                                            java.util.function.UnaryOperator<StealTimeVm> vmm, boolean versions) {
         long tol = tolerance();
         Duration d = preemption(Duration.ofMillis(3));
         StealTimeVm vm = openStealTimeVm();
         StealTimeVcpu cpu = vm.vcpu(0);
-        Snapshot saved = Evidence.step("before the save: zero and register " + hex(gpa | KvmStealTime.ENABLE) + ", accumulate steal (3 × preempt "
-                + ms(d) + ")", () -> {
-            registerAndAccumulate(vm, cpu, gpa, d, "", "the VM must publish steal before the save can be judged");
-            return cpu.snapshot(gpa, "the last observation before the save");
+        Snapshot saved = Evidence.step("before the " + move + ": zero and register " + hex(gpa | KvmStealTime.ENABLE)
+                + ", accumulate steal (3 × preempt " + ms(d) + ")", () -> {
+            registerAndAccumulate(vm, cpu, gpa, d, "", "the VM must publish steal before the " + move + " can be judged");
+            return cpu.snapshot(gpa, "the last observation before the " + move);
         });
         long sourceHostAtSaved = cpu.hostSteal();
         long t0 = System.nanoTime();
-        StealTimeVm restored = saveAndRestore(vm);
-        long saveNanos = System.nanoTime() - t0;
+        StealTimeVm restored = vmm.apply(vm);
+        long moveNanos = System.nanoTime() - t0;
         StealTimeVcpu rc = restored.vcpu(0);
-        Evidence.step("restored: the guest reads its registration back", () ->
-                assertThat(hex(rc.rdmsr())).as(RuleIds.X86_RESTORE_CONTINUES + ": RDMSR(MSR_KVM_STEAL_TIME) on the restored VM must read the "
-                        + "registration %s the guest wrote before the save", hex(gpa | KvmStealTime.ENABLE)).isEqualTo(hex(gpa | KvmStealTime.ENABLE)));
-        Snapshot first = rc.snapshot(gpa, "restored: as restored");
+        Evidence.step(moved + ": the guest reads its registration back", () ->
+                assertThat(hex(rc.rdmsr())).as(rule + ": RDMSR(MSR_KVM_STEAL_TIME) on the " + moved + " VM must read the "
+                        + "registration %s the guest wrote before the %s", hex(gpa | KvmStealTime.ENABLE), move).isEqualTo(hex(gpa | KvmStealTime.ENABLE)));
+        Snapshot first = rc.snapshot(gpa, moved + ": as it arrived");
         assertThatRecord(first).hasStealNotBelow(saved);
         rc.preempt(d);
-        Snapshot after = rc.runUntilStealAbove(gpa, first, "restored: after preempt " + ms(d));
+        Snapshot after = rc.runUntilStealAbove(gpa, first, moved + ": after preempt " + ms(d));
         long own = rc.hostSteal();
-        assertThatRecord(after).hasStealAbove(first, "a preemption on the restored VM is published on top of the restored steal");
-        long bound = own + saveNanos + tol;
-        assertThatRecord(after).hasStealDeltaBetween(saved, 0, bound, String.format("steal after the restore continues from the saved "
-                        + "value, adding no more than the restored vCPU's own run delay (%,d ns), the save's wall time (%,d ns: the source "
+        assertThatRecord(after).hasStealAbove(first, "a preemption on the " + moved + " VM is published on top of the steal it arrived with");
+        if (versions) {
+            assertThatRecord(after).hasEvenVersion();
+            assertThatRecord(after).hasVersionAbove(saved);
+        }
+        long bound = own + moveNanos + tol;
+        assertThatRecord(after).hasStealDeltaBetween(saved, 0, bound, String.format("steal after the %s continues from the value last "
+                        + "seen, adding no more than the %s vCPU's own run delay (%,d ns), the %s's wall time (%,d ns: the source "
                         + "may run until it stops) and the tolerance (%,d ns); the source's run delay at the last observation was %,d ns",
-                own, saveNanos, tol, sourceHostAtSaved));
+                move, moved, own, move, moveNanos, tol, sourceHostAtSaved));
     }
 
     /** Both orders: every destination update leaves an even version strictly above the transferred one. */

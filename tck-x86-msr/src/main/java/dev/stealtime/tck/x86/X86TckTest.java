@@ -41,6 +41,11 @@ public abstract class X86TckTest extends TckTest {
     }
 
     /** Closes a VM before the test ends (a migration's source). */
+    /** The VMM migrates {@code vm} live into a new VM ({@link dev.stealtime.tck.spi.Vm#liveMigrate()}). */
+    protected StealTimeVm liveMigrate(StealTimeVm vm) {
+        return new StealTimeVm(liveMigrate(vm.vm()), this::timing);
+    }
+
     /** The VMM saves {@code vm} and restores it into a new VM ({@link dev.stealtime.tck.spi.Vm#saveAndRestore()}). */
     protected StealTimeVm saveAndRestore(StealTimeVm vm) {
         return new StealTimeVm(saveAndRestore(vm.vm()), this::timing);

@@ -22,17 +22,19 @@ final class InnerQemu implements QemuProcess {
     private final int pid;
     private final SocketChannel serial;
     private final SocketChannel qmp;
+    private final SocketChannel migration;
     private final Competitor competitor;
     private final List<SharedRam.Backing> backings;
     private final Runnable whenClosed;
     private boolean closed;
 
-    InnerQemu(QemuMachine machine, int pid, SocketChannel serial, SocketChannel qmp, Competitor competitor,
+    InnerQemu(QemuMachine machine, int pid, SocketChannel serial, SocketChannel qmp, SocketChannel migration, Competitor competitor,
               List<SharedRam.Backing> backings, Runnable whenClosed) {
         this.machine = machine;
         this.pid = pid;
         this.serial = serial;
         this.qmp = qmp;
+        this.migration = migration;
         this.competitor = competitor;
         this.backings = backings;
         this.whenClosed = whenClosed;
@@ -51,6 +53,14 @@ final class InnerQemu implements QemuProcess {
     @Override
     public OutputStream toGuest() {
         return SocketStreams.output(serial);
+    }
+
+    /**
+     * The machine's migration port ({@code /dev/tck-migration} inside): what a live migration's
+     * stream leaves or enters the machine by ({@link MachinePool#migrationChannel}).
+     */
+    SocketChannel migrationPort() {
+        return migration;
     }
 
     @Override
@@ -126,6 +136,7 @@ final class InnerQemu implements QemuProcess {
         competitor.close();
         QemuMachine.quietClose(serial);
         QemuMachine.quietClose(qmp);
+        QemuMachine.quietClose(migration);
         whenClosed.run();
     }
 }

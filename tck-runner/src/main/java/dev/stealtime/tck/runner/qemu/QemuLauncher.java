@@ -29,6 +29,12 @@ interface QemuLauncher extends AutoCloseable {
     /** Removes the saved state, if any. Never throws. */
     void dropSnapshot();
 
+    /**
+     * A channel for a live migration ({@link QemuVm#liveMigrate()}) from {@code source} to
+     * {@code destination}, both launched here and running.
+     */
+    MigrationChannel migrationChannel(QemuProcess source, QemuProcess destination) throws IOException;
+
     /** Where, for the provider's description: {@code this host's /dev/kvm}, or the emulated machine. */
     String where();
 

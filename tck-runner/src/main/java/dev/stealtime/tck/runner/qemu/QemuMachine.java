@@ -26,8 +26,8 @@ import java.util.Map;
 
 /**
  * One emulated machine whose own KVM runs the inner QEMU (native/guest/machine-init), one at a
- * time. On this side: the machine's request port and the inner QEMU's serial, QMP and competitor
- * ports are Unix sockets in the machine's private directory; guest RAM is two files there, each an
+ * time. On this side: the machine's request port and the inner QEMU's serial, QMP, competitor and
+ * migration ports are Unix sockets in the machine's private directory; guest RAM is two files there, each an
  * {@code ivshmem-plain} device of the machine whose BAR the inner QEMU takes as guest RAM
  * ({@code /dev/tck-ram0}: RAM from 0; {@code /dev/tck-ram1}: the {@code pc-dimm} at 4 GiB), so
  * KVM's steal-time writes land in this host's page cache and the TCK reads them live.
@@ -36,7 +36,7 @@ final class QemuMachine implements AutoCloseable {
 
     /** The inner QEMU's RAM from 0, and the one {@code pc-dimm} it can have. */
     static final long DIMM_BYTES = 64 * 1024;
-    private static final String[] PORTS = {"serial", "qmp", "competitor"};
+    private static final String[] PORTS = {"serial", "qmp", "competitor", "migration"};
     private static final byte[] ZEROS = new byte[1 << 20];
 
     private final EmulatedMachine machine;
@@ -188,7 +188,7 @@ final class QemuMachine implements AutoCloseable {
             busy = true;
             SocketChannel comp = ports.get(2);
             Competitor competitor = new Competitor(SocketStreams.output(comp), SocketStreams.input(comp), () -> quietClose(comp));
-            return new InnerQemu(this, pid, ports.get(0), ports.get(1), competitor, List.copyOf(backings), whenClosed);
+            return new InnerQemu(this, pid, ports.get(0), ports.get(1), ports.get(3), competitor, List.copyOf(backings), whenClosed);
         } catch (IOException | RuntimeException e) {
             if (busy) {
                 stopInner();

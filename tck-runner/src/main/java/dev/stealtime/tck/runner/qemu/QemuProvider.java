@@ -90,17 +90,18 @@ public final class QemuProvider implements HypervisorProvider {
 
     /**
      * MULTI_VCPU ({@code -smp}), WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
-     * kvm-pv-enforce-cpuid=on}), HIGH_MEMORY (a {@code pc-dimm} at 4 GiB) and VMM_SAVE_RESTORE (QMP
+     * kvm-pv-enforce-cpuid=on}), HIGH_MEMORY (a {@code pc-dimm} at 4 GiB), VMM_LIVE_MIGRATION (a second QEMU,
+     * {@code -incoming defer}, QMP {@code migrate} over a Unix socket or between emulated machines) and VMM_SAVE_RESTORE (QMP
      * {@code migrate} to a file, a new QEMU with {@code -incoming defer} and {@code migrate-incoming}).
      */
     @Override
     public Set<Capability> capabilities() {
         return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY,
-                Capability.VMM_SAVE_RESTORE));
+                Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION));
     }
 
     /**
-     * arm64: MULTI_VCPU, VMM_SAVE_RESTORE and GUEST_DEVICE_TREE (QEMU always places the structures, at
+     * arm64: MULTI_VCPU, VMM_SAVE_RESTORE, VMM_LIVE_MIGRATION (between two emulated machines) and GUEST_DEVICE_TREE (QEMU always places the structures, at
      * {@code 0x090a0000 + 64 × cpu index}, and boots the guest with the tree it generates; the test
      * guest reads it: {@code dt N}). Not WITHHOLD_STEAL_TIME: with {@code kvm-steal-time=off}
      * QEMU sets no IPA, but Linux KVM still answers {@code SMCCC_ARCH_FEATURES(PV_TIME_FEATURES)} with
@@ -109,7 +110,8 @@ public final class QemuProvider implements HypervisorProvider {
      */
     @Override
     public Set<Capability> capabilities(Architecture architecture) {
-        return architecture == Architecture.ARM64 ? Set.of(Capability.MULTI_VCPU, Capability.VMM_SAVE_RESTORE, Capability.GUEST_DEVICE_TREE)
+        return architecture == Architecture.ARM64 ? Set.of(Capability.MULTI_VCPU, Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION,
+                Capability.GUEST_DEVICE_TREE)
                 : capabilities();
     }
 

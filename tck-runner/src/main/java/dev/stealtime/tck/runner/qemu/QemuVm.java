@@ -132,29 +132,80 @@ final class QemuVm implements Vm {
             checkOpen();
             try {
                 file = launcher.snapshotPath();
-                qemu.qmp("{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"exec:cat > " + file + "\"}}", ANSWER_TIMEOUT);
+                qemu.qmp(migrate("exec:cat > " + file), ANSWER_TIMEOUT);
                 awaitMigration(qemu, "saving the VM (QMP migrate to " + file + ")");
             } catch (IOException e) {
                 throw failure("QMP migrate", e);
             }
         }
         close();
+        try {
+            return continued("restoring the saved VM in a new QEMU", dst -> {
+                dst.qmp(migrateIncoming("exec:cat " + file), ANSWER_TIMEOUT);
+                awaitMigration(dst, "restoring the VM (QMP migrate-incoming from " + file + ")");
+            });
+        } finally {
+            launcher.dropSnapshot();
+        }
+    }
+
+    /**
+     * QEMU's own live migration, as to another host: a new QEMU starts with {@code -incoming defer}
+     * and waits ({@code migrate-incoming}); this one runs on while QMP {@code migrate} copies the
+     * guest's memory (dirty pages in further passes), then stops; the new one runs on, and the guest
+     * answers {@code hello} there. The stream goes by {@link QemuLauncher#migrationChannel}.
+     */
+    @Override
+    public Vm liveMigrate() {
+        synchronized (this) {
+            checkOpen();
+        }
+        QemuVm vm = continued("migrating the VM live into a new QEMU", dst -> {
+            try (MigrationChannel channel = launcher.migrationChannel(qemu, dst)) {
+                dst.qmp(migrateIncoming(channel.incoming()), ANSWER_TIMEOUT);
+                synchronized (this) {
+                    checkOpen();
+                    qemu.qmp(migrate(channel.outgoing()), ANSWER_TIMEOUT);
+                    awaitMigration(qemu, "migrating the VM (QMP migrate to " + channel.outgoing() + ")");
+                }
+                awaitMigration(dst, "receiving the VM (QMP migrate-incoming from " + channel.incoming() + ")");
+            }
+        });
+        close();
+        return vm;
+    }
+
+    private static String migrate(String uri) {
+        return "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"" + uri + "\"}}";
+    }
+
+    private static String migrateIncoming(String uri) {
+        return "{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"" + uri + "\"}}";
+    }
+
+    /** How the state reaches a QEMU started with {@code -incoming defer}. */
+    private interface Incoming {
+        void load(QemuProcess destination) throws IOException;
+    }
+
+    /**
+     * A new QEMU with {@code -incoming defer}, the state loaded into it by {@code incoming}, then the
+     * guest's {@code hello} there: the VM that continues this one. On failure nothing new is left running.
+     */
+    private QemuVm continued(String what, Incoming incoming) {
         QemuVm vm = null;
         try {
             QemuProcess dst = launcher.launch(spec, List.of("-incoming", "defer"));
             vm = new QemuVm(spec, dst, launcher);
             Map<Integer, Integer> threads = dst.vcpuThreads(BOOT_TIMEOUT);
-            dst.qmp("{\"execute\":\"migrate-incoming\",\"arguments\":{\"uri\":\"exec:cat " + file + "\"}}", ANSWER_TIMEOUT);
-            awaitMigration(dst, "restoring the VM (QMP migrate-incoming from " + file + ")");
+            incoming.load(dst);
             vm.hello();
             vm.attach(threads);
             QemuProvider.track(vm);
             return vm;
         } catch (IOException | RuntimeException e) {
             IOException why = vm != null ? vm.failedToStart(e) : new IOException(e.getMessage(), e);
-            throw new IllegalStateException("restoring the saved VM in a new QEMU: " + why.getMessage(), why);
-        } finally {
-            launcher.dropSnapshot();
+            throw new IllegalStateException(what + ": " + why.getMessage(), why);
         }
     }
 

@@ -59,6 +59,11 @@ public class ReferenceParts {
         }
     }
 
+    /** What a VMM carries for one vCPU when it migrates a VM live: as for a save and restore ({@link #restore}). */
+    public void migrate(Vcpu source, Vcpu destination) {
+        restore(source, destination);
+    }
+
     /** Where the reference, as a whole VMM, places arm64 structures ({@link dev.stealtime.tck.spi.VmSpec#vmmPlaced()}). */
     public PvTimeRegion pvTimeRegion(dev.stealtime.tck.spi.VmSpec spec) {
         return new PvTimeRegion(spec);

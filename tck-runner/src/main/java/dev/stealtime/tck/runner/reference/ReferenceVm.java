@@ -71,13 +71,27 @@ public class ReferenceVm implements Vm {
      */
     @Override
     public Vm saveAndRestore() {
+        return moved(parts::restore);
+    }
+
+    /**
+     * As a VMM migrates a VM live: the same as {@link #saveAndRestore()} here (the source stands
+     * still between the TCK's calls, so its last pass copies what the first did), the registrations
+     * through {@link ReferenceParts#migrate}.
+     */
+    @Override
+    public Vm liveMigrate() {
+        return moved(parts::migrate);
+    }
+
+    private Vm moved(java.util.function.BiConsumer<Vcpu, Vcpu> carry) {
         checkOpen();
         ReferenceVm restored = new ReferenceVm(spec, parts);
         for (MemoryRegion r : regions) {
             restored.ram.write(r.gpa(), ram.read(r.gpa(), Math.toIntExact(r.size())));
         }
         for (int i = 0; i < vcpus.size(); i++) {
-            parts.restore(vcpus.get(i), restored.vcpus.get(i));
+            carry.accept(vcpus.get(i), restored.vcpus.get(i));
         }
         return restored;
     }

@@ -408,8 +408,8 @@ public final class Arm64FaultyVariants {
                 .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
                 // it reads the little-endian value in guest memory (a restored one too) as big-endian: it does not continue from it
                 .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("ARM-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("ARM-RESTORE-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("word-swapped-stolen-time", "stolen_time is stored with its two 32-bit words swapped (upper word at offset 8)",
                 stolenTime(ram -> new StolenTime(ram) {
                     @Override
@@ -425,8 +425,8 @@ public final class Arm64FaultyVariants {
                 .mayAlsoFail("ARM-STEAL-ACCOUNTS", "ARM-MONOTONIC", "ARM-ATOMIC-UPDATE", "ARM-ST-REINITIALISES")
                 // it reads the value in guest memory (a restored one too) with its words swapped: it does not continue from it
                 .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("ARM-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("ARM-RESTORE-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES"));
         // ---- defects that alternate (issue 27): each shows on every second update only, so a test judging two
         // snapshots with an even number of updates between them passes it; the rule must judge every update
         v.add(FaultyVariant.of("stolen-time-swapped-every-update", "stolen_time is read back little-endian but stored big-endian, "
@@ -577,13 +577,23 @@ public final class Arm64FaultyVariants {
                     public void restore(Vcpu saved, Vcpu restored) {
                         // nothing: the restored vCPU has no IPA, so nothing is updated
                     }
-                }, "ARM-RESTORE-CONTINUES"));
+                }, "ARM-RESTORE-CONTINUES")
+                // its live migration carries what its save and restore does
+                .mayAlsoFail("ARM-LIVE-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("live-migration-forgets-pvtime-ipa", "the VMM's live migration carries guest memory but does not "
+                        + "set the PV-time IPA again on the destination vCPU (its save and restore does)",
+                new ReferenceParts() {
+                    @Override
+                    public void migrate(Vcpu source, Vcpu destination) {
+                        // nothing: the destination vCPU has no IPA, so nothing is updated
+                    }
+                }, "ARM-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("keeps-own-copy", "stolen time is accumulated in the hypervisor (Linux before v5.9), ignoring what guest memory holds",
                 Arm64LegalVariants.ownAccumulator(), "ARM-ACCUMULATES-IN-MEMORY")
                 // the destination's own total starts from zero: below the transferred stolen time
                 .mayAlsoFail("ARM-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("ARM-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("ARM-RESTORE-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("set-zeroes-structure", "a successful SET_DEVICE_ATTR(PVTIME_IPA) zeroes the 64 bytes at the IPA "
                         + "(harmless on first boot; a restored IPA wipes the migrated stolen time)",
                 attribute((ram, offered, st) -> new PvTimeAttribute(ram, offered, st) {
@@ -596,8 +606,8 @@ public final class Arm64FaultyVariants {
                         return r;
                     }
                 }), "ARM-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("ARM-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("ARM-RESTORE-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("publishes-on-save", "the VMM's GET_DEVICE_ATTR(PVTIME_IPA) first publishes the pending stolen time into the structure",
                 vcpu((index, st, attr, hc) -> new Arm64ReferenceVcpu(index, st, attr, hc) {
                     @Override
@@ -642,8 +652,8 @@ public final class Arm64FaultyVariants {
                 }), "ARM-ATOMIC-UPDATE")
                 // an own total is not continued from a restored guest value
                 .mayAlsoFail("ARM-ACCUMULATES-IN-MEMORY", "ARM-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("ARM-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("ARM-RESTORE-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("wfi-wake-reinitialises", "waking from WFI re-initialises the structure, so stolen_time drops back to zero",
                 vcpu((index, st, attr, hc) -> new Arm64ReferenceVcpu(index, st, attr, hc) {
                     private boolean wasIdle;

@@ -126,8 +126,8 @@ public final class X86FaultyVariants {
                 }), "X86-RDMSR-READBACK")
                 // a VMM restores what the host MSR read gave it: without the enable bit the destination never updates
                 .mayAlsoFail("X86-MIGRATION-CONTINUES", "X86-MIGRATION-VERSION", "X86-MIGRATION-SOURCE-QUIET")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
     }
 
     // ------------------------------------------------------------------ alignment
@@ -325,8 +325,8 @@ public final class X86FaultyVariants {
                         "X86-ACCUMULATES-IN-MEMORY", "X86-TORN-READ", "X86-PER-VCPU", "X86-UPDATE-EVERY-ENTRY")
                 // the transferred little-endian steal is read as big-endian: the destination does not continue from it
                 .mayAlsoFail("X86-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
     }
 
     // ------------------------------------------------------------------ defects that alternate
@@ -347,8 +347,8 @@ public final class X86FaultyVariants {
                 .mayAlsoFail("X86-MIGRATION-CONTINUES")
                 // X86-LAYOUT's "steal in the u64 at offset 0 grew" reads a swapped value there (huge) before and a right one after
                 .mayAlsoFail("X86-LAYOUT")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("flags-set-every-second-update", "every second update stores flags 1, the others 0",
                 everySecondUpdate((ram, gpa, second) -> ram.putInt(gpa + StealTimeMsr.FLAGS, second ? 1 : 0)), "X86-FLAGS-ZERO"));
         v.add(FaultyVariant.of("preempted-set-every-second-update", "every second update leaves preempted as it was (1 after a preemption) "
@@ -495,8 +495,8 @@ public final class X86FaultyVariants {
                         + "(so under measured timing the TCK cannot seed it: the race drives the carries itself)",
                 stealHalvesAfterTheVersion(false, true), "X86-TORN-READ")
                 .mayAlsoFail("X86-VERSION-ADVANCES", "X86-ACCUMULATES-IN-MEMORY", "X86-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("steal-halves-high-first", "as steal-halves-outside-protocol, the high half first",
                 stealHalvesAfterTheVersion(true, false), "X86-TORN-READ")
                 .mayAlsoFail("X86-VERSION-ADVANCES"));
@@ -543,8 +543,8 @@ public final class X86FaultyVariants {
                 // a thousand times too much is above the host's measure, above the race's ceiling, and
                 // unrelated to the value the guest stored
                 .mayAlsoFail("X86-STEAL-ACCOUNTS", "X86-TORN-READ", "X86-ACCUMULATES-IN-MEMORY")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("steal-wraps-at-32-bits", "steal is accumulated in 32 bits: it wraps to a small value after 4.29 s",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
                     @Override
@@ -566,8 +566,8 @@ public final class X86FaultyVariants {
                 }), "X86-ACCUMULATES-IN-MEMORY")
                 // the destination's own total starts again from zero: below the transferred steal
                 .mayAlsoFail("X86-MIGRATION-CONTINUES")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
     }
 
     // ------------------------------------------------------------------ migration, dirty logging, memory that moves
@@ -580,7 +580,17 @@ public final class X86FaultyVariants {
                     public void restore(Vcpu saved, Vcpu restored) {
                         // nothing: the restored vCPU starts with steal time unregistered
                     }
-                }, "X86-RESTORE-CONTINUES"));
+                }, "X86-RESTORE-CONTINUES")
+                // its live migration carries what its save and restore does
+                .mayAlsoFail("X86-LIVE-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("live-migration-forgets-steal-msr", "the VMM's live migration carries guest memory but not "
+                        + "MSR_KVM_STEAL_TIME (its save and restore does)",
+                new ReferenceParts() {
+                    @Override
+                    public void migrate(Vcpu source, Vcpu destination) {
+                        // nothing: the destination vCPU starts with steal time unregistered
+                    }
+                }, "X86-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("registration-zeroes-structure", "accepting an enabling MSR write zeroes the 64 bytes at the address "
                         + "(harmless for a guest's first registration; a restored registration wipes the migrated steal)",
                 msr((ram, offered) -> new StealTimeMsr(ram, offered) {
@@ -597,8 +607,8 @@ public final class X86FaultyVariants {
                 .mayAlsoFail("X86-MIGRATION-VERSION")
                 // zeroing writes the padding, and a re-registration loses the steal accrued before it
                 .mayAlsoFail("X86-PAD-UNTOUCHED", "X86-UPDATE-EVERY-ENTRY")
-                // the VMM's own save and restore carries the registration and the structure as a migration does
-                .mayAlsoFail("X86-RESTORE-CONTINUES"));
+                // the VMM's own save and restore, and its live migration, carry the registration and the structure as a migration does
+                .mayAlsoFail("X86-RESTORE-CONTINUES", "X86-LIVE-MIGRATION-CONTINUES"));
         v.add(FaultyVariant.of("version-kept-in-hypervisor", "the version is counted in the hypervisor (per vCPU, from 0), not read back from guest memory",
                 X86LegalVariants.ownVersionCounter(), "X86-MIGRATION-VERSION")
                 // a version the guest left odd is ignored as well
