@@ -163,11 +163,7 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
      * VM is closed after the test, {@code vm} at once.
      */
     protected Vm saveAndRestore(Vm vm) {
-        require(Capability.VMM_SAVE_RESTORE);
-        Vm restored = Evidence.step("the VMM saves the VM and restores it into a new one", vm::saveAndRestore);
-        open.add(restored);
-        closeVm(vm);
-        return restored;
+        return moved(vm, Capability.VMM_SAVE_RESTORE, "the VMM saves the VM and restores it into a new one", vm::saveAndRestore);
     }
 
     /**
@@ -175,11 +171,15 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
      * after the test, {@code vm} at once.
      */
     protected Vm liveMigrate(Vm vm) {
-        require(Capability.VMM_LIVE_MIGRATION);
-        Vm destination = Evidence.step("the VMM migrates the running VM live into a new one", vm::liveMigrate);
-        open.add(destination);
+        return moved(vm, Capability.VMM_LIVE_MIGRATION, "the VMM migrates the running VM live into a new one", vm::liveMigrate);
+    }
+
+    private Vm moved(Vm vm, Capability needed, String step, java.util.function.Supplier<Vm> move) {
+        require(needed);
+        Vm moved = Evidence.step(step, move);
+        open.add(moved);
         closeVm(vm);
-        return destination;
+        return moved;
     }
 
     /** Closes a VM this test opened before the test ends (a migration's source): it is not closed again. */
