@@ -43,6 +43,8 @@ struct cpu {
     volatile uint32_t fault;            /* vector of the last caught fault, or NO_FAULT */
 };
 static struct cpu cpus[MAX_CPUS];
+static void verb_cpu_up(uint64_t id, struct out *o);
+static void delay_ns(uint64_t ns);
 
 /* ---- local APIC (xAPIC, memory-mapped; the page tables map it uncached) ---------------------- */
 #define APIC_BASE 0xfee00000UL
@@ -381,6 +383,13 @@ static void fault_or_ok(struct out *o, uint32_t fault)
 int arch_request(const char *verb, char **argv, int argc, struct out *o)
 {
     uint64_t a, b;
+    if (streq(verb, "cpu-up") && argc == 1) {
+        if (parse_u64(argv[0], &a))
+            out_str(o, "err bad number");
+        else
+            verb_cpu_up(a, o);
+        return 1;
+    }
     if (streq(verb, "cpuid") && argc == 2) {
         uint32_t r[4];
         if (parse_u64(argv[0], &a) || parse_u64(argv[1], &b) || a > 0xffffffff || b > 0xffffffff) {
@@ -470,6 +479,7 @@ void arch_hello(struct out *o)
 extern const char ap_trampoline[], ap_trampoline_end[];
 static volatile uint8_t ap_ready[MAX_CPUS];    /* slot n's struct cpu is written */
 static volatile uint32_t aps_go;       /* set once cpus[] is in its final order */
+static volatile uint32_t ap_taken_in[MAX_CPUS]; /* slot n: the vCPU index "cpu-up" gave it (a hot-plugged vCPU) */
 
 /* An AP after INIT-SIPI-SIPI: slot is the order it arrived in (its stack). It waits until vCPU 0
    has sorted cpus[] by APIC ID, then serves as vCPU n, n its place in that order: the VMM's
@@ -488,8 +498,57 @@ void ap_main(unsigned slot)
     for (unsigned n = 1; n < cpu_count; n++)
         if (cpus[n].apic_id == id)
             guest_secondary(n);
-    for (;;)
-        asm volatile("cli; hlt");
+    /* not one of them: a vCPU added later, which waits for "cpu-up" to take it in (or parks) */
+    for (;;) {
+        unsigned n = __atomic_load_n(&ap_taken_in[slot], __ATOMIC_ACQUIRE);
+        if (n)
+            guest_secondary(n);
+        arch_wait();
+    }
+}
+
+/* "cpu-up APIC_ID": INIT-SIPI-SIPI to a processor the VMM added while the guest runs (hot-plug);
+   once it checked in, it becomes vCPU cpu_count, the next index (QEMU's cpu index where vCPUs are
+   added in order). Answers "ok vcpu=N". */
+static void verb_cpu_up(uint64_t id, struct out *o)
+{
+    if (id > 0xfe || cpu_count >= MAX_CPUS) {
+        out_str(o, id > 0xfe ? "err bad APIC ID" : "err no room for another vCPU");
+        return;
+    }
+    for (unsigned n = 0; n < cpu_count; n++)
+        if (cpus[n].apic_id == id) {
+            out_str(o, "err that APIC ID is up already");
+            return;
+        }
+    apic_write(APIC_ICR_HI, (uint32_t)id << 24);
+    apic_write(APIC_ICR_LO, 0x4500);    /* INIT, assert, to that APIC ID */
+    delay_ns(10000000);
+    for (int i = 0; i < 2; i++) {
+        apic_write(APIC_ICR_HI, (uint32_t)id << 24);
+        apic_write(APIC_ICR_LO, 0x4600 | (AP_TRAMPOLINE >> 12));   /* STARTUP */
+        delay_ns(200000);
+    }
+    uint64_t end = arch_now_ns() + 2000000000;
+    for (;;) {
+        for (unsigned s = 1; s < MAX_CPUS; s++) {
+            if (!__atomic_load_n(&ap_ready[s], __ATOMIC_ACQUIRE) || cpus[s].apic_id != id || ap_taken_in[s])
+                continue;
+            unsigned n = cpu_count;
+            if (s != n)
+                cpus[n] = cpus[s];
+            __atomic_store_n(&cpu_count, n + 1, __ATOMIC_RELEASE);
+            __atomic_store_n(&ap_taken_in[s], n, __ATOMIC_RELEASE);
+            arch_kick(n);
+            out_str(o, "ok vcpu=");
+            out_dec(o, n);
+            return;
+        }
+        if (arch_now_ns() > end)
+            break;
+        delay_ns(1000000);
+    }
+    out_str(o, "err no processor with that APIC ID checked in within 2 s");
 }
 
 static void delay_ns(uint64_t ns)

@@ -10,6 +10,9 @@
  *                             is returned.
  *   cpuid-hides-steal-time    KVM_SET_CPUID2 with KVM_FEATURE_STEAL_TIME (leaf 0x40000001 EAX bit 5)
  *                             cleared although QEMU offers it (kvm-steal-time=on).
+ *   hotplug-hides-steal-time  the same, but only for vCPUs set up once the guest runs (after the
+ *                             first KVM_RUN): a hot-plugged vCPU is not offered steal time, the boot
+ *                             vCPUs are.
  * arm64 (KVM_SET_DEVICE_ATTR(KVM_ARM_VCPU_PVTIME_CTRL, KVM_ARM_VCPU_PVTIME_IPA) on a vCPU):
  *   restore-loses-pvtime-ipa  a QEMU started to load a saved VM (-incoming on its command line) sets
  *                             no IPA: the restored guest's structure is never updated again, and its
@@ -95,7 +98,10 @@ int ioctl(int fd, unsigned long request, ...)
 			return r == (int)kept ? (int)n : r;
 		}
 	}
-	if (request == KVM_SET_CPUID2 && defect("cpuid-hides-steal-time")) {
+	static int guest_ran;
+	if (request == KVM_RUN)
+		guest_ran = 1;
+	if (request == KVM_SET_CPUID2 && (defect("cpuid-hides-steal-time") || (defect("hotplug-hides-steal-time") && guest_ran))) {
 		struct kvm_cpuid2 *c = arg;
 		for (__u32 i = 0; i < c->nent; i++) {
 			if (c->entries[i].function == KVM_CPUID_FEATURES)

@@ -51,6 +51,12 @@ public enum Capability {
      */
     VMM_LIVE_MIGRATION,
     /**
+     * x86: the VMM adds a vCPU to a running VM ({@link Vm#hotplugVcpu()}), once per VM at least.
+     * QEMU: {@code -smp N,maxcpus=N+1}, QMP {@code device_add} of the free CPU slot
+     * ({@code query-hotpluggable-cpus}), the test guest's INIT-SIPI-SIPI to its APIC ID.
+     */
+    VCPU_HOTPLUG,
+    /**
      * x86: a VM can be built whose guest is offered steal time as its <em>only</em> paravirtual
      * feature ({@link VmSpec#onlyStealTime()}): whatever else the hypervisor can offer a guest is
      * withheld, and withheld features are enforced. KVM: {@code KVM_CPUID_FEATURES} (leaf

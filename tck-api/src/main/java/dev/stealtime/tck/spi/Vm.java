@@ -40,6 +40,18 @@ public interface Vm extends AutoCloseable {
         throw new UnsupportedOperationException("the VMM cannot migrate a VM live (Capability.VMM_LIVE_MIGRATION)");
     }
 
+    /**
+     * The VMM adds a vCPU to this running VM, as a user's CPU hot-plug does, and the guest brings it
+     * online: the returned vCPU has the next index ({@link #vcpus()} includes it from now on) and is
+     * offered what the VMM offers its vCPUs. Called between calls on the vCPUs. Only with
+     * {@link Capability#VCPU_HOTPLUG}.
+     *
+     * @throws UnsupportedOperationException without {@link Capability#VCPU_HOTPLUG}
+     */
+    default Vcpu hotplugVcpu() {
+        throw new UnsupportedOperationException("the VMM cannot add a vCPU to a running VM (Capability.VCPU_HOTPLUG)");
+    }
+
     /** The vCPUs, index 0..n-1. x86 VMs hand out {@link X86Vcpu}s, arm64 VMs {@link Arm64Vcpu}s. */
     List<? extends Vcpu> vcpus();
 

@@ -35,7 +35,7 @@ public final class TckConfig {
         ACCEL("tck.accel", "auto", "accelerator of the emulated machines: auto (the host's KVM only where it can nest, else TCG), kvm or tcg"),
         /** Which KVM the qemu provider's QEMU runs on: {@code auto}, {@code host} ({@code /dev/kvm}) or {@code emulated} (inside an emulated machine). */
         /** A defect put into QEMU for the TCK's self-tests of the VMM rules ({@code native/qemu/defects.c}). */
-        QEMU_DEFECT("tck.qemu.defect", "", "self-tests: a defect put into the qemu provider's QEMU (restore-drops-steal-msr, cpuid-hides-steal-time; arm64: restore-loses-pvtime-ipa, pvtime-ipa-shared, pvtime-ipa-in-ram)"),
+        QEMU_DEFECT("tck.qemu.defect", "", "self-tests: a defect put into the qemu provider's QEMU (restore-drops-steal-msr, cpuid-hides-steal-time, hotplug-hides-steal-time; arm64: restore-loses-pvtime-ipa, pvtime-ipa-shared, pvtime-ipa-in-ram)"),
         QEMU_KVM("tck.qemu.kvm", "auto", "KVM of the qemu provider: auto (this host's /dev/kvm where usable, else the KVM inside an emulated machine), host or emulated"),
         /** Only these rules' tests run: ids, globs ({@code ARM-EINVAL-*}) or rule areas, comma-separated; a subset's verdict is PARTIAL. */
         RULES("tck.rules", "", "rules whose tests run: ids, globs (ARM-EINVAL-*) or areas, comma-separated (default: all; a subset's verdict is PARTIAL)");
@@ -224,7 +224,7 @@ public final class TckConfig {
     }
 
     /** The defects {@code native/qemu/defects.c} can put into QEMU. */
-    public static final List<String> QEMU_DEFECTS = List.of("restore-drops-steal-msr", "cpuid-hides-steal-time",
+    public static final List<String> QEMU_DEFECTS = List.of("restore-drops-steal-msr", "cpuid-hides-steal-time", "hotplug-hides-steal-time",
             "restore-loses-pvtime-ipa", "pvtime-ipa-shared", "pvtime-ipa-in-ram");
 
     /** The rule patterns asked for ({@link Key#RULES}); empty: every rule of the suites. */

@@ -174,6 +174,12 @@ public abstract class TckTest extends UndeclaredSkipIsFailure {
         return moved(vm, Capability.VMM_LIVE_MIGRATION, "the VMM migrates the running VM live into a new one", vm::liveMigrate);
     }
 
+    /** The VMM adds a vCPU to the running {@code vm} ({@link Vm#hotplugVcpu()}). */
+    protected dev.stealtime.tck.spi.Vcpu hotplugVcpu(Vm vm) {
+        require(Capability.VCPU_HOTPLUG);
+        return Evidence.step("the VMM adds a vCPU to the running VM, and the guest brings it online", vm::hotplugVcpu);
+    }
+
     private Vm moved(Vm vm, Capability needed, String step, java.util.function.Supplier<Vm> move) {
         require(needed);
         Vm moved = Evidence.step(step, move);

@@ -12,6 +12,7 @@ import dev.stealtime.tck.support.Snapshot;
 import org.testng.annotations.DataProvider;
 import org.testng.annotations.Test;
 
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,6 +20,7 @@ import static dev.stealtime.tck.x86.KvmStealTime.CPUID_KVM_FEATURES;
 import static dev.stealtime.tck.x86.KvmStealTime.ENABLE;
 import static dev.stealtime.tck.x86.KvmStealTime.FEATURE_STEAL_TIME_BIT;
 import static dev.stealtime.tck.x86.KvmStealTime.hex;
+import static dev.stealtime.tck.x86.KvmStealTime.ms;
 import static dev.stealtime.tck.x86.StealTimeRecordAssert.assertThatRecord;
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -108,6 +110,38 @@ public class DiscoveryAndAccessTests extends X86TckTest {
                         .wasNotWrittenSince(zeroed, "steal time is withheld from this VM");
             }
         }
+    }
+
+    /**
+     * CPU hot-plug: the VMM adds a vCPU while the guest runs (QEMU: QMP {@code device_add}), and the
+     * new vCPU must be offered steal time as vCPU 0 is: the CPUID bit, a working MSR, and updates
+     * carrying its own steal. A VMM that sets up hot-plugged vCPUs on another path than the boot
+     * vCPUs' (CPUID, MSR filters) can forget the feature there.
+     */
+    @TckRule(RuleIds.X86_HOTPLUG_OFFERED)
+    @Test(groups = Level.LINUX_ABI_GROUP)
+    public void X86_HOTPLUG_OFFERED_aVcpuAddedWhileTheGuestRunsIsOfferedStealTime() {
+        require(Capability.VCPU_HOTPLUG);
+        StealTimeVm vm = openStealTimeVm();
+        StealTimeVcpu first = vm.vcpu(0);
+        CpuidResult boot = Evidence.step("vCPU 0: CPUID 0x40000001", () -> first.cpuid(CPUID_KVM_FEATURES));
+        first.runBriefly();
+        StealTimeVcpu added = hotplugVcpu(vm);
+        long gpa = layout().slot(2);
+        CpuidResult leaf = Evidence.step("the added vCPU " + added.index() + ": CPUID 0x40000001", () -> added.cpuid(CPUID_KVM_FEATURES));
+        Evidence.text("CPUID 0x40000001", String.format("vCPU 0 (booted): %s%nvCPU %d (hot-plugged): %s%n", boot, added.index(), leaf));
+        assertThat((leaf.eax() >>> FEATURE_STEAL_TIME_BIT & 1) != 0).as("CPUID 0x40000001 EAX bit 5 (KVM_FEATURE_STEAL_TIME) on the hot-plugged "
+                + "vCPU %d, as on vCPU 0 (EAX 0x%x there, 0x%x here)", added.index(), boot.eax(), leaf.eax()).isTrue();
+        vm.zeroStructure(gpa);
+        MsrResult w = Evidence.step("the added vCPU: guest WRMSR " + hex(gpa | ENABLE), () -> added.guestWrmsr(gpa | ENABLE));
+        assertThat(w.faulted()).as("WRMSR(MSR_KVM_STEAL_TIME, %s) on the hot-plugged vCPU %d must not fault", hex(gpa | ENABLE), added.index())
+                .isFalse();
+        Duration d = preemption(Duration.ofMillis(3));
+        StealTimeVcpu.Measured m = added.measure(gpa, "preempt " + ms(d) + " of the added vCPU", d.toNanos() - tolerance(),
+                () -> added.preempt(d));
+        assertThatRecord(m.after()).hasStealDeltaBetween(m.before(), d.toNanos() - tolerance(), m.hostNanos() + tolerance(),
+                String.format("the hot-plugged vCPU %d's structure carries its own steal: at least the preemption (%s), at most its own "
+                        + "run delay (%,d ns) and the tolerance", added.index(), ms(d), m.hostNanos()));
     }
 
     /**

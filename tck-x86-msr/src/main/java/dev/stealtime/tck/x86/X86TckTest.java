@@ -41,6 +41,15 @@ public abstract class X86TckTest extends TckTest {
     }
 
     /** Closes a VM before the test ends (a migration's source). */
+    /** The VMM adds a vCPU to the running {@code vm} ({@link dev.stealtime.tck.spi.Vm#hotplugVcpu()}). */
+    protected StealTimeVcpu hotplugVcpu(StealTimeVm vm) {
+        dev.stealtime.tck.spi.Vcpu v = hotplugVcpu(vm.vm());
+        if (!(v instanceof dev.stealtime.tck.spi.X86Vcpu x)) {
+            throw new IllegalStateException("an x86-64 VM added a " + v.getClass().getName() + ", not an X86Vcpu");
+        }
+        return new StealTimeVcpu(x, vm.vm(), this::timing);
+    }
+
     /** The VMM migrates {@code vm} live into a new VM ({@link dev.stealtime.tck.spi.Vm#liveMigrate()}). */
     protected StealTimeVm liveMigrate(StealTimeVm vm) {
         return new StealTimeVm(liveMigrate(vm.vm()), this::timing);

@@ -42,12 +42,12 @@ public final class AdapterServer {
 
     /**
      * Capabilities with no request in the protocol (version 1): never offered through it, and refused
-     * from an adapter. VMM_SAVE_RESTORE, VMM_LIVE_MIGRATION, GUEST_DEVICE_TREE: a VMM's own save and
-     * restore, its live migration and where it places the arm64 structures are tested through the
+     * from an adapter. VMM_SAVE_RESTORE, VMM_LIVE_MIGRATION, VCPU_HOTPLUG, GUEST_DEVICE_TREE: a VMM's own
+     * save and restore, its live migration, its CPU hot-plug and where it places the arm64 structures are tested through the
      * qemu provider.
      */
     public static final java.util.Set<Capability> NOT_IN_PROTOCOL = java.util.EnumSet.of(Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION,
-            Capability.GUEST_DEVICE_TREE);
+            Capability.VCPU_HOTPLUG, Capability.GUEST_DEVICE_TREE);
 
 
     /** A fault the server plays on purpose (tests of the TCK's fault handling): after {@code after} requests. */

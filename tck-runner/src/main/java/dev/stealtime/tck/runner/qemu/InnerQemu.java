@@ -63,9 +63,17 @@ final class InnerQemu implements QemuProcess {
         return migration;
     }
 
+    /** Whether the monitor greeted us (and took {@code qmp_capabilities}) already: the first call does that. */
+    private boolean greeted;
+
     @Override
-    public Map<Integer, Integer> vcpuThreads(Duration timeout) throws IOException {
-        return Qmp.vcpuThreads(qmp, timeout);
+    public synchronized Map<Integer, Integer> vcpuThreads(Duration timeout) throws IOException {
+        if (greeted) {
+            return Qmp.threads(Qmp.execute(qmp, "{\"execute\":\"query-cpus-fast\"}", timeout));
+        }
+        Map<Integer, Integer> threads = Qmp.vcpuThreads(qmp, timeout);
+        greeted = true;
+        return threads;
     }
 
     @Override

@@ -75,7 +75,7 @@ record QemuCommand(String bios, String cpu) {
                 "-bios", bios,
                 "-accel", "kvm",
                 "-cpu", cpuModel,
-                "-smp", Integer.toString(spec.vcpus()),
+                "-smp", spec.vcpus() + ",maxcpus=" + (spec.vcpus() + 1),     // room for one hot-plugged vCPU
                 "-m", memory,
                 "-object", "memory-backend-file,id=ram,size=" + mib + "M,mem-path=" + ram.get(0) + ",share=on"));
         for (int i = 0; i < dimms.size(); i++) {

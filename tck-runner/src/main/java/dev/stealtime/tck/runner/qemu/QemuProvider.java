@@ -91,13 +91,14 @@ public final class QemuProvider implements HypervisorProvider {
     /**
      * MULTI_VCPU ({@code -smp}), WITHHOLD_STEAL_TIME ({@code -cpu ...,kvm-steal-time=off,
      * kvm-pv-enforce-cpuid=on}), HIGH_MEMORY (a {@code pc-dimm} at 4 GiB), VMM_LIVE_MIGRATION (a second QEMU,
-     * {@code -incoming defer}, QMP {@code migrate} over a Unix socket or between emulated machines) and VMM_SAVE_RESTORE (QMP
+     * {@code -incoming defer}, QMP {@code migrate} over a Unix socket or between emulated machines), VCPU_HOTPLUG
+     * ({@code -smp N,maxcpus=N+1}, QMP {@code device_add}) and VMM_SAVE_RESTORE (QMP
      * {@code migrate} to a file, a new QEMU with {@code -incoming defer} and {@code migrate-incoming}).
      */
     @Override
     public Set<Capability> capabilities() {
         return Set.copyOf(EnumSet.of(Capability.MULTI_VCPU, Capability.WITHHOLD_STEAL_TIME, Capability.HIGH_MEMORY,
-                Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION));
+                Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION, Capability.VCPU_HOTPLUG));
     }
 
     /**

@@ -3,6 +3,7 @@ package dev.stealtime.tck.runner.qemu;
 import dev.stealtime.tck.spi.Architecture;
 import dev.stealtime.tck.spi.GuestMemory;
 import dev.stealtime.tck.spi.MemoryRegion;
+import dev.stealtime.tck.spi.Vcpu;
 import dev.stealtime.tck.spi.Vm;
 import dev.stealtime.tck.spi.VmSpec;
 
@@ -44,7 +45,7 @@ final class QemuVm implements Vm {
     private final QemuLauncher launcher;
     private final Duration shortestIdle;
     private final GuestConsole console;
-    private final List<QemuVcpu> vcpus = new ArrayList<>();
+    private final List<QemuVcpu> vcpus = new java.util.concurrent.CopyOnWriteArrayList<>();
     private SharedRam memory;
     private volatile boolean closed;
 
@@ -208,6 +209,55 @@ final class QemuVm implements Vm {
             throw new IllegalStateException(what + ": " + why.getMessage(), why);
         }
     }
+
+    /**
+     * QEMU's CPU hot-plug (x86): QMP {@code device_add} of the free slot {@code query-hotpluggable-cpus}
+     * names (QEMU was started with room for one: {@code -smp N,maxcpus=N+1}), its APIC ID from
+     * {@code qom-get}, its thread from {@code query-cpus-fast}; then the guest's {@code cpu-up APIC_ID}
+     * (INIT-SIPI-SIPI) brings it online as vCPU N.
+     */
+    @Override
+    public synchronized Vcpu hotplugVcpu() {
+        checkOpen();
+        if (spec.architecture() != Architecture.X86_64) {
+            throw new UnsupportedOperationException("CPU hot-plug: x86-64 only (QEMU virt has none)");
+        }
+        int index = vcpus.size();
+        String id = "tck-cpu" + index;
+        try {
+            String slots = qemu.qmp("{\"execute\":\"query-hotpluggable-cpus\"}", ANSWER_TIMEOUT);
+            Matcher free = FREE_CPU_SLOT.matcher(slots);
+            if (!free.find()) {
+                throw new IOException("QMP query-hotpluggable-cpus: expected a slot without a qom-path, seen " + slots.strip());
+            }
+            qemu.qmp("{\"execute\":\"device_add\",\"arguments\":{\"driver\":\"" + free.group(2) + "\",\"id\":\"" + id + "\","
+                    + free.group(1) + "}}", ANSWER_TIMEOUT);
+            String apic = qemu.qmp("{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/" + id
+                    + "\",\"property\":\"apic-id\"}}", ANSWER_TIMEOUT);
+            Matcher a = Pattern.compile("\"return\":\\s*(\\d+)").matcher(apic);
+            if (!a.find()) {
+                throw new IOException("QMP qom-get apic-id of " + id + ": " + apic.strip());
+            }
+            Integer tid = qemu.vcpuThreads(ANSWER_TIMEOUT).get(index);
+            if (tid == null) {
+                throw new IOException("QMP query-cpus-fast names no thread for cpu-index " + index + " after device_add");
+            }
+            String up = console.ask("cpu-up " + a.group(1), ANSWER_TIMEOUT);
+            if (!up.equals("ok vcpu=" + index)) {
+                throw new IOException("the test guest's cpu-up " + a.group(1) + ": expected 'ok vcpu=" + index + "', seen '" + up + "'");
+            }
+            int cpu = index % qemu.cpus();
+            qemu.competitor().pin(tid, cpu);
+            QemuVcpu v = new QemuX86Vcpu(this, index, tid, cpu);
+            vcpus.add(v);
+            return v;
+        } catch (IOException e) {
+            throw failure("hot-plug of vCPU " + index, e);
+        }
+    }
+
+    /** In {@code query-hotpluggable-cpus}: a slot with no CPU in it (no qom-path): its props and its type. */
+    private static final Pattern FREE_CPU_SLOT = Pattern.compile("\\{\"props\": \\{([^}]*)\\}, \"vcpus-count\": \\d+, \"type\": \"([^\"]+)\"\\}");
 
     /** Polls {@code query-migrate} until QEMU says {@code completed}; {@code failed}, or no end within the boot timeout, throws. */
     private static void awaitMigration(QemuProcess q, String what) throws IOException {

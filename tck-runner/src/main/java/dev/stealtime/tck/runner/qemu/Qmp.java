@@ -60,6 +60,11 @@ final class Qmp {
             send(ch, "{\"execute\":\"query-cpus-fast\"}");
             return readUntil(ch, in, "\"return\"");
         });
+        return threads(answer);
+    }
+
+    /** cpu-index to thread id in the answer to {@code query-cpus-fast}. */
+    static Map<Integer, Integer> threads(String answer) throws IOException {
         Map<Integer, Integer> threads = new TreeMap<>();
         for (String cpu : topLevelObjects(answer)) {
             Matcher index = CPU_INDEX.matcher(cpu);

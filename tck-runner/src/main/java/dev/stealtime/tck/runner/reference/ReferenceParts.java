@@ -59,6 +59,14 @@ public class ReferenceParts {
         }
     }
 
+    /**
+     * A vCPU the VMM adds to a running VM: {@code asBooted}, built as the boot vCPUs are; a variant
+     * may set up vCPU {@code index} on {@code ram} otherwise.
+     */
+    public Vcpu hotplugged(int index, GuestRam ram, Vcpu asBooted) {
+        return asBooted;
+    }
+
     /** What a VMM carries for one vCPU when it migrates a VM live: as for a save and restore ({@link #restore}). */
     public void migrate(Vcpu source, Vcpu destination) {
         restore(source, destination);

@@ -18,7 +18,7 @@ public class ReferenceVm implements Vm {
     /** Guest RAM: the spec's, and the region a VMM adds for its structures ({@link PvTimeRegion#memory()}). */
     private final List<MemoryRegion> regions;
     private final GuestRam ram;
-    private final List<Vcpu> vcpus = new ArrayList<>();
+    private final List<Vcpu> vcpus = new java.util.concurrent.CopyOnWriteArrayList<>();
     private volatile boolean closed;
 
     public ReferenceVm(VmSpec spec, ReferenceParts parts) {
@@ -32,19 +32,31 @@ public class ReferenceVm implements Vm {
         }
         this.regions = List.copyOf(memory);
         this.ram = parts.guestRam(regions);
-        boolean offered = spec.stealTimeOffered();
         for (int i = 0; i < spec.vcpus(); i++) {
-            if (spec.architecture() == Architecture.X86_64) {
-                vcpus.add(parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered).alone(spec.onlyStealTime()), offered));
-            } else {
-                StolenTime st = parts.stolenTime(ram);
-                Arm64ReferenceVcpu v = parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st));
-                if (region != null) {
-                    v.placeAsVmm(region, ram);
-                }
-                vcpus.add(v);
-            }
+            vcpus.add(newVcpu(i, region));
         }
+    }
+
+    private Vcpu newVcpu(int i, PvTimeRegion region) {
+        boolean offered = spec.stealTimeOffered();
+        if (spec.architecture() == Architecture.X86_64) {
+            return parts.x86Vcpu(i, parts.stealTimeMsr(ram, offered).alone(spec.onlyStealTime()), offered);
+        }
+        StolenTime st = parts.stolenTime(ram);
+        Arm64ReferenceVcpu v = parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st));
+        if (region != null) {
+            v.placeAsVmm(region, ram);
+        }
+        return v;
+    }
+
+    /** As a VMM hot-plugs a vCPU: the next index, built as the others ({@link ReferenceParts#hotplugged}). */
+    @Override
+    public synchronized Vcpu hotplugVcpu() {
+        checkOpen();
+        Vcpu v = parts.hotplugged(vcpus.size(), ram, newVcpu(vcpus.size(), null));
+        vcpus.add(v);
+        return v;
     }
 
     @Override

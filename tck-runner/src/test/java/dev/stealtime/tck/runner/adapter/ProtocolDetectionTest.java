@@ -34,7 +34,7 @@ public class ProtocolDetectionTest {
     private static final Set<String> RACES = Set.of("X86-TORN-READ", "X86-VERSION-ADVANCES", "ARM-ATOMIC-UPDATE");
     /** Rules whose tests need a capability the protocol cannot carry (AdapterServer.NOT_IN_PROTOCOL): NOT APPLICABLE through it. */
     static final Set<String> NOT_THROUGH_THE_PROTOCOL = Set.of("X86-RESTORE-CONTINUES", "ARM-RESTORE-CONTINUES",
-            "X86-LIVE-MIGRATION-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES", "ARM-REGION-RESERVED", "ARM-REGION-DISTINCT");
+            "X86-LIVE-MIGRATION-CONTINUES", "ARM-LIVE-MIGRATION-CONTINUES", "X86-HOTPLUG-OFFERED", "ARM-REGION-RESERVED", "ARM-REGION-DISTINCT");
 
     /**
      * The self-tests' configuration; a variant a race must catch races for longer (2 s by default,
@@ -62,7 +62,7 @@ public class ProtocolDetectionTest {
             for (FaultyVariant v : variants) {
                 if (NOT_THROUGH_THE_PROTOCOL.containsAll(v.mustFail())) {
                     table.append(String.format("%-36s %-6s %-8s %s%n", v.name(), suite.cliName, "-", "not run: its rule needs VMM_SAVE_RESTORE, "
-                            + "VMM_LIVE_MIGRATION or GUEST_DEVICE_TREE, which the protocol cannot carry"));
+                            + "VMM_LIVE_MIGRATION, VCPU_HOTPLUG or GUEST_DEVICE_TREE, which the protocol cannot carry"));
                     continue;
                 }
                 List<Boolean> modes = new ArrayList<>(List.of(false));

@@ -27,7 +27,8 @@ public class KvmProviderTest extends KvmTestSupport {
         // every capability but a VMM's own save and restore: the C adapter is no VMM, and the adapter
         // protocol carries no saveAndRestore (the migration rules act as the VMM through HOST_MSR_ACCESS)
         assertThat(provider.capabilities()).containsExactlyInAnyOrderElementsOf(
-                java.util.EnumSet.complementOf(java.util.EnumSet.of(Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION, Capability.GUEST_DEVICE_TREE)));
+                java.util.EnumSet.complementOf(java.util.EnumSet.of(Capability.VMM_SAVE_RESTORE, Capability.VMM_LIVE_MIGRATION, Capability.VCPU_HOTPLUG,
+                Capability.GUEST_DEVICE_TREE)));
         assertThat(provider.timing().isExact()).isFalse();
         assertThat(provider.timing().tolerance()).isEqualTo(KvmProvider.TOLERANCE);
     }

@@ -583,6 +583,14 @@ public final class X86FaultyVariants {
                 }, "X86-RESTORE-CONTINUES")
                 // its live migration carries what its save and restore does
                 .mayAlsoFail("X86-LIVE-MIGRATION-CONTINUES"));
+        v.add(FaultyVariant.of("hotplug-without-steal-time", "a vCPU the VMM adds while the guest runs is set up without steal time "
+                        + "(no CPUID bit, and the MSR faults), unlike the boot vCPUs",
+                new ReferenceParts() {
+                    @Override
+                    public Vcpu hotplugged(int index, GuestRam ram, Vcpu asBooted) {
+                        return x86Vcpu(index, stealTimeMsr(ram, false), false);
+                    }
+                }, "X86-HOTPLUG-OFFERED"));
         v.add(FaultyVariant.of("live-migration-forgets-steal-msr", "the VMM's live migration carries guest memory but not "
                         + "MSR_KVM_STEAL_TIME (its save and restore does)",
                 new ReferenceParts() {
