@@ -20,12 +20,11 @@ public class Arm64ReferenceVcpu extends VirtualVcpu implements Arm64Vcpu {
 
     /**
      * As a whole VMM does before its guest runs ({@link dev.stealtime.tck.spi.VmSpec#vmmPlaced()}):
-     * zeroes this vCPU's 64 bytes in {@code region} and sets the IPA there; from then on the VMM
+     * sets this vCPU's IPA in {@code region} (memory fresh from the VMM: zero); from then on the VMM
      * placed the structure ({@link #vmmPlacedIpa()}) and the guest sees the region's device tree.
      */
-    public void placeAsVmm(PvTimeRegion region, GuestRam ram) {
+    public void placeAsVmm(PvTimeRegion region) {
         long ipa = region.ipa(index());
-        ram.zero(ipa, StolenTime.SIZE);
         int r = attribute.set(PVTIME_CTRL, PVTIME_IPA, ipa);
         if (r != 0) {
             throw new IllegalStateException(String.format("the VMM could not place vCPU %d's structure at 0x%x: SET_DEVICE_ATTR errno %d",
@@ -45,7 +44,6 @@ public class Arm64ReferenceVcpu extends VirtualVcpu implements Arm64Vcpu {
         if (deviceTree == null) {
             throw new UnsupportedOperationException("this VM was not booted as a whole VMM boots its guest (VmSpec.vmmPlaced()): no device tree");
         }
-        enterGuest();      // the guest reads its tree
         return deviceTree;
     }
 

@@ -12,7 +12,8 @@ import java.util.List;
  * vCPUs' structures and the device tree it gives the guest. As QEMU {@code virt} does: a 64 KiB
  * region of its own at {@value #BASE_HEX}, outside guest RAM and described by no node, one structure
  * per vCPU at {@code base + 64 × index}; the tree has a memory node per RAM region of the spec and a
- * PL011 at {@code 0x09000000}. The self-tests subclass it to move the region or the structures.
+ * PL011 at {@code 0x09000000}. The self-tests subclass it to move the region (to a page-aligned base)
+ * or the structures.
  */
 public class PvTimeRegion {
 
@@ -38,11 +39,9 @@ public class PvTimeRegion {
         return base() + (long) StolenTime.SIZE * index;
     }
 
-    /** The memory the VMM adds to the guest's for the region (whole pages): none when the region lies in RAM already. */
+    /** The memory the VMM adds to the guest's for the region (base page-aligned): none when the region lies in RAM already. */
     public List<MemoryRegion> memory() {
-        long first = base() & ~0xfffL;
-        long end = (base() + SIZE + 0xfff) & ~0xfffL;
-        return spec.inRam(base(), SIZE) ? List.of() : List.of(new MemoryRegion(first, end - first));
+        return spec.inRam(base(), SIZE) ? List.of() : List.of(new MemoryRegion(base(), SIZE));
     }
 
     /** What the guest is told: its RAM (memory nodes) and its devices. */

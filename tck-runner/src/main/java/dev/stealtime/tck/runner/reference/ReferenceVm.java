@@ -28,7 +28,6 @@ public class ReferenceVm implements Vm {
         List<MemoryRegion> memory = new ArrayList<>(spec.ram());
         if (region != null) {
             memory.addAll(region.memory());
-            memory.sort(java.util.Comparator.comparingLong(MemoryRegion::gpa));
         }
         this.regions = List.copyOf(memory);
         this.ram = parts.guestRam(regions);
@@ -45,7 +44,7 @@ public class ReferenceVm implements Vm {
         StolenTime st = parts.stolenTime(ram);
         Arm64ReferenceVcpu v = parts.arm64Vcpu(i, st, parts.pvTimeAttribute(ram, offered, st), parts.pvTimeHypercalls(offered, st));
         if (region != null) {
-            v.placeAsVmm(region, ram);
+            v.placeAsVmm(region);
         }
         return v;
     }
