@@ -2,6 +2,7 @@ package dev.stealtime.tck.runner.qemu;
 
 import dev.stealtime.tck.runner.emulatedkvm.EmulatedMachine;
 import dev.stealtime.tck.runner.emulatedkvm.Guest;
+import dev.stealtime.tck.runner.host.Leftovers;
 import dev.stealtime.tck.runner.host.NativeSources;
 import dev.stealtime.tck.runner.host.PrivateFiles;
 import dev.stealtime.tck.spi.VmSpec;
@@ -42,6 +43,8 @@ final class MachinePool implements QemuLauncher {
     private final java.util.Set<ProcessHandle> booting = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
     private String described;
+    /** {@link #close}, run by the shutdown hook while the pool is being started (before the provider holds it). */
+    private final Runnable atShutdown = this::close;
 
     private MachinePool(Guest guest, QemuCommand command, String defect, Path work, Path kernel, Path initrd) {
         this.guest = guest;
@@ -61,7 +64,9 @@ final class MachinePool implements QemuLauncher {
      * @param defect    a defect for {@code native/qemu/defects.c} to put into the inner QEMU, or null
      */
     static MachinePool start(Guest guest, QemuCommand command, Path innerQemu, String defect) throws IOException {
-        Path work = PrivateFiles.tempDir("tck-qemu-machines-");
+        // registered at once: a run stopped (SIGTERM) while the first machine boots leaves neither
+        // this directory nor that machine's QEMU behind (seen 2026-12-08: both stayed)
+        Path work = Leftovers.create(() -> PrivateFiles.tempDir("tck-qemu-machines-"));
         try {
             Path src = work.resolve("src");
             for (String part : List.of("guest", "kvm", "qemu")) {
@@ -74,9 +79,11 @@ final class MachinePool implements QemuLauncher {
             if (innerQemu != null) {
                 pb.environment().put("QEMU", innerQemu.toString());
             }
-            Process p = pb.start();
+            Process p = Leftovers.track(pb.start());
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(PREPARE_MINUTES, TimeUnit.MINUTES)) {
+            boolean ended = p.waitFor(PREPARE_MINUTES, TimeUnit.MINUTES);
+            Leftovers.untrack(p);
+            if (!ended) {
                 p.destroyForcibly();
                 throw new IOException("machine.sh did not finish within " + PREPARE_MINUTES + " minutes");
             }
@@ -99,6 +106,7 @@ final class MachinePool implements QemuLauncher {
             }
             PrivateFiles.deleteTree(src);
             MachinePool pool = new MachinePool(guest, command, defect, work, kernel, initrd);
+            Leftovers.onShutdown(pool.atShutdown);
             try {
                 pool.release(pool.bootOne());
             } catch (RuntimeException e) {
@@ -108,9 +116,11 @@ final class MachinePool implements QemuLauncher {
             return pool;
         } catch (IOException | RuntimeException e) {
             PrivateFiles.deleteTree(work);
+            Leftovers.untrack(work);
             throw e;
         } catch (InterruptedException e) {
             PrivateFiles.deleteTree(work);
+            Leftovers.untrack(work);
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while preparing the emulated machine", e);
         }
@@ -329,6 +339,7 @@ final class MachinePool implements QemuLauncher {
     @Override
     public void close() {
         closed = true;
+        Leftovers.removeOnShutdown(atShutdown);
         booting.forEach(ProcessHandle::destroyForcibly);
         List<QemuMachine> machines;
         synchronized (all) {
@@ -338,5 +349,6 @@ final class MachinePool implements QemuLauncher {
         }
         machines.forEach(QemuMachine::close);
         PrivateFiles.deleteTree(work);
+        Leftovers.untrack(work);
     }
 }
