@@ -92,23 +92,33 @@ abstract class HostVmmProcess implements QemuProcess {
     /** Read straight from {@code /proc/VMM/task/TID/schedstat}. */
     @Override
     public long runDelayNanos(int tid) throws IOException {
-        Path schedstat = Path.of("/proc", Long.toString(vmm.pid()), "task", Integer.toString(tid), "schedstat");
-        try {
-            return Long.parseLong(Files.readString(schedstat).trim().split("\\s+")[1]);
-        } catch (RuntimeException e) {
-            throw new IOException(schedstat + ": " + e, e);
-        }
+        return schedstat(tid)[1];
     }
 
     @Override
-    public String threadSample(int tid) throws IOException {
-        Path task = Path.of("/proc", Long.toString(vmm.pid()), "task", Integer.toString(tid));
+    public ThreadSample threadSample(int tid) throws IOException {
+        Path stat = task(tid).resolve("stat");
+        long[] sched = schedstat(tid);
         try {
-            String stat = Files.readString(task.resolve("stat"));
-            String[] sched = Files.readString(task.resolve("schedstat")).trim().split("\\s+");
-            return stat.substring(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) + " " + sched[0] + " " + sched[1];
+            String s = Files.readString(stat);
+            return new ThreadSample(s.substring(s.lastIndexOf(')') + 2, s.lastIndexOf(')') + 3), sched[0], sched[1]);
         } catch (RuntimeException e) {
-            throw new IOException(task + ": " + e, e);
+            throw new IOException(stat + ": " + e, e);
+        }
+    }
+
+    private Path task(int tid) {
+        return Path.of("/proc", Long.toString(vmm.pid()), "task", Integer.toString(tid));
+    }
+
+    /** Fields 1 and 2 of the thread's {@code schedstat}: time on the CPU and run delay (ns). */
+    private long[] schedstat(int tid) throws IOException {
+        Path schedstat = task(tid).resolve("schedstat");
+        try {
+            String[] f = Files.readString(schedstat).trim().split("\\s+");
+            return new long[]{Long.parseLong(f[0]), Long.parseLong(f[1])};
+        } catch (RuntimeException e) {
+            throw new IOException(schedstat + ": " + e, e);
         }
     }
 

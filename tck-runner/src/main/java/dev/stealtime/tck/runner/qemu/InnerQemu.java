@@ -106,12 +106,12 @@ final class InnerQemu implements QemuProcess {
     }
 
     @Override
-    public String threadSample(int tid) throws IOException {
+    public ThreadSample threadSample(int tid) throws IOException {
         String a = machine.ask("thread " + tid);
         if (!a.startsWith("ok ")) {
             throw new IOException("thread " + tid + " in emulated machine " + machine.number() + ": " + a);
         }
-        return a.substring(3).trim();
+        return ThreadSample.parse(a.substring(3));
     }
 
     /** Asked of the machine's agent; a machine that is gone runs no QEMU. */

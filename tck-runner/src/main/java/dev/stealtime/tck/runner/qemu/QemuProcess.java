@@ -41,11 +41,8 @@ interface QemuProcess extends AutoCloseable {
     /** Field 2 of the thread's {@code schedstat}: its run delay, what KVM reports as steal. */
     long runDelayNanos(int tid) throws IOException;
 
-    /**
-     * A thread of QEMU as its kernel sees it, for failure messages: {@code STATE EXEC_NS DELAY_NS}
-     * (the state letter of {@code /proc/TID/stat}, fields 1 and 2 of its {@code schedstat}).
-     */
-    String threadSample(int tid) throws IOException;
+    /** A thread of QEMU as its kernel sees it (state, time on the CPU, run delay), for failure messages. */
+    ThreadSample threadSample(int tid) throws IOException;
 
     /** Whether QEMU still runs. */
     boolean alive();

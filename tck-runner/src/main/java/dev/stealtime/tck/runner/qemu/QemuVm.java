@@ -36,6 +36,10 @@ final class QemuVm implements Vm {
         t.setDaemon(true);
         return t;
     });
+    /** In {@code query-hotpluggable-cpus}: a slot with no CPU in it (no qom-path): its props and its type. */
+    private static final Pattern FREE_CPU_SLOT = Pattern.compile("\\{\"props\": \\{([^}]*)\\}, \"vcpus-count\": \\d+, \"type\": \"([^\"]+)\"\\}");
+    /** The answer to a QMP {@code qom-get} of an integer property. */
+    private static final Pattern QOM_INTEGER = Pattern.compile("\"return\":\\s*(\\d+)");
     private static final Pattern HELLO = Pattern.compile("^ok tck-guest version=1 arch=(\\S+) vcpus=(\\d+) .* free=0x([0-9a-f]+)-0x([0-9a-f]+)( .*)?$");
 
     private final VmSpec spec;
@@ -234,7 +238,7 @@ final class QemuVm implements Vm {
                     + free.group(1) + "}}", ANSWER_TIMEOUT);
             String apic = qemu.qmp("{\"execute\":\"qom-get\",\"arguments\":{\"path\":\"/machine/peripheral/" + id
                     + "\",\"property\":\"apic-id\"}}", ANSWER_TIMEOUT);
-            Matcher a = Pattern.compile("\"return\":\\s*(\\d+)").matcher(apic);
+            Matcher a = QOM_INTEGER.matcher(apic);
             if (!a.find()) {
                 throw new IOException("QMP qom-get apic-id of " + id + ": " + apic.strip());
             }
@@ -255,9 +259,6 @@ final class QemuVm implements Vm {
             throw failure("hot-plug of vCPU " + index, e);
         }
     }
-
-    /** In {@code query-hotpluggable-cpus}: a slot with no CPU in it (no qom-path): its props and its type. */
-    private static final Pattern FREE_CPU_SLOT = Pattern.compile("\\{\"props\": \\{([^}]*)\\}, \"vcpus-count\": \\d+, \"type\": \"([^\"]+)\"\\}");
 
     /** Polls {@code query-migrate} until QEMU says {@code completed}; {@code failed}, or no end within the boot timeout, throws. */
     private static void awaitMigration(QemuProcess q, String what) throws IOException {
@@ -423,15 +424,15 @@ final class QemuVm implements Vm {
             s.append(", QMP query-status did not answer: ").append(e.getMessage());
         }
         try {
-            Map<Integer, String> before = threadSamples();
+            Map<Integer, ThreadSample> before = threadSamples();
             Thread.sleep(STALL_SAMPLE.toMillis());
-            Map<Integer, String> after = threadSamples();
+            Map<Integer, ThreadSample> after = threadSamples();
             for (QemuVcpu v : vcpus) {
-                String[] b = before.get(v.tid()).split(" ");
-                String[] a = after.get(v.tid()).split(" ");
+                ThreadSample b = before.get(v.tid());
+                ThreadSample a = after.get(v.tid());
                 s.append(String.format("; vCPU %d (thread %d, pinned to CPU %d): state %s, %,d µs on the CPU and %,d µs of run delay in %d ms",
-                        v.index(), v.tid(), v.cpu(), a[0], (Long.parseLong(a[1]) - Long.parseLong(b[1])) / 1000,
-                        (Long.parseLong(a[2]) - Long.parseLong(b[2])) / 1000, STALL_SAMPLE.toMillis()));
+                        v.index(), v.tid(), v.cpu(), a.state(), (a.onCpuNanos() - b.onCpuNanos()) / 1000,
+                        (a.runDelayNanos() - b.runDelayNanos()) / 1000, STALL_SAMPLE.toMillis()));
             }
         } catch (IOException | RuntimeException e) {
             s.append("; the vCPU threads could not be sampled: ").append(e.getMessage());
@@ -441,8 +442,8 @@ final class QemuVm implements Vm {
         return s.toString();
     }
 
-    private Map<Integer, String> threadSamples() throws IOException {
-        Map<Integer, String> m = new java.util.HashMap<>();
+    private Map<Integer, ThreadSample> threadSamples() throws IOException {
+        Map<Integer, ThreadSample> m = new java.util.HashMap<>();
         for (QemuVcpu v : vcpus) {
             m.put(v.tid(), qemu.threadSample(v.tid()));
         }

@@ -10,7 +10,7 @@ import java.util.List;
 /**
  * The reference acting as a whole VMM ({@link VmSpec#vmmPlaced()}), arm64: where it puts the
  * vCPUs' structures and the device tree it gives the guest. As QEMU {@code virt} does: a 64 KiB
- * region of its own at {@value #BASE_HEX}, outside guest RAM and described by no node, one structure
+ * region of its own at {@code 0x090a0000} ({@link #BASE}), outside guest RAM and described by no node, one structure
  * per vCPU at {@code base + 64 × index}; the tree has a memory node per RAM region of the spec and a
  * PL011 at {@code 0x09000000}. The self-tests subclass it to move the region (to a page-aligned base)
  * or the structures.
@@ -18,7 +18,6 @@ import java.util.List;
 public class PvTimeRegion {
 
     public static final long BASE = 0x090a_0000L;
-    static final String BASE_HEX = "0x090a0000";
     public static final long SIZE = 0x1_0000L;
     public static final long UART = 0x0900_0000L;
     public static final long UART_SIZE = 0x1000L;
